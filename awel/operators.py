@@ -1,0 +1,601 @@
+"""The operator kinds, with AWEL's names and semantics.
+
+An operator is defined either by subclassing and implementing its method::
+
+    class Inc(MapOperator[int, int]):
+        async def map(self, x: int) -> int:
+            return x + 1
+
+or by passing a function (``MapOperator(map_function=fn)``). Sync functions are accepted;
+they run in a worker thread so they never block the event loop (pass ``offload=False`` for
+cheap pure functions).
+
+Each kind knows, at compile time, what its inputs are (values or streams) and returns a
+*step*: the one async callable the runner awaits for it. Keeping the per-call work inside
+that callable is what lets a compiled plan run as a tight sequence of awaits.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+from abc import abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import anyio.to_thread
+
+from .context import EMPTY, SKIP_DATA, DAGContext, current_context
+from .dag import DAG, DAGNode
+from .errors import NodeError, RunError
+
+if TYPE_CHECKING:
+    from .runner import StreamCall
+
+IN = TypeVar("IN")
+OUT = TypeVar("OUT")
+
+Step = Callable[..., Awaitable[Any]]
+
+
+class OperatorType(str, enum.Enum):
+    """The kinds the flow editor and YAML schema know operators by (AWEL's names)."""
+
+    MAP = "map"
+    REDUCE = "reduce"
+    JOIN = "join"
+    BRANCH = "branch"
+    INPUT = "input"
+    STREAMIFY = "streamify"
+    UN_STREAMIFY = "un_streamify"
+    TRANSFORM_STREAM = "transform_stream"
+
+
+class KindError(Exception):
+    """Raised while compiling when a node gets a stream where it needs a value, or back."""
+
+
+def is_stream(value: Any) -> bool:
+    return hasattr(value, "__aiter__")
+
+
+def as_async(fn: Callable[..., Any], *, offload: bool = True) -> Step:
+    """An async callable running ``fn``: itself if async, else a thread hop (or inline)."""
+    if _is_async_callable(fn):
+        return fn
+    if not offload:
+
+        async def inline(*args: Any) -> Any:
+            return fn(*args)
+
+        return inline
+
+    async def threaded(*args: Any) -> Any:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    return threaded
+
+
+def _is_async_callable(fn: Any) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or (
+        callable(fn)
+        and not inspect.isfunction(fn)
+        and inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+    )
+
+
+def _overrides(obj: object, name: str, base: type) -> bool:
+    return getattr(type(obj), name, None) is not getattr(base, name, None)
+
+
+async def _map_items(
+    node: BaseOperator, fn: Step, stream: AsyncIterable[Any]
+) -> AsyncIterator[Any]:
+    # The try costs nothing per item (zero-cost exceptions) and names the node on failure.
+    try:
+        async for item in stream:
+            yield await fn(item)
+    except Exception as exc:
+        if isinstance(exc, NodeError):
+            raise
+        raise node.failure(exc) from exc
+
+
+class BaseOperator(DAGNode):
+    """An executable node. Call the node to run the flow up to it.
+
+    ``await node.call(data)`` returns the node's output; ``async for x in
+    node.call_stream(data)`` iterates it (a non-stream output is yielded once).
+    """
+
+    operator_type: ClassVar[OperatorType] = OperatorType.MAP
+    #: The node produces a stream.
+    streaming_operator: ClassVar[bool] = False
+    #: Stream items are deltas rather than cumulative values.
+    incremental_output: ClassVar[bool] = False
+    #: ``"SSE"`` when stream items are already ``data: ...`` lines.
+    output_format: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        *,
+        task_name: str | None = None,
+        dag: DAG | None = None,
+        node_id: str | None = None,
+        can_skip_in_branch: bool = True,
+    ) -> None:
+        super().__init__(task_name=task_name, dag=dag, node_id=node_id)
+        #: Compiled plans with this node as target (see awel.runner.plan_for).
+        self._plans: Any = None
+        #: When False the node runs even if a branch skipped all its inputs.
+        self.can_skip_in_branch = can_skip_in_branch
+        #: Parameters the node was built from (set by the YAML loader / registry).
+        self.params: dict[str, Any] | None = None
+
+    # --- running --------------------------------------------------------------------------
+
+    async def call(
+        self,
+        call_data: Any = EMPTY,
+        *,
+        share_data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run the flow up to this node and return its output."""
+        from .runner import plan_for
+
+        return await plan_for(self, call_data).call(call_data, share_data, timeout)
+
+    def call_stream(
+        self,
+        call_data: Any = EMPTY,
+        *,
+        share_data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> StreamCall:
+        """Run the flow up to this node and stream its output.
+
+        ``async for x in node.call_stream(data)`` iterates with errors attributed to the
+        node that raised them and cleanup when the loop ends. ``await
+        node.call_stream(data)`` returns the node's own iterator after the flow ran, which
+        costs nothing per item (DB-GPT's form).
+        """
+        from .runner import StreamCall, plan_for
+
+        return StreamCall(plan_for(self, call_data), call_data, share_data, timeout)
+
+    @property
+    def current_dag_context(self) -> DAGContext:
+        ctx = current_context()
+        if ctx is None:
+            raise RunError("no flow is running in this task", code="run.no_context")
+        return ctx
+
+    async def blocking_func_to_async(self, fn: Callable[..., OUT], *args: Any) -> OUT:
+        """Run a blocking function in a worker thread."""
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    def failure(self, exc: BaseException) -> NodeError:
+        """The error that reports ``exc`` as this node's failure."""
+        return NodeError(
+            flow=self.dag.dag_id if self.dag else "?",
+            node=self.label,
+            operator=type(self).__name__,
+            cause=exc,
+            location=self.location,
+        )
+
+    # --- lifecycle hooks ---------------------------------------------------------------------
+
+    async def before_dag_run(self) -> None:
+        """Called before a call that includes this node starts."""
+
+    async def after_dag_end(self) -> None:
+        """Called when a call that included this node is over (streams consumed too)."""
+
+    # --- compile-time interface (used by awel.runner) ----------------------------------------
+
+    @property
+    def takes_call_data(self) -> bool:
+        """A root that reads the call's input (an entry), rather than its own source."""
+        return True
+
+    #: Whether the call's input reaches this entry as a value (False), a stream (True), or
+    #: either, depending on what each call passes (None).
+    entry_kind: ClassVar[bool | None] = None
+
+    @abstractmethod
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        """The step to await for this node, and whether it yields a stream.
+
+        ``inputs`` tells, per upstream node (or for an entry, the call data), whether it is
+        a stream. Raise :class:`KindError` when the node cannot take them.
+        """
+
+
+class MapOperator(BaseOperator, Generic[IN, OUT]):
+    """One value in, one value out; on a stream, applied to each item lazily."""
+
+    operator_type = OperatorType.MAP
+
+    def __init__(
+        self,
+        map_function: Callable[[IN], OUT | Awaitable[OUT]] | None = None,
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.map_function = map_function
+        self.offload = offload
+
+    async def map(self, input_value: IN) -> OUT:
+        """Override this, or pass ``map_function``."""
+        raise NotImplementedError
+
+    def _mapper(self) -> Step:
+        if self.map_function is not None:
+            return as_async(self.map_function, offload=self.offload)
+        if _overrides(self, "map", MapOperator):
+            return as_async(self.map, offload=self.offload)
+        raise KindError("needs a map_function or a map() method")
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        fn = self._mapper()
+        if not inputs[0]:
+            return fn, False
+
+        async def over_stream(stream: AsyncIterable[Any]) -> AsyncIterator[Any]:
+            return _map_items(self, fn, stream)
+
+        return over_stream, True
+
+
+class JoinOperator(BaseOperator, Generic[OUT]):
+    """Several inputs, one output: ``combine_function(*inputs)`` in upstream order.
+
+    After a branch, a skipped input arrives as ``SKIP_DATA`` (falsy); the join itself is
+    skipped only when all its inputs were.
+    """
+
+    operator_type = OperatorType.JOIN
+
+    def __init__(
+        self,
+        combine_function: Callable[..., OUT | Awaitable[OUT]] | None = None,
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.combine_function = combine_function
+        self.offload = offload
+
+    async def combine(self, *inputs: Any) -> OUT:
+        """Override this, or pass ``combine_function``."""
+        raise NotImplementedError
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if not inputs:
+            raise KindError("has no input; link nodes into it")
+        if len(set(inputs)) > 1:
+            raise KindError("mixes stream and value inputs; make them all one or the other")
+        if self.combine_function is not None:
+            fn = self.combine_function
+            streams = inspect.isasyncgenfunction(fn)
+        elif _overrides(self, "combine", JoinOperator):
+            fn = self.combine
+            streams = inspect.isasyncgenfunction(fn)
+        else:
+            raise KindError("needs a combine_function or a combine() method")
+        if streams:
+
+            async def start(*args: Any) -> Any:
+                return fn(*args)
+
+            return start, True
+        return as_async(fn, offload=self.offload), False
+
+
+def _first_ran(*inputs: Any) -> Any:
+    for value in inputs:
+        if value is not SKIP_DATA:
+            return value
+    return None
+
+
+class BranchJoinOperator(JoinOperator[OUT]):
+    """A join for the end of a branch: it runs whichever side ran, by default taking the
+    first input that was not skipped."""
+
+    def __init__(
+        self, combine_function: Callable[..., OUT | Awaitable[OUT]] | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("can_skip_in_branch", False)
+        super().__init__(combine_function or _first_ran, offload=False, **kwargs)
+
+
+BranchFunc = Callable[[Any], bool | Awaitable[bool]]
+
+
+class BranchOperator(BaseOperator, Generic[IN]):
+    """Passes its input through and chooses which downstream paths run.
+
+    ``branches`` maps a predicate to the downstream node (or its task name) it guards; when
+    the predicate is falsy that node is skipped, and so is everything below it that has no
+    other input. Nodes not named in ``branches`` always run.
+    """
+
+    operator_type = OperatorType.BRANCH
+
+    def __init__(
+        self,
+        branches: dict[BranchFunc, BaseOperator | str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._branches = branches
+
+    async def branches(self) -> dict[BranchFunc, BaseOperator | str]:
+        """Override to compute the branches; by default those given to the constructor."""
+        return dict(self._branches or {})
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        if inputs[0]:
+            raise KindError("cannot branch on a stream; reduce or unstreamify it first")
+
+        async def passthrough(value: Any) -> Any:
+            return value
+
+        return passthrough, False
+
+    async def choose(self, value: Any) -> set[str]:
+        """The labels of the downstream nodes to skip for ``value``."""
+        skipped: set[str] = set()
+        for predicate, target in (await self.branches()).items():
+            ok = predicate(value)
+            if inspect.isawaitable(ok):
+                ok = await ok
+            if not ok:
+                skipped.add(target if isinstance(target, str) else target.label)
+        return skipped
+
+
+class ReduceStreamOperator(BaseOperator, Generic[IN, OUT]):
+    """A stream in, one value out: ``reduce_function(acc, item)`` folds the items."""
+
+    operator_type = OperatorType.REDUCE
+    _NO_INITIAL: ClassVar[Any] = object()
+
+    def __init__(
+        self,
+        reduce_function: Callable[[Any, Any], Any] | None = None,
+        *,
+        initial: Any = _NO_INITIAL,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.reduce_function = reduce_function
+        self.initial = initial
+        self.offload = offload
+
+    async def reduce(self, a: Any, b: Any) -> Any:
+        """Override this, or pass ``reduce_function``."""
+        raise NotImplementedError
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        if not inputs[0]:
+            raise KindError("reduces a stream, but its input is a single value")
+        if self.reduce_function is not None:
+            fn = as_async(self.reduce_function, offload=self.offload)
+        elif _overrides(self, "reduce", ReduceStreamOperator):
+            fn = as_async(self.reduce, offload=self.offload)
+        else:
+            raise KindError("needs a reduce_function or a reduce() method")
+        initial = self.initial
+        missing = ReduceStreamOperator._NO_INITIAL
+
+        async def fold(stream: AsyncIterable[Any]) -> Any:
+            acc = initial
+            async for item in stream:
+                acc = item if acc is missing else await fn(acc, item)
+            if acc is missing:
+                raise ValueError("reduce of an empty stream with no initial value")
+            return acc
+
+        return fold, False
+
+
+class StreamifyAbsOperator(BaseOperator, Generic[IN, OUT]):
+    """A value in, a stream out: implement ``async def streamify(self, value)`` as an async
+    generator."""
+
+    operator_type = OperatorType.STREAMIFY
+    streaming_operator = True
+
+    @abstractmethod
+    def streamify(self, input_value: IN) -> AsyncIterator[OUT]:
+        """Yield the items made from ``input_value``."""
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        if inputs[0]:
+            raise KindError("makes a stream from a value, but its input is already a stream")
+        make = self.streamify
+
+        async def start(value: Any) -> AsyncIterator[Any]:
+            return make(value)
+
+        return start, True
+
+
+class UnstreamifyAbsOperator(BaseOperator, Generic[IN, OUT]):
+    """A stream in, a value out: implement ``async def unstreamify(self, stream)``."""
+
+    operator_type = OperatorType.UN_STREAMIFY
+
+    @abstractmethod
+    async def unstreamify(self, input_stream: AsyncIterator[IN]) -> OUT:
+        """Consume the stream and return one value."""
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        if not inputs[0]:
+            raise KindError("consumes a stream, but its input is a single value")
+        return self.unstreamify, False
+
+
+class TransformStreamAbsOperator(BaseOperator, Generic[IN, OUT]):
+    """A stream in, a stream out: implement ``async def transform_stream(self, stream)`` as
+    an async generator."""
+
+    operator_type = OperatorType.TRANSFORM_STREAM
+    streaming_operator = True
+
+    @abstractmethod
+    def transform_stream(self, input_stream: AsyncIterator[IN]) -> AsyncIterator[OUT]:
+        """Yield the transformed items."""
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        if len(inputs) != 1:
+            raise KindError(f"takes exactly one input, but {len(inputs)} nodes feed it")
+        if not inputs[0]:
+            raise KindError("transforms a stream, but its input is a single value")
+        make = self.transform_stream
+
+        async def start(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            return make(stream)
+
+        return start, True
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+class InputSource:
+    """Where an input node reads its value from."""
+
+    #: True/False when known when the flow is built; None when it depends on the call data.
+    is_stream: bool | None = None
+    #: Reads the call's input rather than a source of its own.
+    reads_call_data: bool = False
+
+    async def read(self, call_data: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def from_data(data: Any) -> InputSource:
+        """A fixed value, the same on every call."""
+        return _DataSource(data)
+
+    @staticmethod
+    def from_iterable(items: Iterable[Any] | AsyncIterable[Any]) -> InputSource:
+        """A stream of the given items (a one-shot iterator can be read once)."""
+        return _IterableSource(items)
+
+    @staticmethod
+    def from_callable() -> InputSource:
+        """The call's input data."""
+        return _CallDataSource()
+
+
+class _DataSource(InputSource):
+    is_stream = False
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    async def read(self, call_data: Any) -> Any:
+        return self.data
+
+
+class _IterableSource(InputSource):
+    is_stream = True
+
+    def __init__(self, items: Iterable[Any] | AsyncIterable[Any]) -> None:
+        self.items = items
+
+    async def read(self, call_data: Any) -> Any:
+        items = self.items
+        if isinstance(items, AsyncIterable):
+            return items.__aiter__()
+        return _aiter_sync(items)
+
+
+async def _aiter_sync(items: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+class _CallDataSource(InputSource):
+    reads_call_data = True
+
+    async def read(self, call_data: Any) -> Any:
+        return call_data
+
+
+class InputOperator(BaseOperator, Generic[OUT]):
+    """A root that reads its value from an :class:`InputSource`."""
+
+    operator_type = OperatorType.INPUT
+
+    def __init__(self, input_source: InputSource | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.input_source = input_source or InputSource.from_callable()
+
+    @classmethod
+    def dummy_input(cls, dummy_data: Any = None, **kwargs: Any) -> InputOperator[Any]:
+        return cls(InputSource.from_data(dummy_data), **kwargs)
+
+    @classmethod
+    def from_callable(cls, **kwargs: Any) -> InputOperator[Any]:
+        return cls(InputSource.from_callable(), **kwargs)
+
+    @property
+    def takes_call_data(self) -> bool:
+        return self.input_source.reads_call_data
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        source = self.input_source
+        if source.reads_call_data:
+            return source.read, bool(inputs and inputs[0])
+        return source.read, bool(source.is_stream)
+
+
+class TriggerOperator(InputOperator[OUT]):
+    """The entry point of a flow: it hands the call's input to the nodes below it.
+
+    Subclasses (such as an HTTP trigger) describe where the input comes from; the server
+    turns requests into call data.
+    """
+
+    entry_kind = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(InputSource.from_callable(), **kwargs)
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        label = self.label
+
+        async def receive(call_data: Any) -> Any:
+            if call_data is EMPTY:
+                raise RunError(
+                    f"trigger '{label}' needs input data, but the call had none",
+                    code="run.no_input",
+                )
+            return call_data
+
+        return receive, bool(inputs and inputs[0])
+

@@ -1,0 +1,104 @@
+"""Structural checks of a DAG, all problems collected at once.
+
+Checked here, once per DAG version: the graph has nodes, is acyclic (the cycle is printed),
+is connected, has exactly one entry for the call's input, every node can be executed, input
+nodes have nothing upstream, and branches route to nodes that are really below them. Checks
+that depend on streams versus values run when a plan is compiled (:mod:`awel.runner`),
+since some entries take either.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from .errors import Problem
+
+if TYPE_CHECKING:
+    from .dag import DAG
+
+
+def structural_problems(dag: DAG) -> list[Problem]:
+    from .operators import BaseOperator, BranchOperator, InputOperator, TriggerOperator
+
+    problems: list[Problem] = []
+
+    def add(code: str, message: str, node: object = None) -> None:
+        loc = getattr(node, "location", None) or dag.location
+        problems.append(Problem(code, message, loc))
+
+    nodes = dag.nodes
+    if not nodes:
+        add("dag.empty", f"flow '{dag.dag_id}' has no nodes")
+        return problems
+
+    for node in nodes:
+        if not isinstance(node, BaseOperator):
+            add(
+                "dag.not_operator",
+                f"node '{node.label}' is a {type(node).__name__}, not an operator, so it"
+                " cannot run",
+                node,
+            )
+
+    graph = dag.graph()
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        path = " -> ".join([cycle[0][0].label, *(edge[1].label for edge in cycle)])
+        add("dag.cycle", f"flow '{dag.dag_id}' has a cycle: {path}", cycle[0][0])
+        return problems
+
+    parts = list(nx.weakly_connected_components(graph))
+    if len(parts) > 1:
+        shown = " | ".join(
+            ", ".join(sorted(n.label for n in part)) for part in sorted(parts, key=len)
+        )
+        add(
+            "dag.disconnected",
+            f"flow '{dag.dag_id}' falls apart into {len(parts)} unconnected parts ({shown});"
+            " link them, or make each its own flow",
+        )
+
+    roots = [n for n in nodes if not n.upstream]
+    entries = [n for n in roots if isinstance(n, BaseOperator) and n.takes_call_data]
+    if len(entries) > 1:
+        names = ", ".join(f"'{n.label}'" for n in entries)
+        add(
+            "dag.entry",
+            f"flow '{dag.dag_id}' has {len(entries)} nodes that would take the call's input"
+            f" ({names}); a flow takes its input through exactly one trigger or input node."
+            " Give the others an upstream node, or a source of their own"
+            " (InputSource.from_data)",
+            entries[1],
+        )
+    triggers = [n for n in nodes if isinstance(n, TriggerOperator)]
+    if len(triggers) > 1:
+        names = ", ".join(f"'{n.label}'" for n in triggers)
+        add(
+            "dag.entry",
+            f"flow '{dag.dag_id}' has {len(triggers)} triggers ({names}); exactly one is allowed",
+            triggers[1],
+        )
+
+    for node in nodes:
+        if isinstance(node, InputOperator) and node.upstream:
+            feeding = ", ".join(f"'{p.label}'" for p in node.upstream)
+            add(
+                "dag.input_fed",
+                f"input node '{node.label}' reads its own source but {feeding} feeds it;"
+                " an input or trigger node must be a root",
+                node,
+            )
+        if isinstance(node, BranchOperator) and node._branches:
+            below = {c.label for c in node.downstream}
+            for target in node._branches.values():
+                name = target if isinstance(target, str) else target.label
+                if name not in below:
+                    add(
+                        "dag.branch_target",
+                        f"branch '{node.label}' routes to '{name}', which is not directly"
+                        f" below it (below it: {', '.join(sorted(below)) or 'nothing'})",
+                        node,
+                    )
+    return problems
