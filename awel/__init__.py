@@ -1,13 +1,13 @@
 """awel: a dataflow engine of async operators.
 
-    >>> from awel import DAG, InputOperator, MapOperator
-    >>> with DAG("hello") as dag:
-    ...     start = InputOperator.from_callable()
-    ...     greet = MapOperator(lambda name: f"hello, {name}", offload=False)
-    ...     start >> greet
-    >>> import asyncio
-    >>> asyncio.run(greet.call("world"))
-    'hello, world'
+>>> from awel import DAG, InputOperator, MapOperator
+>>> with DAG("hello") as dag:
+...     start = InputOperator.from_callable()
+...     greet = MapOperator(lambda name: f"hello, {name}", offload=False)
+...     start >> greet
+>>> import asyncio
+>>> asyncio.run(greet.call("world"))
+'hello, world'
 """
 
 from .context import EMPTY, SKIP_DATA, DAGContext, current_context

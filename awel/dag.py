@@ -146,9 +146,7 @@ def _link(sources: list[DAGNode], targets: list[DAGNode]) -> None:
     for src in sources:
         for dst in targets:
             if src is dst:
-                raise DAGBuildError(
-                    f"node '{src.label}' cannot feed itself", code="dag.cycle"
-                )
+                raise DAGBuildError(f"node '{src.label}' cannot feed itself", code="dag.cycle")
             if dst in src.downstream:
                 continue
             src.downstream.append(dst)

@@ -22,7 +22,7 @@ import functools
 import inspect
 from abc import abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import anyio.to_thread
 
@@ -30,16 +30,13 @@ from .context import EMPTY, SKIP_DATA, DAGContext, current_context
 from .dag import DAG, DAGNode
 from .errors import NodeError, RunError
 
-if TYPE_CHECKING:
-    from .runner import StreamCall
-
 IN = TypeVar("IN")
 OUT = TypeVar("OUT")
 
 Step = Callable[..., Awaitable[Any]]
 
 
-class OperatorType(str, enum.Enum):
+class OperatorType(enum.StrEnum):
     """The kinds the flow editor and YAML schema know operators by (AWEL's names)."""
 
     MAP = "map"
@@ -145,8 +142,6 @@ class BaseOperator(DAGNode):
         timeout: float | None = None,
     ) -> Any:
         """Run the flow up to this node and return its output."""
-        from .runner import plan_for
-
         return await plan_for(self, call_data).call(call_data, share_data, timeout)
 
     def call_stream(
@@ -163,8 +158,6 @@ class BaseOperator(DAGNode):
         node.call_stream(data)`` returns the node's own iterator after the flow ran, which
         costs nothing per item (DB-GPT's form).
         """
-        from .runner import StreamCall, plan_for
-
         return StreamCall(plan_for(self, call_data), call_data, share_data, timeout)
 
     @property
@@ -599,3 +592,7 @@ class TriggerOperator(InputOperator[OUT]):
 
         return receive, bool(inputs and inputs[0])
 
+
+# The runner needs the operator kinds, and calling a node needs the runner: import it last,
+# once every name above exists, so `node.call()` pays no import on the hot path.
+from .runner import StreamCall, plan_for  # noqa: E402

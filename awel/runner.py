@@ -18,6 +18,7 @@ about 1x (see docs/architecture.md). Operators may still use anyio freely.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Generator, Sequence
@@ -181,9 +182,7 @@ class Plan:
         index = self.index
         nodes = self.nodes
         # In-plan children of each node, in downstream order.
-        kids: list[list[int]] = [
-            [index[c] for c in n.downstream if c in index] for n in nodes
-        ]
+        kids: list[list[int]] = [[index[c] for c in n.downstream if c in index] for n in nodes]
         chain_of: list[int] = [-1] * len(nodes)
         chains: list[_Chain] = []
         for i, node in enumerate(nodes):
@@ -232,15 +231,32 @@ class Plan:
     async def call(
         self, call_data: Any, share_data: dict[str, Any] | None, timeout: float | None
     ) -> Any:
-        ctx = self.new_context(share_data, False)
+        ctx = DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
         token = _current.set(ctx)
         try:
             if self.before_hooks:
                 await self._run_hooks(self.before_hooks)
-            if timeout is None:
+            if timeout is not None:
+                with _deadline(self, timeout):
+                    return await self.execute(ctx, call_data)
+            if not self.linear:
                 return await self.execute(ctx, call_data)
-            with _deadline(self, timeout):
-                return await self.execute(ctx, call_data)
+            # The linear case, inlined: this loop is the whole per-node cost of a chain.
+            values = ctx._values
+            append = values.append
+            x = call_data
+            try:
+                for step in self.steps:
+                    x = await step(x)
+                    append(x)
+            except BaseException as exc:
+                await _close_streams(values)
+                if not isinstance(exc, Exception) or (
+                    isinstance(exc, NodeError) and exc.flow == self.dag.dag_id
+                ):
+                    raise
+                raise self.nodes[len(values)].failure(exc) from exc
+            return x
         finally:
             _current.reset(token)
             if self.after_hooks:
@@ -326,10 +342,9 @@ async def _close_streams(values: Sequence[Any]) -> None:
         for value in values:
             aclose = getattr(value, "aclose", None)
             if aclose is not None:
-                try:
+                # Best effort: this runs on the error path, where the first error matters.
+                with contextlib.suppress(Exception):
                     await aclose()
-                except Exception:  # noqa: S110 - closing is best effort on the error path
-                    pass
 
 
 class _GraphRun:
@@ -390,8 +405,7 @@ class _GraphRun:
                 x = await chain.steps[0](self.data)
             else:
                 args = [
-                    values[p] if slot < 0 else self.tees[p][slot]
-                    for p, slot in chain.head_inputs
+                    values[p] if slot < 0 else self.tees[p][slot] for p, slot in chain.head_inputs
                 ]
                 x = await chain.steps[0](*args)
             values[i] = x
@@ -462,8 +476,7 @@ def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
     first = errors[0]
     if len(errors) > 1:
         first.add_note(
-            f"{len(errors) - 1} other node(s) failed too: "
-            + "; ".join(str(e) for e in errors[1:])
+            f"{len(errors) - 1} other node(s) failed too: " + "; ".join(str(e) for e in errors[1:])
         )
     return first
 
@@ -602,4 +615,3 @@ class StreamCall:
 
 async def _once(value: Any) -> AsyncIterator[Any]:
     yield value
-
