@@ -1,0 +1,1 @@
+"""Benchmarks of the awel engine (run ``python bench/engine.py``)."""
