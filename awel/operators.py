@@ -21,7 +21,15 @@ import enum
 import functools
 import inspect
 from abc import abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Sequence,
+)
 from typing import Any, ClassVar, Generic, TypeVar
 
 import anyio.to_thread
@@ -134,15 +142,16 @@ class BaseOperator(DAGNode):
 
     # --- running --------------------------------------------------------------------------
 
-    async def call(
+    def call(
         self,
         call_data: Any = EMPTY,
         *,
         share_data: dict[str, Any] | None = None,
         timeout: float | None = None,
-    ) -> Any:
-        """Run the flow up to this node and return its output."""
-        return await plan_for(self, call_data).call(call_data, share_data, timeout)
+    ) -> Coroutine[Any, Any, Any]:
+        """Run the flow up to this node: ``await node.call(data)`` returns its output."""
+        # A plain function handing back the plan's coroutine: one coroutine per call, not two.
+        return plan_for(self, call_data).call(call_data, share_data, timeout)
 
     def call_stream(
         self,
@@ -532,6 +541,11 @@ async def _aiter_sync(items: Iterable[Any]) -> AsyncIterator[Any]:
         yield item
 
 
+async def identity(value: Any) -> Any:
+    """The step of a node that passes the call's input on unchanged."""
+    return value
+
+
 class _CallDataSource(InputSource):
     reads_call_data = True
 
@@ -562,6 +576,8 @@ class InputOperator(BaseOperator, Generic[OUT]):
 
     def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
         source = self.input_source
+        if isinstance(source, _CallDataSource):
+            return identity, bool(inputs and inputs[0])
         if source.reads_call_data:
             return source.read, bool(inputs and inputs[0])
         return source.read, bool(source.is_stream)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
 from types import TracebackType
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ from .operators import (
     BranchOperator,
     KindError,
     Step,
+    identity,
     is_stream,
 )
 from .stream import tee
@@ -130,6 +131,9 @@ class Plan:
         self._compile_steps()
         self._compile_chains()
         self.linear = len(self.chains) == 1 and self.chains[0].branch is None
+        # An entry that passes the call's input on unchanged needs no await: seed it.
+        self.seed_entry = self.linear and self.steps[0] is identity
+        self.loop_steps = self.steps[1:] if self.seed_entry else self.steps
         self.target_index = len(self.nodes) - 1
         self.output_stream = self.stream_out[-1]
         self.before_hooks = [
@@ -245,15 +249,15 @@ class Plan:
             values = ctx._values
             append = values.append
             x = call_data
+            if self.seed_entry:
+                append(x)
             try:
-                for step in self.steps:
+                for step in self.loop_steps:
                     x = await step(x)
                     append(x)
             except BaseException as exc:
                 await _close_streams(values)
-                if not isinstance(exc, Exception) or (
-                    isinstance(exc, NodeError) and exc.flow == self.dag.dag_id
-                ):
+                if not _wraps(exc, self.dag):
                     raise
                 raise self.nodes[len(values)].failure(exc) from exc
             return x
@@ -279,7 +283,7 @@ class Plan:
                 x = await step(x)
                 append(x)
         except Exception as exc:
-            if isinstance(exc, NodeError) and exc.flow == self.dag.dag_id:
+            if not _wraps(exc, self.dag):
                 raise
             raise self.nodes[len(values)].failure(exc) from exc
         return x
@@ -309,6 +313,17 @@ class Plan:
         if node_index is None:
             return exc
         return self.nodes[node_index].failure(exc)
+
+
+def _wraps(exc: BaseException, dag: DAG) -> bool:
+    """Whether ``exc`` should be reported as a node's failure.
+
+    Cancellation passes through; so do the engine's own run errors (no input, a deadline)
+    and a node failure this flow already reported.
+    """
+    if not isinstance(exc, Exception) or isinstance(exc, (RunError, DeadlineExceeded)):
+        return False
+    return not (isinstance(exc, NodeError) and exc.flow == dag.dag_id)
 
 
 def _overrides_hook(node: BaseOperator, name: str) -> bool:
@@ -373,7 +388,9 @@ class _GraphRun:
                     tg.create_task(self._drive(cid))
                 await self._drive(roots[0])
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            err = _first_error(group)
+            # Re-raise the node's own error, keeping its cause (not the group) as the story.
+            raise err from err.__cause__
         out = self.values[self.plan.target_index]
         if out is SKIP_DATA:
             raise RunError(
@@ -416,7 +433,7 @@ class _GraphRun:
             if chain.branch is not None:
                 return await chain.branch.choose(x)
         except Exception as exc:
-            if isinstance(exc, NodeError) and exc.flow == self.plan.dag.dag_id:
+            if not _wraps(exc, self.plan.dag):
                 raise
             raise self.plan.nodes[i].failure(exc) from exc
         return None
@@ -499,6 +516,7 @@ class StreamCall:
         "_data",
         "_deadline",
         "_done",
+        "_gen",
         "_it",
         "_share",
         "_timeout",
@@ -518,6 +536,7 @@ class StreamCall:
         self._token: Any = None
         self._deadline = math.inf
         self._done = False
+        self._gen: AsyncGenerator[Any, None] | None = None
 
     async def _start(self) -> AsyncIterator[Any]:
         plan = self.plan
@@ -541,33 +560,56 @@ class StreamCall:
         self._it = out.__aiter__() if is_stream(out) else _once(out)
         return self._it
 
-    def __aiter__(self) -> StreamCall:
+    async def start(self) -> StreamCall:
+        """Run the flow up to its stream now (iteration would otherwise do it lazily)."""
+        if self._it is None and not self._done:
+            await self._start()
         return self
 
-    async def __anext__(self) -> Any:
-        it = self._it
-        if it is None:
-            if self._done:
-                raise StopAsyncIteration
-            it = await self._start()
+    def __aiter__(self) -> AsyncIterator[Any]:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._iterate()
+        return gen
+
+    async def _iterate(self) -> AsyncGenerator[Any, None]:
+        # An async generator rather than a class with __anext__: the per-item cost of
+        # delegating through a generator is about a third of an `async def __anext__`.
+        if self._done:
+            return
+        it = self._it if self._it is not None else await self._start()
+        exhausted = False
         try:
             if self._deadline is math.inf:
-                return await it.__anext__()
-            remaining = self._deadline - time.monotonic()
-            with _deadline(self.plan, max(remaining, 0.0)):
-                return await it.__anext__()
-        except StopAsyncIteration:
-            await self._finish()
-            raise
-        except BaseException as exc:
-            await self._close()
+                async for item in it:
+                    yield item
+            else:
+                while True:
+                    remaining = max(self._deadline - time.monotonic(), 0.0)
+                    with _deadline(self.plan, remaining):
+                        try:
+                            item = await it.__anext__()
+                        except StopAsyncIteration:
+                            break
+                    yield item
+            exhausted = True
+        except Exception as exc:
             err = self.plan.stream_error(exc)
             if err is exc:
                 raise
             raise err from exc
+        finally:
+            # A stream read to its end has closed itself; anything else (an error, the
+            # consumer stopping early, cancellation) closes what is still open.
+            if exhausted:
+                await self._finish()
+            else:
+                await self._close()
 
     async def aclose(self) -> None:
         """Stop early: close the streams and run the cleanup hooks."""
+        if self._gen is not None:
+            await self._gen.aclose()
         if not self._done:
             await self._close()
 
@@ -602,7 +644,7 @@ class StreamCall:
     async def _raw(self) -> AsyncIterator[Any]:
         it = await self._start()
         if self.plan.after_hooks or self._timeout is not None:
-            return self
+            return self.__aiter__()
         # Nothing to clean up: hand over the target's own iterator.
         self._token = None
         return it

@@ -1,0 +1,177 @@
+"""Triggers: how a flow declares where its input comes from.
+
+:class:`HttpTrigger` is only a declaration (path, methods, request model, response kind).
+The engine knows nothing of HTTP: the server (``server/``) reads these declarations, mounts a
+route for each, turns requests into the trigger's input and the flow's output into a
+response.
+
+    >>> from pydantic import BaseModel
+    >>> class Person(BaseModel):
+    ...     name: str
+    ...     age: int = 18
+    >>> with DAG("hello") as dag:
+    ...     trigger = HttpTrigger("/examples/hello", methods="GET", request_body=Person)
+    >>> trigger.path
+    '/api/v1/awel/trigger/examples/hello'
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from .errors import DAGBuildError
+from .operators import TriggerOperator
+
+#: Where user flows' HTTP triggers live, as in DB-GPT.
+TRIGGER_PREFIX = "/api/v1/awel/trigger"
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH"})
+
+
+class ResponseKind(enum.StrEnum):
+    """How the server writes a flow's output."""
+
+    #: The output as JSON, as it is.
+    JSON = "json"
+    #: DB-GPT's app ``Result`` envelope: success, err_code, err_msg, data, host_name.
+    RESULT = "result"
+    #: DB-GPT's serve-module ``Result`` envelope (no host_name).
+    SERVE_RESULT = "serve_result"
+    #: Plain text.
+    TEXT = "text"
+    #: Server-Sent Events: one ``data:`` event per stream item.
+    SSE = "sse"
+    #: JSON chunks separated by NUL bytes (DB-GPT's worker stream).
+    NUL_JSON = "nul_json"
+    #: A file download: the output is bytes, a path, or ``(filename, bytes)``.
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """A file sent in a multipart form field, as a flow receives it."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+class StreamErrorStyle(enum.StrEnum):
+    """How a stream that fails after its headers were sent reports the failure."""
+
+    #: ``data: [SERVER_ERROR]<message>`` (DB-GPT's chat streams).
+    DBGPT = "dbgpt"
+    #: ``data: {"error": {...}}`` (what openai-python raises APIError on).
+    OPENAI = "openai"
+
+
+class HttpTrigger(TriggerOperator[Any]):
+    """An HTTP route that runs the flow.
+
+    ``endpoint`` is relative to ``/api/v1/awel/trigger`` (as in DB-GPT, ``{dag_id}`` is
+    replaced by the flow's id); ``path`` gives an absolute path instead, which is how the
+    shipped API flows claim routes such as ``/api/v1/chat/db/list``.
+
+    ``request_body`` is a pydantic model (GET and DELETE read its fields from the query
+    string; other methods from a JSON or form body), ``dict`` for any JSON object, ``str``
+    for the raw body, or None for no input. The flow is called with the parsed value.
+
+    Streaming is decided per request: ``streaming_predict_func(body)`` if given, else the
+    body's ``stream`` / ``streaming`` field if it has one, else ``streaming_response``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        path: str | None = None,
+        methods: str | Sequence[str] = "GET",
+        request_body: type[Any] | None = None,
+        streaming_response: bool = False,
+        streaming_predict_func: Callable[[Any], bool] | None = None,
+        response: ResponseKind | str = ResponseKind.JSON,
+        stream_response: ResponseKind | str = ResponseKind.SSE,
+        sse_end: str | None = None,
+        stream_errors: StreamErrorStyle | str = StreamErrorStyle.DBGPT,
+        errors: str = "serve_result",
+        response_model: type[BaseModel] | None = None,
+        response_headers: dict[str, str] | None = None,
+        response_media_type: str | None = None,
+        status_code: int = 200,
+        query_fields: Sequence[str] = (),
+        summary: str | None = None,
+        tags: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (endpoint is None) == (path is None):
+            raise DAGBuildError(
+                "an HttpTrigger needs exactly one of endpoint= (under"
+                f" {TRIGGER_PREFIX}) or path= (absolute)",
+                code="trigger.path",
+            )
+        self.endpoint = endpoint
+        self._path = path
+        method_list = [methods] if isinstance(methods, str) else list(methods)
+        self.methods = [m.upper() for m in method_list]
+        bad = [m for m in self.methods if m not in _METHODS]
+        if bad or not self.methods:
+            raise DAGBuildError(
+                f"unsupported HTTP method(s) {bad or methods!r}; use {sorted(_METHODS)}",
+                code="trigger.method",
+            )
+        self.request_body = request_body
+        self.streaming_response = streaming_response
+        self.streaming_predict_func = streaming_predict_func
+        self.response = ResponseKind(response)
+        self.stream_response = ResponseKind(stream_response)
+        #: The last event of an SSE stream (e.g. ``[DONE]``), or None for no end marker.
+        self.sse_end = sse_end
+        self.stream_errors = StreamErrorStyle(stream_errors)
+        #: The error shape of the route: ``serve_result`` (DB-GPT's global handlers),
+        #: ``result`` (app routes, with host_name) or ``openai``.
+        self.errors = errors
+        self.response_model = response_model
+        self.response_headers = dict(response_headers or {})
+        self.response_media_type = response_media_type
+        self.status_code = status_code
+        #: Fields a JSON-body route also accepts from the query string (DB-GPT's clients
+        #: send some POST fields there).
+        self.query_fields = tuple(query_fields)
+        self.summary = summary
+        self.tags = tuple(tags)
+
+    @property
+    def path(self) -> str:
+        """The full route path."""
+        if self._path is not None:
+            return self._path if self._path.startswith("/") else "/" + self._path
+        endpoint = self.endpoint or ""
+        if self.dag is not None:
+            endpoint = endpoint.replace("{dag_id}", self.dag.dag_id)
+        if not endpoint.startswith("/"):
+            endpoint = "/" + endpoint
+        return TRIGGER_PREFIX + endpoint
+
+    def wants_stream(self, body: Any) -> bool:
+        """Whether this request should be answered with a stream."""
+        if self.streaming_predict_func is not None:
+            return bool(self.streaming_predict_func(body))
+        for field in ("stream", "streaming"):
+            value = getattr(body, field, None)
+            if value is None and isinstance(body, dict):
+                value = body.get(field)
+            if value is not None:
+                if isinstance(value, str):
+                    return value.strip().lower() in ("1", "true", "yes", "on")
+                return bool(value)
+        return self.streaming_response
