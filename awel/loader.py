@@ -1,0 +1,274 @@
+"""Loading flow files: YAML specs and Python modules, one file or a folder of them.
+
+A YAML file holds one flow (:func:`awel.spec.load_flow`). A Python file is imported under a
+module name of its own, derived from its path, so that two ``flows/x.py`` files in different
+folders never collide, and every module-level :class:`~awel.DAG` it defines is a flow. A
+folder means the flow files directly inside it, in name order; files whose names start with
+``_`` or ``.`` are helpers, not flows, and are skipped.
+
+Problems are data: :func:`load_paths` keeps going after a broken file and returns every
+problem it found, each pointing at a file and, where it knows, a line (the line of a syntax
+error, or the deepest traceback frame inside the flow file). This is what ``awel validate``
+prints and what a server reloading a folder logs while it keeps serving the good flows.
+
+    >>> dags, problems = load_paths(["examples"])  # doctest: +SKIP
+    >>> [str(p) for p in problems]  # doctest: +SKIP
+    ['examples/broken.py:3:1: SyntaxError: invalid syntax']
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+from .dag import DAG
+from .errors import AwelError, DAGValidationError, Problem, ProblemsError, SourceLocation, SpecError
+from .operators import BaseOperator
+
+__all__ = ["FLOW_SUFFIXES", "check_dag", "flow_files", "load_path", "load_paths"]
+
+#: File suffixes that hold flows.
+FLOW_SUFFIXES = (".py", ".yaml", ".yml")
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+# Prefix of the module names flow files are imported under; see _module_name.
+_MODULE_PREFIX = "awel_flow_"
+
+StrPath = str | os.PathLike[str]
+
+
+def flow_files(path: StrPath) -> list[Path]:
+    """The flow files a path stands for: itself if a file, else the flow files in it."""
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    return sorted(
+        child
+        for child in p.iterdir()
+        if child.is_file()
+        and child.suffix in FLOW_SUFFIXES
+        and not child.name.startswith(("_", "."))
+    )
+
+
+def load_path(path: StrPath) -> list[DAG]:
+    """The flows defined in a file, or in the flow files of a folder.
+
+    Raises :class:`~awel.errors.SpecError` listing what is wrong; for a folder, every broken
+    file's problems together (use :func:`load_paths` to keep the flows that did load).
+    """
+    files = flow_files(path)
+    if Path(path).is_dir():
+        dags, problems = load_paths(files, check=False)
+        if problems:
+            raise SpecError(os.fspath(path), problems)
+        return dags
+    return _load_file(files[0])
+
+
+def load_paths(paths: Iterable[StrPath], *, check: bool = True) -> tuple[list[DAG], list[Problem]]:
+    """Load every flow in ``paths`` (files or folders); collect problems instead of stopping.
+
+    Returns the flows that loaded and every problem found, sorted by file and line. With
+    ``check`` (the default), each flow is also checked as :func:`check_dag` does and a flow
+    with problems is left out of the list, so what comes back can run. A flow id defined
+    twice is a problem; the first definition wins.
+    """
+    dags: list[DAG] = []
+    problems: list[Problem] = []
+    seen_files: set[Path] = set()
+    owners: dict[str, DAG] = {}
+    for path in paths:
+        if not Path(path).exists():
+            problems.append(
+                Problem("spec.not_found", "no such file or folder", SourceLocation(str(path)))
+            )
+            continue
+        for file in flow_files(path):
+            key = file.resolve()
+            if key in seen_files:
+                continue
+            seen_files.add(key)
+            try:
+                loaded = _load_file(file)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+                continue
+            for dag in loaded:
+                first = owners.get(dag.dag_id)
+                if first is not None:
+                    where = first.location.file if first.location else "another file"
+                    problems.append(
+                        Problem(
+                            "spec.duplicate_flow",
+                            f"flow '{dag.dag_id}' is already defined in {where}; flow ids"
+                            " are unique",
+                            dag.location,
+                        )
+                    )
+                    continue
+                found = check_dag(dag) if check else []
+                if found:
+                    problems.extend(found)
+                    continue
+                owners[dag.dag_id] = dag
+                dags.append(dag)
+    problems.sort(key=Problem.sort_key)
+    return dags, problems
+
+
+def check_dag(dag: DAG) -> list[Problem]:
+    """Every problem that would stop ``dag`` from running, without running it.
+
+    The structural checks (:meth:`DAG.problems`), then, if those pass, compiling a plan for
+    each output node, which finds nodes fed a stream where they need a value or back.
+    """
+    from .runner import compile_plan
+
+    found = dag.problems()
+    if found:
+        return found
+    for leaf in dag.leaf_nodes:
+        if not isinstance(leaf, BaseOperator):
+            continue
+        try:
+            compile_plan(leaf, entry_stream=False)
+        except DAGValidationError as exc:
+            # An entry that reads the call's input may be meant for a stream; the flow is
+            # fine if either kind of input compiles.
+            try:
+                compile_plan(leaf, entry_stream=True)
+            except DAGValidationError:
+                found.extend(p for p in exc.problems if p not in found)
+    return found
+
+
+# --- one file ---------------------------------------------------------------------------
+
+
+def _load_file(file: Path) -> list[DAG]:
+    shown = os.fspath(file)
+    if not file.is_file():
+        what = "a folder" if file.is_dir() else "no such file"
+        raise SpecError(shown, [Problem("spec.not_found", what, SourceLocation(shown))])
+    if file.suffix in _YAML_SUFFIXES:
+        from .spec import load_flow
+
+        dag = load_flow(file)
+        if dag.location is None:
+            dag.location = SourceLocation(shown)
+        return [dag]
+    if file.suffix == ".py":
+        return _load_python(file, shown)
+    raise SpecError(
+        shown,
+        [
+            Problem(
+                "spec.file_type",
+                f"not a flow file; flows are {', '.join(FLOW_SUFFIXES)} files",
+                SourceLocation(shown),
+            )
+        ],
+    )
+
+
+def _module_name(resolved: Path) -> str:
+    # Unique per path (so same-named files in two folders do not collide) and stable (so
+    # reloading a file replaces its previous module rather than piling up new ones).
+    digest = hashlib.sha1(str(resolved).encode(), usedforsecurity=False).hexdigest()[:12]
+    stem = "".join(c if c.isalnum() else "_" for c in resolved.stem)
+    return f"{_MODULE_PREFIX}{digest}_{stem}"
+
+
+def _load_python(file: Path, shown: str) -> list[DAG]:
+    resolved = file.resolve()
+    name = _module_name(resolved)
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise SpecError(
+            shown, [Problem("spec.import", "cannot import this file", SourceLocation(shown))]
+        )
+    module = importlib.util.module_from_spec(spec)
+    # Registered while it runs: dataclasses, pydantic and pickle look classes up by module.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise SpecError(shown, _import_problems(exc, resolved, shown)) from exc
+    return _module_dags(module, resolved, shown)
+
+
+def _module_dags(module: ModuleType, resolved: Path, shown: str) -> list[DAG]:
+    dags: list[DAG] = []
+    names: dict[int, str] = {}
+    for attr, value in vars(module).items():
+        if isinstance(value, DAG) and id(value) not in names:
+            names[id(value)] = attr
+            dags.append(value)
+    if dags:
+        lines = _declaration_lines(resolved)
+        for dag in dags:
+            if dag.location is None:
+                dag.location = SourceLocation(shown, lines.get(names[id(dag)]))
+    return dags
+
+
+def _declaration_lines(file: Path) -> dict[str, int]:
+    """Module-level names and the line that first binds them (``x = ...``, ``as x``)."""
+    try:
+        tree = ast.parse(file.read_bytes(), filename=str(file))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines: dict[str, int] = {}
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        stmt = stack.pop()
+        targets: list[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        elif isinstance(stmt, ast.With):
+            targets = [item.optional_vars for item in stmt.items if item.optional_vars]
+            stack.extend(reversed(stmt.body))
+        elif isinstance(stmt, (ast.If, ast.Try)):
+            stack.extend(reversed(stmt.body))
+        for target in targets:
+            if isinstance(target, ast.Name):
+                lines.setdefault(target.id, stmt.lineno)
+    return lines
+
+
+def _import_problems(exc: BaseException, resolved: Path, shown: str) -> list[Problem]:
+    """What went wrong importing a flow file, located in that file."""
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == resolved:
+        where = SourceLocation(shown, exc.lineno, exc.offset)
+        return [Problem("spec.syntax", f"{type(exc).__name__}: {exc.msg}", where)]
+    where = SourceLocation(shown, _deepest_line(exc.__traceback__, resolved))
+    if isinstance(exc, ProblemsError):
+        # A flow that failed its checks when its `with DAG()` block closed: its problems
+        # carry no file of their own, so they point at the block.
+        return [
+            p if p.location is not None else Problem(p.code, p.message, where) for p in exc.problems
+        ]
+    if isinstance(exc, AwelError):
+        return [Problem(exc.code, exc.message, where)]
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return [Problem("spec.import", text, where)]
+
+
+def _deepest_line(tb: TracebackType | None, resolved: Path) -> int | None:
+    line: int | None = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == str(resolved) or Path(filename).resolve() == resolved:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
