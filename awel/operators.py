@@ -62,7 +62,9 @@ class KindError(Exception):
 
 
 def is_stream(value: Any) -> bool:
-    return hasattr(value, "__aiter__")
+    # Looked up on the type: an instance lookup of a missing name goes through
+    # __getattr__, which pydantic models make expensive (an exception per call).
+    return hasattr(type(value), "__aiter__")
 
 
 def as_async(fn: Callable[..., Any], *, offload: bool = True) -> Step:

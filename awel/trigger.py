@@ -149,6 +149,7 @@ class HttpTrigger(TriggerOperator[Any]):
         self.query_fields = tuple(query_fields)
         self.summary = summary
         self.tags = tuple(tags)
+        self._stream_fields: tuple[str, ...] | None = None
 
     @property
     def path(self) -> str:
@@ -166,12 +167,24 @@ class HttpTrigger(TriggerOperator[Any]):
         """Whether this request should be answered with a stream."""
         if self.streaming_predict_func is not None:
             return bool(self.streaming_predict_func(body))
-        for field in ("stream", "streaming"):
-            value = getattr(body, field, None)
-            if value is None and isinstance(body, dict):
-                value = body.get(field)
+        fields = self._stream_fields
+        if fields is None:
+            fields = self._stream_fields = _stream_fields(self.request_body)
+        for field in fields:
+            value = body.get(field) if isinstance(body, dict) else getattr(body, field, None)
             if value is not None:
                 if isinstance(value, str):
                     return value.strip().lower() in ("1", "true", "yes", "on")
                 return bool(value)
         return self.streaming_response
+
+
+def _stream_fields(body: type[Any] | None) -> tuple[str, ...]:
+    # Worked out once per route: asking a pydantic model for a field it lacks costs an
+    # exception on every request.
+    names = ("stream", "streaming")
+    if isinstance(body, type) and issubclass(body, BaseModel):
+        return tuple(n for n in names if n in body.model_fields)
+    if body is dict:
+        return names
+    return ()

@@ -1,0 +1,1 @@
+"""The shipped flows: one DAG per documented route, grouped by API."""

@@ -1,0 +1,1 @@
+"""DB-GPT's AWEL example flows (spec section 1.7)."""

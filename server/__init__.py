@@ -1,0 +1,1 @@
+"""The aiohttp servers: flows mounted at their routes."""

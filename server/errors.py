@@ -1,0 +1,134 @@
+"""Turning failures into HTTP answers: statuses, error ids, and the route's error style.
+
+The server never sends a stack trace. A client mistake (bad field, unknown route) gets a 4xx
+that says what to fix. A failure inside a flow gets a 5xx with an error id that is also in
+the log next to the traceback, so an operator can find it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from awel.errors import AwelError, NodeError
+
+from .envelope import openai_error, result_failed
+from .json import dumps
+
+log = logging.getLogger("awel.server")
+
+
+class ErrorStyle(enum.StrEnum):
+    """Which shape a route's errors take."""
+
+    #: DB-GPT app ``Result`` with ``host_name``.
+    RESULT = "result"
+    #: DB-GPT serve ``Result`` (the global handlers' shape).
+    SERVE_RESULT = "serve_result"
+    #: OpenAI's nested ``{"error": {...}}``.
+    OPENAI = "openai"
+
+
+class ApiError(Exception):
+    """A failure with a known status, raised by the server or by an operator."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+
+# Engine error codes that are the caller's doing, and their statuses. Everything else that
+# goes wrong inside a flow is the server's problem: 500.
+_CLIENT_CODES = {
+    "run.no_input": 400,
+    "run.deadline": 504,
+}
+_CLIENT_PREFIXES = {
+    "request.": 400,
+    "not_found.": 404,
+    "auth.": 401,
+    "sql.": 400,
+}
+
+
+def status_for(error: AwelError) -> int:
+    code = error.code
+    if isinstance(error, NodeError) and isinstance(error.__cause__, (AwelError, ApiError)):
+        cause = error.__cause__
+        return cause.status if isinstance(cause, ApiError) else status_for(cause)
+    if code in _CLIENT_CODES:
+        return _CLIENT_CODES[code]
+    for prefix, status in _CLIENT_PREFIXES.items():
+        if code.startswith(prefix):
+            return status
+    return 500
+
+
+def validation_message(exc: ValidationError, prefix: str) -> tuple[str, str | None, int]:
+    """DB-GPT's ``loc.path:message;`` string, the first bad field, and the problem count."""
+    parts = []
+    first: str | None = None
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if first is None:
+            first = loc
+        where = f"{prefix}.{loc}" if loc else prefix
+        parts.append(f"{where}:{err['msg']};")
+    return "".join(parts), first, len(parts)
+
+
+def error_body(style: ErrorStyle, status: int, message: str, **extra: Any) -> dict[str, Any]:
+    if style is ErrorStyle.OPENAI:
+        return openai_error(status, message, code=extra.get("code"), param=extra.get("param"))
+    err_code = extra.get("err_code") or (str(status) if status != 500 else "E0003")
+    return result_failed(message, err_code, host_name=style is ErrorStyle.RESULT)
+
+
+def error_response(
+    style: ErrorStyle,
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    body = dumps(error_body(style, status, message, **extra))
+    resp = web.Response(body=body, status=status, content_type="application/json", headers=headers)
+    if status >= 500:
+        # A deterministic failure is not worth a retry (openai-python honours this header).
+        resp.headers["x-should-retry"] = "false"
+    return resp
+
+
+def new_error_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def internal_error(style: ErrorStyle, exc: BaseException, route: str) -> web.Response:
+    """Log ``exc`` with a fresh error id and answer without internals."""
+    error_id = new_error_id()
+    log.error("error id %s on %s: %s", error_id, route, exc, exc_info=exc)
+    if isinstance(exc, NodeError):
+        message = (
+            f"flow '{exc.flow}' failed at node '{exc.node}' ({exc.operator}); error id {error_id}"
+        )
+    else:
+        message = f"internal server error; error id {error_id}"
+    return error_response(style, 500, message, code="dag_failed", err_code="E0003")

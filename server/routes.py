@@ -1,0 +1,336 @@
+"""Routes: one per HTTP trigger, and the table that finds them.
+
+A :class:`Route` is compiled once from a flow: its request parser, the node to call, how to
+write the answer and how to report errors. The :class:`RouteTable` maps paths to routes; a
+reload builds a new table and swaps it in with one assignment, so a request sees either the
+old flows or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from awel.dag import DAG
+from awel.errors import AwelError, NodeError
+from awel.operators import BaseOperator, is_stream
+from awel.trigger import HttpTrigger, ResponseKind, StreamErrorStyle
+
+from .envelope import result_ok
+from .errors import ApiError, ErrorStyle, error_response, internal_error, status_for
+from .json import dumps, dumps_text
+from .request import RequestParser
+from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
+
+log = logging.getLogger("awel.server")
+
+_SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+
+
+class RouteConflict(AwelError):
+    code = "server.route_conflict"
+
+
+class Route:
+    """One trigger's route: parse, run the flow, answer."""
+
+    def __init__(self, dag: DAG, trigger: HttpTrigger, *, keepalive: float | None = 15.0) -> None:
+        self.dag = dag
+        self.trigger = trigger
+        self.path = trigger.path
+        self.methods = frozenset(trigger.methods)
+        self.node: BaseOperator = dag.output_node
+        self.parser = RequestParser(trigger)
+        self.style = ErrorStyle(trigger.errors)
+        self.keepalive = keepalive
+        self.name = dag.dag_id
+        kind = trigger.response
+        self._render = _RENDERERS[kind]
+        self._headers = trigger.response_headers or None
+        self._status = trigger.status_code
+        self._sse_framer = (
+            sse_passthrough if (self.node.output_format or "").upper() == "SSE" else sse_frame
+        )
+
+    async def handle(self, request: web.Request, path_params: dict[str, str]) -> web.StreamResponse:
+        try:
+            data = await self.parser.parse(request, path_params)
+            if self.trigger.wants_stream(data):
+                return await self._stream(request, data)
+            out = await self.node.call(data)
+        except ApiError as exc:
+            return error_response(
+                self.style,
+                exc.status,
+                exc.message,
+                code=exc.code,
+                param=exc.param,
+                err_code=exc.code,
+                headers=exc.headers or None,
+            )
+        except web.HTTPException as exc:
+            return error_response(self.style, exc.status, exc.reason, err_code=str(exc.status))
+        except AwelError as exc:
+            return self._failure(exc)
+        except Exception as exc:
+            return internal_error(self.style, exc, self.path)
+        if is_stream(out):
+            return await self._write_stream(request, out, self.trigger.stream_response)
+        return self._render(self, out)
+
+    def _failure(self, exc: AwelError) -> web.Response:
+        status = status_for(exc)
+        if status >= 500:
+            return internal_error(self.style, exc, self.path)
+        cause = exc.__cause__ if isinstance(exc, NodeError) else exc
+        message = str(cause) if cause is not None else exc.message
+        return error_response(self.style, status, message, code=exc.code, err_code=exc.code)
+
+    # --- streams -------------------------------------------------------------------------
+
+    async def _stream(self, request: web.Request, data: Any) -> web.StreamResponse:
+        call = self.node.call_stream(data)
+        # Run the flow up to its stream before sending headers, so a failure there still
+        # gets a proper status.
+        await call.start()
+        return await self._write_stream(request, call, self.trigger.stream_response)
+
+    async def _write_stream(
+        self, request: web.Request, stream: Any, kind: ResponseKind
+    ) -> web.StreamResponse:
+        if kind is ResponseKind.NUL_JSON:
+            framer = nul_frame
+            headers = {"Content-Type": self.trigger.response_media_type or "text/plain"}
+        else:
+            framer = self._sse_framer
+            headers = dict(_SSE_HEADERS)
+            if self.trigger.response_media_type:
+                headers["Content-Type"] = self.trigger.response_media_type
+        headers.update(self.trigger.response_headers)
+        resp = web.StreamResponse(status=self._status, headers=headers)
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        writer = ChunkWriter(resp, self.keepalive if kind is not ResponseKind.NUL_JSON else None)
+        try:
+            try:
+                async for item in stream:
+                    writer.send(framer(item))
+                    if writer.backlog > 65536:
+                        await writer.flush()
+            except (ConnectionError, RuntimeError) as exc:
+                if writer.error is not None:
+                    raise
+                self._stream_failed(writer, exc, kind)
+            except AwelError as exc:
+                self._stream_failed(writer, exc, kind)
+            except Exception as exc:
+                self._stream_failed(writer, exc, kind)
+            else:
+                if self.trigger.sse_end is not None and kind is ResponseKind.SSE:
+                    writer.send(sse_frame(self.trigger.sse_end))
+            await writer.close()
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            # The client went away: stop the flow and drop what is left.
+            writer.abort()
+            log.info("client left during stream on %s", self.path)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return resp
+
+    def _stream_failed(self, writer: ChunkWriter, exc: BaseException, kind: ResponseKind) -> None:
+        if isinstance(exc, AwelError) and status_for(exc) < 500:
+            message = str(exc.__cause__ or exc) if isinstance(exc, NodeError) else exc.message
+        else:
+            err = internal_error(self.style, exc, self.path)
+            message = _message_of(err)
+        if kind is ResponseKind.NUL_JSON:
+            writer.send(nul_frame({"text": message, "error_code": 1}))
+            return
+        if self.trigger.stream_errors is StreamErrorStyle.OPENAI:
+            code = getattr(exc, "code", None)
+            writer.send(
+                sse_frame(
+                    {
+                        "error": {
+                            "message": message,
+                            "type": "server_error",
+                            "param": None,
+                            "code": code,
+                        }
+                    }
+                )
+            )
+        else:
+            writer.send(b"data: [SERVER_ERROR]" + message.encode() + b"\n\n")
+        if self.trigger.sse_end is not None:
+            writer.send(sse_frame(self.trigger.sse_end))
+
+
+def _message_of(resp: web.Response) -> str:
+    import json
+
+    assert resp.body is not None
+    body = json.loads(bytes(resp.body))  # type: ignore[arg-type]
+    if "error" in body:
+        return str(body["error"]["message"])
+    return str(body["err_msg"])
+
+
+# --- renderers ---------------------------------------------------------------------------
+
+
+def _json(route: Route, out: Any) -> web.Response:
+    return web.Response(
+        body=dumps(out),
+        status=route._status,
+        content_type="application/json",
+        headers=route._headers,
+    )
+
+
+def _result(route: Route, out: Any) -> web.Response:
+    return web.Response(
+        body=dumps(result_ok(out, host_name=True)),
+        status=route._status,
+        content_type="application/json",
+        headers=route._headers,
+    )
+
+
+def _serve_result(route: Route, out: Any) -> web.Response:
+    return web.Response(
+        body=dumps(result_ok(out, host_name=False)),
+        status=route._status,
+        content_type="application/json",
+        headers=route._headers,
+    )
+
+
+def _text(route: Route, out: Any) -> web.Response:
+    text = out if isinstance(out, str) else dumps_text(out)
+    return web.Response(
+        text=text,
+        status=route._status,
+        content_type=route.trigger.response_media_type or "text/plain",
+        headers=route._headers,
+    )
+
+
+def _file(route: Route, out: Any) -> web.StreamResponse:
+    name: str | None = None
+    if isinstance(out, tuple) and len(out) == 2:
+        name, out = out
+    if isinstance(out, (str, Path)):
+        path = Path(out)
+        resp = web.FileResponse(path, headers=route._headers)
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name or path.name}"'
+        return resp
+    data = out if isinstance(out, bytes) else dumps(out)
+    headers = dict(route._headers or {})
+    headers["Content-Disposition"] = f'attachment; filename="{name or "download"}"'
+    return web.Response(
+        body=data,
+        status=route._status,
+        content_type=route.trigger.response_media_type or "application/octet-stream",
+        headers=headers,
+    )
+
+
+def _single_event(route: Route, out: Any) -> web.Response:
+    # A streaming kind asked for one value: answer it as a complete stream of one item.
+    if route.trigger.response is ResponseKind.NUL_JSON:
+        return web.Response(body=nul_frame(out), content_type="text/plain")
+    body = route._sse_framer(out)
+    if route.trigger.sse_end is not None:
+        body += sse_frame(route.trigger.sse_end)
+    return web.Response(body=body, headers=_SSE_HEADERS)
+
+
+_RENDERERS: dict[ResponseKind, Callable[[Route, Any], web.StreamResponse]] = {
+    ResponseKind.JSON: _json,
+    ResponseKind.RESULT: _result,
+    ResponseKind.SERVE_RESULT: _serve_result,
+    ResponseKind.TEXT: _text,
+    ResponseKind.FILE: _file,
+    ResponseKind.SSE: _single_event,
+    ResponseKind.NUL_JSON: _single_event,
+}
+
+
+# --- the table ----------------------------------------------------------------------------
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    pos = 0
+    for m in _PARAM.finditer(path):
+        parts.append(re.escape(path[pos : m.start()]))
+        parts.append(f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    parts.append(re.escape(path[pos:]))
+    return re.compile("^" + "".join(parts) + "/?$")
+
+
+class RouteTable:
+    """Paths to routes: a dict for plain paths, patterns for paths with ``{params}``."""
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self._static: dict[str, dict[str, Route]] = {}
+        self._dynamic: list[tuple[re.Pattern[str], str, dict[str, Route]]] = []
+        self.routes: list[Route] = []
+        for route in routes:
+            self.add(route)
+
+    def add(self, route: Route) -> None:
+        path = route.path.rstrip("/") or "/"
+        if _PARAM.search(path):
+            for _, template, methods in self._dynamic:
+                if template == path:
+                    self._claim(methods, route)
+                    break
+            else:
+                methods = {}
+                self._claim(methods, route)
+                self._dynamic.append((_pattern(path), path, methods))
+        else:
+            self._claim(self._static.setdefault(path, {}), route)
+        self.routes.append(route)
+
+    @staticmethod
+    def _claim(methods: dict[str, Route], route: Route) -> None:
+        for method in route.methods:
+            other = methods.get(method)
+            if other is not None:
+                raise RouteConflict(
+                    f"{method} {route.path} is claimed by two flows: '{other.name}' and"
+                    f" '{route.name}'"
+                )
+            methods[method] = route
+
+    def match(self, path: str) -> tuple[dict[str, Route] | None, dict[str, str]]:
+        """The routes at ``path`` by method (None if no path matches) and path params."""
+        methods = self._static.get(path)
+        if methods is None and len(path) > 1 and path.endswith("/"):
+            methods = self._static.get(path.rstrip("/"))
+        if methods is not None:
+            return methods, {}
+        for pattern, _, dyn in self._dynamic:
+            m = pattern.match(path)
+            if m is not None:
+                return dyn, m.groupdict()
+        return None, {}

@@ -1,0 +1,66 @@
+"""Server settings: defaults that work on a laptop, a TOML file, and ``AWEL_*`` variables.
+
+Precedence, highest first: values passed in code (the CLI's flags), environment variables
+(``AWEL_PORT=5671``), the TOML file (``--config awel.toml``), the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="AWEL_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless asked.")
+    port: int = Field(5670, description="Port of the DB-GPT webserver API.")
+    data_dir: Path = Field(Path("data"), description="Everything the server writes lives here.")
+    dags_dir: Path | None = Field(
+        None, description="User flows, mounted under /api/v1/awel/trigger (default DATA/dags)."
+    )
+    reload: bool = Field(True, description="Reload user flows when their files change.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS ('*' for any)."
+    )
+    max_request_size: int = Field(64 * 1024 * 1024, description="Largest request body, bytes.")
+    keepalive: float = Field(15.0, description="Seconds between SSE keep-alive comments.")
+    access_log: bool = Field(True, description="Log one line per request.")
+    shutdown_timeout: float = Field(30.0, description="Seconds in-flight requests get to end.")
+
+    @property
+    def user_dags(self) -> Path:
+        return self.dags_dir if self.dags_dir is not None else self.data_dir / "dags"
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
+        """Settings from ``config`` (TOML), the environment and ``overrides``."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if config is None:
+            return cls(**given)
+
+        class FromFile(cls):  # type: ignore[valid-type, misc]
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                toml = TomlConfigSettingsSource(settings_cls, toml_file=config)
+                return (init_settings, env_settings, toml)
+
+        loaded = FromFile(**given)
+        return cls.model_validate(loaded.model_dump())
