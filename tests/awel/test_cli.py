@@ -60,6 +60,23 @@ def test_hello_py() -> None:
     assert "flow 'examples.hello': 2 nodes ran (trigger, greet) in" in result.stderr
 
 
+def test_hello_yaml_is_the_same_flow() -> None:
+    person = '{"name": "Alice", "age": 30}'
+    result = awel_cmd("run", EXAMPLES / "hello.yaml", "--input", person)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == awel_cmd("run", EXAMPLES / "hello.py", "--input", person).stdout
+    assert "flow 'examples.hello_yaml': 2 nodes ran (trigger, greet) in" in result.stderr
+
+
+def test_a_yaml_node_failure_points_into_the_file() -> None:
+    result = awel_cmd("run", EXAMPLES / "hello.yaml", "--input", '{"name": "Alice"}', "--json")
+    assert result.exit_code == 1
+    error = events(result)[-1]
+    assert error["code"] == "run.node_failed"
+    assert error["location"] == f"{EXAMPLES / 'hello.yaml'}:7:3"
+    assert error["message"].endswith("failed: UndefinedError: 'age' is undefined")
+
+
 def test_branch_join_takes_the_side_that_ran() -> None:
     short = awel_cmd("run", EXAMPLES / "branch_join.py", "-i", '{"text": "a short note"}')
     assert short.exit_code == 0, short.output
@@ -130,7 +147,7 @@ def test_a_reduce_flow_picked_with_flow() -> None:
 def test_the_examples_validate_and_list() -> None:
     result = awel_cmd("validate", EXAMPLES)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok: ")
+    assert result.stdout == "ok: 5 flows in 4 files, no problems\n"
     listed = awel_cmd("list", EXAMPLES, "--json")
     assert listed.exit_code == 0, listed.output
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
@@ -336,6 +353,29 @@ def test_validate_prints_every_problem_and_a_count(tmp_path: Path) -> None:
     ]
 
 
+def test_validate_yaml_problems(tmp_path: Path) -> None:
+    write(
+        tmp_path / "typo.yaml",
+        """
+        name: typo
+        trigger: {}
+        nodes:
+          greet: {op: awel.format, params: {templat: "Hi"}}
+        edges:
+          - trigger >> greet
+        """,
+    )
+    result = awel_cmd("validate", tmp_path)
+    assert result.exit_code == 1
+    file = tmp_path / "typo.yaml"
+    assert result.stdout.splitlines() == [
+        f"{file}:4:28: node 'greet': awel.format needs parameter 'template'",
+        f"{file}:4:37: node 'greet': awel.format has no parameter 'templat';"
+        " did you mean 'template'?",
+        "2 problems; 0 flows in 1 file loaded without problems",
+    ]
+
+
 def test_validate_json(tmp_path: Path) -> None:
     write(tmp_path / "bad.py", "x = (\n")
     result = awel_cmd("validate", "--json", tmp_path, EXAMPLES / "hello.py")
@@ -411,6 +451,28 @@ def test_list_table_and_problems(tmp_path: Path) -> None:
     ]
     assert f"{tmp_path / 'bad.py'}:1:5: SyntaxError" in result.stderr
     assert "1 problem; run `awel validate`" in result.stderr
+
+
+def test_schema(tmp_path: Path) -> None:
+    from awel.spec import flow_schema
+
+    result = awel_cmd("schema")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == json.loads(json.dumps(flow_schema()))
+    out = tmp_path / "flow.schema.json"
+    written = awel_cmd("schema", "-o", out)
+    assert written.exit_code == 0
+    assert out.read_text(encoding="utf-8") == result.stdout
+
+
+def test_graph_of_a_yaml_flow_names_registered_operators() -> None:
+    result = awel_cmd("graph", EXAMPLES / "hello.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[4:] == [
+        '    n0(["trigger<br/>awel.trigger"])',
+        '    n1["greet<br/>awel.format"]',
+        "    n0 --> n1",
+    ]
 
 
 def test_version() -> None:

@@ -254,3 +254,63 @@ def test_a_file_that_is_not_a_flow(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_path(tmp_path / "nope.py")
     assert str(info.value.problems[0]) == f"{tmp_path / 'nope.py'}: no such file"
+
+
+# --- YAML ----------------------------------------------------------------------------------
+
+HELLO_YAML = """
+name: {id}
+trigger: {{}}
+nodes:
+  greet: {{op: awel.format, params: {{template: "Hello, {{{{ name }}}}"}}}}
+edges:
+  - trigger >> greet
+"""
+
+
+async def test_a_yaml_file_is_one_flow(tmp_path: Path) -> None:
+    file = write(tmp_path / "hello.yaml", HELLO_YAML.format(id="yaml.hello"))
+    [dag] = load_path(file)
+    assert dag.dag_id == "yaml.hello"
+    assert await dag.output_node.call({"name": "Ada"}) == "Hello, Ada"
+    assert dag.location is not None and dag.location.file == str(file)
+
+
+def test_a_folder_mixes_python_and_yaml(tmp_path: Path) -> None:
+    write(tmp_path / "b.yml", HELLO_YAML.format(id="b"))
+    write(tmp_path / "a.py", HELLO.format(id="a"))
+    write(tmp_path / "c.yaml", HELLO_YAML.format(id="c"))
+    dags, problems = load_paths([tmp_path])
+    assert problems == []
+    assert [d.dag_id for d in dags] == ["a", "b", "c"]
+
+
+def test_yaml_problems_are_collected_with_python_ones(tmp_path: Path) -> None:
+    write(
+        tmp_path / "typo.yaml",
+        """
+        name: typo
+        nodes:
+          a: {op: awel.mapp}
+        edges:
+          - a >> missing
+        """,
+    )
+    write(tmp_path / "typo.py", "x = (\n")
+    dags, problems = load_paths([tmp_path])
+    assert dags == []
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'typo.py'}:1:5: SyntaxError: '(' was never closed",
+        f"{tmp_path / 'typo.yaml'}:3:11: node 'a': unknown operator 'awel.mapp';"
+        " did you mean 'awel.map'?",
+        f"{tmp_path / 'typo.yaml'}:5:10: edge 'a >> missing': unknown node 'missing'",
+    ]
+
+
+def test_a_yaml_and_a_python_flow_with_one_id(tmp_path: Path) -> None:
+    write(tmp_path / "a.py", HELLO.format(id="same"))
+    write(tmp_path / "b.yaml", HELLO_YAML.format(id="same"))
+    dags, problems = load_paths([tmp_path])
+    assert [d.dag_id for d in dags] == ["same"]
+    assert [p.code for p in problems] == ["spec.duplicate_flow"]
+    assert str(problems[0]).startswith(f"{tmp_path / 'b.yaml'}:1:1: flow 'same' is already")
