@@ -3,7 +3,7 @@
     awel run examples/hello.py --input '{"name": "Alice", "age": 30}'
 
 The same flow in YAML is examples/hello.yaml. Once the server exists (``make serve``), the
-trigger also answers ``POST /api/v1/awel/trigger/examples/hello`` with the same JSON body.
+trigger also answers ``POST /api/v1/awel/trigger/examples/greet`` with the same JSON body.
 """
 
 from __future__ import annotations
@@ -22,6 +22,6 @@ class GreetOperator(MapOperator[dict[str, Any], str]):
 
 
 with DAG("examples.hello", description="Greets a person by name and age.") as dag:
-    trigger = HttpTrigger("/examples/hello", methods="POST", request_body=dict, task_name="trigger")
+    trigger = HttpTrigger("/examples/greet", methods="POST", request_body=dict, task_name="trigger")
     greet = GreetOperator(task_name="greet")
     trigger >> greet

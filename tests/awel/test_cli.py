@@ -156,7 +156,7 @@ def test_the_examples_validate_and_list() -> None:
         "nodes": 2,
         "entry": "trigger",
         "output": "greet",
-        "route": "POST /api/v1/awel/trigger/examples/hello",
+        "route": "POST /api/v1/awel/trigger/examples/greet",
         "file": str(EXAMPLES / "hello.py"),
     }
     assert rows["examples.streams"]["route"] is None
@@ -446,7 +446,7 @@ def test_list_table_and_problems(tmp_path: Path) -> None:
         "trigger",
         "greet",
         "POST",
-        "/api/v1/awel/trigger/examples/hello",
+        "/api/v1/awel/trigger/examples/greet",
         str(EXAMPLES / "hello.py"),
     ]
     assert f"{tmp_path / 'bad.py'}:1:5: SyntaxError" in result.stderr
