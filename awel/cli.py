@@ -12,12 +12,10 @@ messages, never as tracebacks; ``-v`` shows the traceback too.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,21 +26,20 @@ import click
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .context import EMPTY, SKIP_DATA, DAGContext, _current
+from .context import EMPTY
 from .dag import DAG
 from .draw import draw_dot, draw_mermaid
 from .errors import (
     AwelError,
     DAGBuildError,
-    DeadlineExceeded,
     NodeError,
     Problem,
     ProblemsError,
     RunError,
 )
 from .loader import flow_files, load_path, load_paths
-from .operators import BaseOperator, is_stream
-from .runner import Plan, plan_for
+from .operators import BaseOperator
+from .report import RunReport, call_with_report, stream_with_report
 
 __all__ = ["main"]
 
@@ -310,8 +307,12 @@ def run(
         else:
             click.echo(_render(item))
 
-    runner = _run_stream if stream else _run_call
-    report = anyio.run(runner, dag, target, data, timeout, on_item, backend="asyncio")
+    async def one_run() -> RunReport:
+        if stream:
+            return await stream_with_report(target, data, on_item, timeout=timeout)
+        return await call_with_report(target, data, timeout=timeout)
+
+    report = anyio.run(one_run, backend="asyncio")
     if report.error is not None:
         if emit is not None:
             _show_traceback(report.error)
@@ -343,7 +344,7 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
     return fields
 
 
-def _print_report(report: _RunReport, *, err: bool) -> None:
+def _print_report(report: RunReport, *, err: bool) -> None:
     line = f"flow '{report.flow}': {_count(len(report.ran), 'node')} ran"
     if report.ran:
         line += f" ({', '.join(report.ran)})"
@@ -355,119 +356,6 @@ def _print_report(report: _RunReport, *, err: bool) -> None:
             line += f" (first after {report.first_item_ms:.2f} ms)"
     line += f" in {report.elapsed_ms:.2f} ms"
     click.echo(click.style(line, dim=True), err=err)
-
-
-# --- one run ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class _RunReport:
-    """What one ``awel run`` did: its output or error, and which nodes ran, for how long."""
-
-    flow: str
-    streamed: bool = False
-    result: Any = None
-    error: Exception | None = None
-    ran: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)
-    items: int = 0
-    elapsed_ms: float = 0.0
-    first_item_ms: float | None = None
-
-    def finish(self, started: float, ctx: DAGContext | None) -> _RunReport:
-        self.elapsed_ms = (time.perf_counter() - started) * 1000
-        if ctx is not None:
-            for label, value in ctx.outputs.items():
-                (self.skipped if value is SKIP_DATA else self.ran).append(label)
-        return self
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"elapsed_ms": round(self.elapsed_ms, 3)}
-        if self.first_item_ms is not None:
-            out["first_item_ms"] = round(self.first_item_ms, 3)
-        return out | {"ran": self.ran, "skipped": self.skipped}
-
-
-ItemCallback = Callable[[int, Any], None]
-
-
-async def _run_call(
-    dag: DAG, target: BaseOperator, data: Any, timeout: float | None, on_item: ItemCallback
-) -> _RunReport:
-    report = _RunReport(dag.dag_id)
-    started = time.perf_counter()
-    ctx: DAGContext | None = None
-    try:
-        plan = plan_for(target, data)
-        ctx = plan.new_context(None, False)
-        report.result = await _call_keeping_context(plan, ctx, data, timeout)
-    except Exception as exc:
-        report.error = exc
-    return report.finish(started, ctx)
-
-
-async def _call_keeping_context(
-    plan: Plan, ctx: DAGContext, data: Any, timeout: float | None
-) -> Any:
-    """``plan.call`` in a context we keep, to report which nodes ran.
-
-    Mirrors :meth:`awel.runner.Plan.call` (hooks, context variable, deadline); the engine has
-    no public way to hand back a call's context yet. An output that is a stream is read to
-    the end here, while the context is still current, and returned as a list.
-    """
-    token = _current.set(ctx)
-    try:
-        for hook in plan.before_hooks:
-            await hook()
-        if timeout is None:
-            return await _execute(plan, ctx, data)
-        try:
-            with anyio.fail_after(timeout):
-                return await _execute(plan, ctx, data)
-        except TimeoutError as exc:
-            raise DeadlineExceeded(
-                f"flow '{plan.dag.dag_id}' ran past its {timeout:g}s deadline"
-            ) from exc
-    finally:
-        _current.reset(token)
-        if plan.after_hooks:
-            with anyio.CancelScope(shield=True):
-                for hook in plan.after_hooks:
-                    await hook()
-
-
-async def _execute(plan: Plan, ctx: DAGContext, data: Any) -> Any:
-    out = await plan.execute(ctx, data)
-    if not is_stream(out):
-        return out
-    items: list[Any] = []
-    try:
-        async for item in out:
-            items.append(item)
-    except Exception as exc:
-        err = plan.stream_error(exc)
-        if err is exc:
-            raise
-        raise err from exc
-    return items
-
-
-async def _run_stream(
-    dag: DAG, target: BaseOperator, data: Any, timeout: float | None, on_item: ItemCallback
-) -> _RunReport:
-    report = _RunReport(dag.dag_id, streamed=True)
-    started = time.perf_counter()
-    call = target.call_stream(data, timeout=timeout)
-    try:
-        async with contextlib.aclosing(call):
-            async for item in call:
-                if report.first_item_ms is None:
-                    report.first_item_ms = (time.perf_counter() - started) * 1000
-                on_item(report.items, item)
-                report.items += 1
-    except Exception as exc:
-        report.error = exc
-    return report.finish(started, call.context)
 
 
 def _emit(event: str, **fields: Any) -> None:
