@@ -4,7 +4,8 @@ A YAML file holds one flow (:func:`awel.spec.load_flow`). A Python file is impor
 module name of its own, derived from its path, so that two ``flows/x.py`` files in different
 folders never collide, and every module-level :class:`~awel.DAG` it defines is a flow. A
 folder means the flow files directly inside it, in name order; files whose names start with
-``_`` or ``.`` are helpers, not flows, and are skipped.
+``_`` or ``.`` are helpers, not flows, and are skipped. While a Python file is imported its
+folder is on ``sys.path``, so it can import such helpers.
 
 Problems are data: :func:`load_paths` keeps going after a broken file and returns every
 problem it found, each pointing at a file and, where it knows, a line (the line of a syntax
@@ -19,6 +20,7 @@ prints and what a server reloading a folder logs while it keeps serving the good
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -197,11 +199,21 @@ def _load_python(file: Path, shown: str) -> list[DAG]:
     module = importlib.util.module_from_spec(spec)
     # Registered while it runs: dataclasses, pydantic and pickle look classes up by module.
     sys.modules[name] = module
+    # The file's folder is importable while it runs, so a flow can import helper modules
+    # kept next to it (``_helpers.py``, which folder loading skips as a flow).
+    folder = str(resolved.parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
         sys.modules.pop(name, None)
         raise SpecError(shown, _import_problems(exc, resolved, shown)) from exc
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
     return _module_dags(module, resolved, shown)
 
 

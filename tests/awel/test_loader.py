@@ -115,22 +115,38 @@ def test_an_error_while_importing_points_at_the_deepest_line_in_the_file(tmp_pat
     assert isinstance(info.value.__cause__, ValueError)
 
 
-def test_an_error_in_an_imported_module_points_at_the_import(tmp_path: Path) -> None:
-    write(tmp_path / "_helper.py", "x = 1\nraise RuntimeError('helper is broken')\n")
+def test_a_flow_imports_helpers_next_to_it(tmp_path: Path) -> None:
+    write(tmp_path / "_greetings.py", "def greet(name):\n    return 'Hi, ' + name\n")
     file = write(
         tmp_path / "uses_helper.py",
         """
-        import importlib.util, pathlib
+        from _greetings import greet
 
-        here = pathlib.Path(__file__).parent
-        spec = importlib.util.spec_from_file_location("helper_mod", here / "_helper.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        from awel import DAG, InputOperator, MapOperator
+
+        with DAG("helped") as dag:
+            InputOperator.from_callable() >> MapOperator(greet)
+        """,
+    )
+    [dag] = load_path(file)
+    assert dag.dag_id == "helped"
+    assert str(tmp_path) not in sys.path
+    sys.modules.pop("_greetings", None)
+
+
+def test_an_error_in_an_imported_module_points_at_the_import(tmp_path: Path) -> None:
+    write(tmp_path / "_broken_helper.py", "x = 1\nraise RuntimeError('helper is broken')\n")
+    file = write(
+        tmp_path / "uses_broken_helper.py",
+        """
+        import json
+
+        import _broken_helper
         """,
     )
     with pytest.raises(SpecError) as info:
         load_path(file)
-    assert [str(p) for p in info.value.problems] == [f"{file}:6: RuntimeError: helper is broken"]
+    assert [str(p) for p in info.value.problems] == [f"{file}:3: RuntimeError: helper is broken"]
 
 
 def test_an_invalid_dag_reports_each_problem_at_its_with_block(tmp_path: Path) -> None:
