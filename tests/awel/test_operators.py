@@ -98,6 +98,36 @@ async def test_map_by_async_function() -> None:
     assert await node.call(5) == 15
 
 
+async def test_map_by_async_callable_object_and_partial() -> None:
+    import functools
+
+    class AddOne:
+        async def __call__(self, x: int) -> int:
+            return x + 1
+
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    loop_thread = threading.get_ident()
+
+    async def where(x: int) -> int:
+        return threading.get_ident()
+
+    with DAG("d"):
+        j = JoinOperator[Any](lambda *xs: xs, offload=False)
+        (
+            entry()
+            >> [
+                MapOperator[Any, Any](AddOne(), task_name="obj"),
+                MapOperator[Any, Any](functools.partial(add, 10), task_name="partial"),
+                MapOperator[Any, Any](where, task_name="where"),
+            ]
+            >> j
+        )
+    # Recognised as async: awaited on the loop, never sent to a thread.
+    assert await j.call(1) == (2, 11, loop_thread)
+
+
 async def test_map_by_function_keyword() -> None:
     with DAG("d"):
         node = MapOperator[Any, Any](map_function=lambda x: -x, offload=False)

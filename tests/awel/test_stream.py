@@ -10,13 +10,17 @@ import pytest
 
 from awel import (
     DAG,
+    SKIP_DATA,
     BaseOperator,
+    BranchJoinOperator,
+    BranchOperator,
     InputOperator,
     InputSource,
     JoinOperator,
     MapOperator,
     NodeError,
     ReduceStreamOperator,
+    RunError,
     StreamCall,
     StreamifyAbsOperator,
     TransformStreamAbsOperator,
@@ -285,6 +289,63 @@ async def test_tee_helper_directly() -> None:
     a, b = tee(source(), 2)
     assert [x async for x in a] == [0, 1, 2]
     assert [x async for x in b] == [0, 1, 2]
+
+
+async def test_a_skipped_teed_stream_reaches_a_stubborn_consumer_as_skip_data_plain() -> None:
+    # Without a tee (one consumer), a node that cannot be skipped receives SKIP_DATA.
+    seen: list[Any] = []
+
+    async def record(*streams: Any) -> list[Any]:
+        seen.extend(streams)
+        return [x for s in streams if s is not SKIP_DATA async for x in s]
+
+    with DAG("d"):
+        br = BranchOperator[Any]({(lambda x: False): "gone"})
+        gone, kept = Count(task_name="gone"), Count(task_name="kept")
+        j = BranchJoinOperator[Any](record)
+        entry() >> br >> [gone, kept] >> j
+    assert await j.call(2) == [0, 1]
+    assert seen[0] is SKIP_DATA
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: a skipped stream with two consumers has no tee (runner._finish only"
+    " tees streams of chains that ran), so a consumer that cannot be skipped fails with"
+    " KeyError in _GraphRun._exec (`self.tees[p][slot]`) instead of receiving SKIP_DATA",
+)
+async def test_a_skipped_teed_stream_reaches_a_stubborn_consumer_as_skip_data() -> None:
+    seen: list[Any] = []
+
+    async def record(*streams: Any) -> list[Any]:
+        seen.extend(streams)
+        return [x for s in streams if s is not SKIP_DATA async for x in s]
+
+    with DAG("d"):
+        br = BranchOperator[Any]({(lambda x: False): "gone"})
+        gone, kept = Count(task_name="gone"), Count(task_name="kept")
+        j = BranchJoinOperator[Any](record, task_name="j")
+        also = ReduceStreamOperator[Any, Any](lambda a, b: a + b, task_name="also")
+        out = JoinOperator[Any](lambda x, y: (x, y), offload=False)
+        entry() >> br >> [gone, kept] >> j
+        gone >> also  # a second consumer: `gone` would be teed
+        [j, also] >> out
+    assert await out.call(2) == ([0, 1], SKIP_DATA)
+    assert seen[0] is SKIP_DATA
+
+
+async def test_stream_of_a_skipped_target_raises() -> None:
+    log: list[str] = []
+    with DAG("d"):
+        br = BranchOperator[Any]({(lambda x: False): "gone"})
+        gone = Hooks(log, task_name="gone")
+        entry() >> br >> [gone, inline(lambda x: x, "kept")]
+    with pytest.raises(RunError) as info:
+        async for _ in gone.call_stream(2):
+            pass
+    assert info.value.code == "run.output_skipped"
+    assert log == ["before", "after"]
+    assert current_context() is None
 
 
 # --- errors while iterating --------------------------------------------------------------------
