@@ -437,8 +437,9 @@ def _flow_row(dag: DAG) -> dict[str, Any]:
     return {
         "id": dag.dag_id,
         "nodes": len(dag),
-        "entry": entry.label if entry is not None else None,
-        "output": leaves[0].label if len(leaves) == 1 else None,
+        # Unnamed nodes' labels end in a random id; their class says more in a listing.
+        "entry": (entry.node_name or type(entry).__name__) if entry is not None else None,
+        "output": (leaves[0].node_name or type(leaves[0]).__name__) if len(leaves) == 1 else None,
         "route": route,
         "file": _flow_file(dag),
     }

@@ -475,6 +475,22 @@ def test_graph_of_a_yaml_flow_names_registered_operators() -> None:
     ]
 
 
+def test_list_names_unnamed_nodes_by_class(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "anon.py",
+        """
+        from awel import DAG, InputOperator, MapOperator
+
+        with DAG("anon") as dag:
+            InputOperator.from_callable() >> MapOperator(str.upper)
+        """,
+    )
+    result = awel_cmd("list", "--json", file)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert (row["entry"], row["output"]) == ("InputOperator", "MapOperator")
+
+
 def test_version() -> None:
     result = awel_cmd("--version")
     assert result.exit_code == 0
