@@ -4,7 +4,7 @@
 >>> with DAG("hello") as dag:
 ...     start = InputOperator.from_callable()
 ...     greet = MapOperator(lambda name: f"hello, {name}", offload=False)
-...     start >> greet
+...     output = start >> greet
 >>> import asyncio
 >>> asyncio.run(greet.call("world"))
 'hello, world'

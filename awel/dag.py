@@ -9,14 +9,16 @@ compiled, and reports every problem at once.
     >>> with DAG("demo") as dag:
     ...     start = InputOperator.from_callable()
     ...     double = MapOperator(lambda x: x * 2, task_name="double")
-    ...     start >> double
-    ...     # `await double.call(21)` gives 42
+    ...     flow = start >> double  # `>>` returns its right side, so chains read on
+    >>> import asyncio
+    >>> asyncio.run(double.call(21))
+    42
 """
 
 from __future__ import annotations
 
+import contextvars
 import difflib
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,19 +32,16 @@ if TYPE_CHECKING:
 
 N = TypeVar("N", bound="DAGNode")
 
-_local = threading.local()
-
-
-def _dag_stack() -> list[DAG]:
-    stack: list[DAG] | None = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    return stack
+# The open `with DAG()` blocks, innermost last. A context variable, not a thread-local:
+# two tasks building flows on one event loop must not see each other's blocks.
+_open_dags: contextvars.ContextVar[tuple[DAG, ...]] = contextvars.ContextVar(
+    "awel_open_dags", default=()
+)
 
 
 def current_dag() -> DAG | None:
-    """The innermost DAG whose ``with`` block is open in this thread, if any."""
-    stack = _dag_stack()
+    """The innermost DAG whose ``with`` block is open in this task or thread, if any."""
+    stack = _open_dags.get()
     return stack[-1] if stack else None
 
 
@@ -186,17 +185,21 @@ class DAG:
         #: Bumped on every structural change; compiled plans compare against it.
         self.version = 0
         self._validated_version = -1
+        self._tokens: list[contextvars.Token[tuple[DAG, ...]]] = []
 
     # --- context manager ------------------------------------------------------------------
 
     def __enter__(self) -> DAG:
-        _dag_stack().append(self)
+        self._tokens.append(_open_dags.set((*_open_dags.get(), self)))
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        stack = _dag_stack()
-        if stack and stack[-1] is self:
-            stack.pop()
+        token = self._tokens.pop()
+        try:
+            _open_dags.reset(token)
+        except ValueError:
+            # Left in another context than it was entered in: drop just this DAG.
+            _open_dags.set(tuple(d for d in _open_dags.get() if d is not self))
         if exc_type is None:
             self.validate()
 
@@ -216,6 +219,11 @@ class DAG:
                 f"flow '{self.dag_id}' already has a node named '{name}'; task names are"
                 " unique within a flow",
                 code="dag.duplicate_name",
+            )
+        if node.node_id in self._by_id:
+            raise DAGBuildError(
+                f"flow '{self.dag_id}' already has a node with id '{node.node_id}'",
+                code="dag.duplicate_id",
             )
         node.dag = self
         self._nodes.append(node)

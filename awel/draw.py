@@ -210,7 +210,7 @@ def _ordered(dag: DAG) -> list[DAGNode]:
 def _operator_name(node: DAGNode) -> str:
     # Operators built from a YAML spec know the name they were registered under
     # (``awel.format``); that says more to the reader of the YAML than a class name.
-    op = getattr(node, "op_name", None)
+    op = node.op_name if isinstance(node, BaseOperator) else None
     return op if isinstance(op, str) and op else type(node).__name__
 
 

@@ -87,6 +87,8 @@ def as_async(fn: Callable[..., Any], *, offload: bool = True) -> Step:
 def _is_async_callable(fn: Any) -> bool:
     while isinstance(fn, functools.partial):
         fn = fn.func
+    if getattr(fn, "_awel_async", False):
+        return True
     return inspect.iscoroutinefunction(fn) or (
         callable(fn)
         and not inspect.isfunction(fn)
@@ -101,14 +103,16 @@ def _overrides(obj: object, name: str, base: type) -> bool:
 async def _map_items(
     node: BaseOperator, fn: Step, stream: AsyncIterable[Any]
 ) -> AsyncIterator[Any]:
-    # The try costs nothing per item (zero-cost exceptions) and names the node on failure.
-    try:
-        async for item in stream:
-            yield await fn(item)
-    except Exception as exc:
-        if isinstance(exc, NodeError):
-            raise
-        raise node.failure(exc) from exc
+    async for item in stream:
+        # Only the map's own function is this node's failure; an error raised while pulling
+        # the next item belongs upstream. The try costs nothing until something raises.
+        try:
+            out = await fn(item)
+        except Exception as exc:
+            if isinstance(exc, (NodeError, RunError)):
+                raise
+            raise node.failure(exc) from exc
+        yield out
 
 
 class BaseOperator(DAGNode):
@@ -141,6 +145,8 @@ class BaseOperator(DAGNode):
         self.can_skip_in_branch = can_skip_in_branch
         #: Parameters the node was built from (set by the YAML loader / registry).
         self.params: dict[str, Any] | None = None
+        #: The registered name it was built from (``awel.map`` ...), if any.
+        self.op_name: str | None = None
 
     # --- running --------------------------------------------------------------------------
 
@@ -170,6 +176,10 @@ class BaseOperator(DAGNode):
         costs nothing per item (DB-GPT's form).
         """
         return StreamCall(plan_for(self, call_data), call_data, share_data, timeout)
+
+    # `call` is a plain function returning a coroutine (one coroutine per call, not two);
+    # this marks it as async for as_async(), so `MapOperator(other_flow.call)` is awaited.
+    call._awel_async = True  # type: ignore[attr-defined]
 
     @property
     def current_dag_context(self) -> DAGContext:

@@ -330,8 +330,7 @@ def build(
         )
     node.params = dump_params(model)
     name = op if isinstance(op, str) else _registry.name_of(cls) or object_path(cls)
-    # BaseOperator declares `params` but not `op_name`; awel.draw reads it with getattr.
-    setattr(node, "op_name", name)  # noqa: B010
+    node.op_name = name
     return node
 
 

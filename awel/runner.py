@@ -80,6 +80,51 @@ def compile_plan(target: BaseOperator, *, entry_stream: bool = False) -> Plan:
     return Plan(dag, target, entry_stream)
 
 
+class CompiledSteps:
+    """Each node's step and whether it yields a stream, or the problems found instead."""
+
+    __slots__ = ("entry_dynamic", "problems", "steps", "stream_out")
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.stream_out: list[bool] = []
+        self.problems: list[Problem] = []
+        #: The entry takes a value or a stream depending on each call's input.
+        self.entry_dynamic = False
+
+
+def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> CompiledSteps:
+    """Compile ``nodes`` (in topological order) into steps, given the call's input kind.
+
+    Every stream/value mismatch is collected rather than raised at the first.
+    """
+    out = CompiledSteps()
+    position: dict[DAGNode, int] = {node: i for i, node in enumerate(nodes)}
+    for node in nodes:
+        if node.upstream:
+            inputs: tuple[bool, ...] = tuple(out.stream_out[position[p]] for p in node.upstream)
+        elif node.takes_call_data:
+            if node.entry_kind is None:
+                out.entry_dynamic = True
+                inputs = (entry_stream,)
+            else:
+                inputs = (node.entry_kind,)
+        else:
+            inputs = ()
+        try:
+            step, streams = node.compile_step(inputs)
+        except KindError as exc:
+            out.problems.append(Problem("dag.kind", f"node '{node.label}' {exc}", node.location))
+            step, streams = _not_compiled, False
+        out.steps.append(step)
+        out.stream_out.append(streams)
+    return out
+
+
+async def _not_compiled(*args: Any) -> Any:
+    raise AssertionError("unreachable: a plan with problems is never run")
+
+
 class _Chain:
     """Nodes run one after another in one task; see the module docstring."""
 
@@ -125,10 +170,12 @@ class Plan:
         for i, n in enumerate(self.nodes):
             self.names[n.label] = i
             self.names[n.node_id] = i
-        self.entry_dynamic = False
-        self.steps: list[Step] = []
-        self.stream_out: list[bool] = []
-        self._compile_steps()
+        compiled = compile_steps(self.nodes, entry_stream)
+        if compiled.problems:
+            raise DAGValidationError(dag.dag_id, compiled.problems)
+        self.steps = compiled.steps
+        self.stream_out = compiled.stream_out
+        self.entry_dynamic = compiled.entry_dynamic
         self._compile_chains()
         self.linear = len(self.chains) == 1 and self.chains[0].branch is None
         # An entry that passes the call's input on unchanged needs no await: seed it.
@@ -147,40 +194,17 @@ class Plan:
         self._stream_codes: list[tuple[Any, int]] = []
         for i, node in enumerate(self.nodes):
             if self.stream_out[i]:
-                for name in ("streamify", "transform_stream", "combine"):
-                    fn = getattr(type(node), name, None)
+                for fn in (
+                    getattr(type(node), "streamify", None),
+                    getattr(type(node), "transform_stream", None),
+                    getattr(type(node), "combine", None),
+                    getattr(node, "combine_function", None),
+                ):
                     code = getattr(fn, "__code__", None)
                     if code is not None:
                         self._stream_codes.append((code, i))
 
     # --- compiling ----------------------------------------------------------------------
-
-    def _compile_steps(self) -> None:
-        problems: list[Problem] = []
-        for node in self.nodes:
-            if node.upstream:
-                inputs = tuple(self.stream_out[self.index[p]] for p in node.upstream)
-            elif node.takes_call_data:
-                if node.entry_kind is None:
-                    self.entry_dynamic = True
-                    inputs = (self.entry_stream,)
-                else:
-                    inputs = (node.entry_kind,)
-            else:
-                inputs = ()
-            try:
-                step, out = node.compile_step(inputs)
-            except KindError as exc:
-                problems.append(Problem("dag.kind", f"node '{node.label}' {exc}", node.location))
-
-                async def broken(*args: Any) -> Any:
-                    raise AssertionError("unreachable: the plan did not compile")
-
-                step, out = broken, False
-            self.steps.append(step)
-            self.stream_out.append(out)
-        if problems:
-            raise DAGValidationError(self.dag.dag_id, problems)
 
     def _compile_chains(self) -> None:
         index = self.index
@@ -259,7 +283,7 @@ class Plan:
                 await _close_streams(values)
                 if not _wraps(exc, self.dag):
                     raise
-                raise self.nodes[len(values)].failure(exc) from exc
+                raise self.nodes[self.blame(exc, len(values))].failure(exc) from exc
             return x
         finally:
             _current.reset(token)
@@ -285,7 +309,7 @@ class Plan:
         except Exception as exc:
             if not _wraps(exc, self.dag):
                 raise
-            raise self.nodes[len(values)].failure(exc) from exc
+            raise self.nodes[self.blame(exc, len(values))].failure(exc) from exc
         return x
 
     async def _run_hooks(self, hooks: Sequence[Any]) -> None:
@@ -297,33 +321,48 @@ class Plan:
         with anyio.CancelScope(shield=True):
             await self._run_hooks(self.after_hooks)
 
-    def stream_error(self, exc: BaseException) -> BaseException:
-        """Name the node that raised ``exc`` while a stream of this plan was iterated."""
-        if isinstance(exc, (NodeError, RunError)) or not isinstance(exc, Exception):
-            return exc
-        node_index: int | None = None
+    def blame(self, exc: BaseException, running: int) -> int:
+        """The index of the node that raised ``exc`` while node ``running`` ran.
+
+        Usually ``running`` itself; but a node reading a stream runs the code of the stream
+        operators upstream of it, and the traceback tells whose frame raised.
+        """
+        culprit = running
         tb = exc.__traceback__
         codes = self._stream_codes
         while tb is not None:
             code = tb.tb_frame.f_code
             for c, i in codes:
-                if c is code:
-                    node_index = i
+                if c is code and i <= running:
+                    culprit = i
             tb = tb.tb_next
-        if node_index is None:
+        return culprit
+
+    def stream_error(self, exc: BaseException) -> BaseException:
+        """Name the node that raised ``exc`` while a stream of this plan was iterated."""
+        if not _wraps(exc, self.dag):
             return exc
-        return self.nodes[node_index].failure(exc)
+        culprit = self.blame(exc, len(self.nodes))
+        if culprit == len(self.nodes):
+            return exc
+        return self.nodes[culprit].failure(exc)
 
 
 def _wraps(exc: BaseException, dag: DAG) -> bool:
     """Whether ``exc`` should be reported as a node's failure.
 
-    Cancellation passes through; so do the engine's own run errors (no input, a deadline)
+    Cancellation passes through; so do errors about the call itself (no input, a deadline)
     and a node failure this flow already reported.
     """
-    if not isinstance(exc, Exception) or isinstance(exc, (RunError, DeadlineExceeded)):
+    if not isinstance(exc, Exception) or isinstance(exc, DeadlineExceeded):
+        return False
+    if isinstance(exc, RunError) and exc.code in _CALLER_ERRORS:
         return False
     return not (isinstance(exc, NodeError) and exc.flow == dag.dag_id)
+
+
+#: Run errors about the call itself rather than any node's work.
+_CALLER_ERRORS = frozenset({"run.no_input", "run.output_skipped"})
 
 
 def _overrides_hook(node: BaseOperator, name: str) -> bool:
@@ -435,7 +474,7 @@ class _GraphRun:
         except Exception as exc:
             if not _wraps(exc, self.plan.dag):
                 raise
-            raise self.plan.nodes[i].failure(exc) from exc
+            raise self.plan.nodes[self.plan.blame(exc, i)].failure(exc) from exc
         return None
 
     def _finish(self, chain: _Chain, skipped: set[str] | None) -> list[int]:
@@ -467,6 +506,10 @@ class _GraphRun:
                 if self.skip[child] or (self.ran_in[child] == 0 and nxt.head_skippable):
                     for n in nxt.nodes:
                         self.values[n] = SKIP_DATA
+                    copies = self.plan.tee_counts.get(nxt.nodes[-1])
+                    if copies:
+                        # Consumers that run anyway read SKIP_DATA through their tee slot.
+                        self.tees[nxt.nodes[-1]] = [SKIP_DATA] * copies
                     work.append((nxt, None, False))
                 else:
                     ready.append(child)
@@ -629,14 +672,17 @@ class StreamCall:
             return
         self._done = True
         self._it = None
+        self._reset_context()
+        if self.plan.after_hooks and self._ctx is not None:
+            await self.plan._after(self._ctx)
+
+    def _reset_context(self) -> None:
         if self._token is not None:
             try:
                 _current.reset(self._token)
             except ValueError:  # iterated from another task than the one that started it
                 _current.set(None)
             self._token = None
-        if self.plan.after_hooks and self._ctx is not None:
-            await self.plan._after(self._ctx)
 
     def __await__(self) -> Generator[Any, None, AsyncIterator[Any]]:
         return self._raw().__await__()
@@ -645,8 +691,9 @@ class StreamCall:
         it = await self._start()
         if self.plan.after_hooks or self._timeout is not None:
             return self.__aiter__()
-        # Nothing to clean up: hand over the target's own iterator.
-        self._token = None
+        # Nothing to clean up: hand over the target's own iterator, and give the caller
+        # its own context back (a sub-flow's must not stay current in the caller's task).
+        self._reset_context()
         return it
 
     @property

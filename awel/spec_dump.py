@@ -106,8 +106,8 @@ def _trigger_section(op: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(node: DAGNode) -> tuple[str, dict[str, Any]]:
     """The ``op`` and ``params`` that rebuild ``node``."""
-    op_name = getattr(node, "op_name", None)
-    params = getattr(node, "params", None)
+    op_name = node.op_name if isinstance(node, BaseOperator) else None
+    params = node.params if isinstance(node, BaseOperator) else None
     if isinstance(op_name, str) and params is not None:
         return op_name, dict(params)
     expected_skip = not isinstance(node, BranchJoinOperator)

@@ -2,9 +2,9 @@
 
 Checked here, once per DAG version: the graph has nodes, is acyclic (the cycle is printed),
 is connected, has exactly one entry for the call's input, every node can be executed, input
-nodes have nothing upstream, and branches route to nodes that are really below them. Checks
-that depend on streams versus values run when a plan is compiled (:mod:`awel.runner`),
-since some entries take either.
+nodes have nothing upstream, and branches route to nodes that are really below them. Then,
+when the entry's input kind is fixed, every node is checked for getting a stream where it
+needs a value or back; an entry that takes either is checked when a call compiles its plan.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def structural_problems(dag: DAG) -> list[Problem]:
         cycle = nx.find_cycle(graph)
         path = " -> ".join([cycle[0][0].label, *(edge[1].label for edge in cycle)])
         add("dag.cycle", f"flow '{dag.dag_id}' has a cycle: {path}", cycle[0][0])
-        return problems
 
     parts = list(nx.weakly_connected_components(graph))
     if len(parts) > 1:
@@ -101,4 +100,17 @@ def structural_problems(dag: DAG) -> list[Problem]:
                         f" below it (below it: {', '.join(sorted(below)) or 'nothing'})",
                         node,
                     )
+    if not problems:
+        problems.extend(kind_problems(dag))
     return problems
+
+
+def kind_problems(dag: DAG) -> list[Problem]:
+    """Stream/value mismatches, found when the flow is built if its entry's input kind is
+    fixed (a trigger's always is). An entry that takes either is checked per call instead."""
+    from .operators import BaseOperator
+    from .runner import compile_steps
+
+    nodes = [n for n in dag.topological_nodes() if isinstance(n, BaseOperator)]
+    compiled = compile_steps(nodes, entry_stream=False)
+    return [] if compiled.entry_dynamic else compiled.problems

@@ -17,6 +17,7 @@ from awel import (
     InputOperator,
     JoinOperator,
     MapOperator,
+    NodeError,
     RunError,
     StreamifyAbsOperator,
     current_context,
@@ -75,11 +76,14 @@ async def test_saving_an_existing_key_needs_overwrite() -> None:
     with DAG("d"):
         again = Save("k", task_name="again")
         entry() >> Save("k", task_name="first") >> again
-    # The engine's own RunErrors pass through unwrapped (see runner._wraps).
-    with pytest.raises(RunError) as info:
+    # A RunError an operator runs into is that node's failure (runner._wraps).
+    with pytest.raises(NodeError) as info:
         await again.call(1)
-    assert info.value.code == "run.share_data_exists"
-    assert "'k'" in str(info.value)
+    assert info.value.node == "again"
+    cause = info.value.__cause__
+    assert isinstance(cause, RunError)
+    assert cause.code == "run.share_data_exists"
+    assert "'k'" in str(cause)
 
 
 async def test_overwrite_replaces_the_value() -> None:
@@ -151,10 +155,12 @@ async def test_get_task_output_of_a_node_outside_the_call() -> None:
         a >> peek >> inline(lambda x: x, "later")
     for key, code in (("later", "run.unknown_node"), ("nowhere", "run.unknown_node")):
         peek.key = key
-        with pytest.raises(RunError) as info:
+        with pytest.raises(NodeError) as info:
             await peek.call(1)
-        assert info.value.code == code
-        assert f"'{key}'" in str(info.value)
+        cause = info.value.__cause__
+        assert isinstance(cause, RunError)
+        assert cause.code == code
+        assert f"'{key}'" in str(cause)
 
 
 async def test_get_task_output_of_a_node_not_yet_run() -> None:
@@ -291,12 +297,6 @@ async def test_stream_operators_see_the_context_while_iterated() -> None:
     assert current_context() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: `await node.call_stream()` (the raw form, runner.py StreamCall._raw)"
-    " leaves the sub-flow's DAGContext set in the caller's task, so an operator that"
-    " streams a sub-flow then sees the sub-flow's context as its own",
-)
 async def test_raw_stream_of_a_sub_flow_does_not_replace_the_callers_context() -> None:
     with DAG("inner"):
         inner = Count()

@@ -416,11 +416,6 @@ def test_cycle_closing_a_with_block_raises_on_exit() -> None:
     assert sorted(path[:-1]) == ["b", "c"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: validate.py returns right after a cycle, so other problems"
-    " (disconnected parts, input nodes with upstream) are not reported with it",
-)
 def test_cycle_is_reported_together_with_other_problems() -> None:
     dag = DAG("d")
     a, b = m("a", dag=dag), m("b", dag=dag)
@@ -567,11 +562,6 @@ async def test_a_dag_built_without_with_is_validated_on_first_call() -> None:
     assert codes(info.value) == ["dag.entry"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/architecture.md says a trigger's flow is kind-checked when built, but"
-    " stream/value mismatches are only found when the first call compiles the plan",
-)
 def test_kind_mismatch_in_a_trigger_flow_is_reported_when_built() -> None:
     from awel import ReduceStreamOperator
 
@@ -583,12 +573,6 @@ def test_kind_mismatch_in_a_trigger_flow_is_reported_when_built() -> None:
     assert codes(info.value) == ["dag.kind"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: the stack of open DAGs is thread-local (dag._local), not task-local,"
-    " so two tasks building flows across an await attach nodes to each other's DAG;"
-    " DB-GPT's DAGVar keeps it in a ContextVar in async code",
-)
 async def test_concurrent_tasks_build_their_own_dags() -> None:
     import anyio
 
@@ -635,12 +619,6 @@ def test_no_dag_is_left_open() -> None:
     assert current_dag() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: DAG._add_node does not check node ids, so a second node with the"
-    " same explicit node_id silently replaces the first in get_node() and in a call's"
-    " outputs by id",
-)
 def test_duplicate_node_id_fails() -> None:
     dag = DAG("d")
     MapOperator(ident, node_id="same", dag=dag)

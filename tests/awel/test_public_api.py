@@ -114,11 +114,6 @@ def test_sentinels_are_falsy_and_distinct() -> None:
     assert repr(awel.EMPTY) == "EMPTY" and repr(awel.SKIP_DATA) == "SKIP_DATA"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="doc bug: in the examples of awel/__init__.py and awel/dag.py, `start >> greet`"
-    " inside the with block echoes the node's repr, so the doctests fail",
-)
 @pytest.mark.parametrize("module", ["awel", "awel.dag"])
 def test_module_doc_examples_run(module: str) -> None:
     import doctest

@@ -561,12 +561,6 @@ async def test_no_context_leaks_out_of_a_call() -> None:
     assert current_context() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: BaseOperator.call is a plain function returning a coroutine (50c34fe),"
-    " so as_async() takes a node's `call` for a sync function: MapOperator(leaf.call) runs"
-    " it in a thread and outputs the un-awaited coroutine",
-)
 async def test_a_sub_flows_call_may_be_used_as_a_map_function() -> None:
     with DAG("inner"):
         leaf = inline(lambda x: x * 10, "times_ten")

@@ -308,12 +308,6 @@ async def test_a_skipped_teed_stream_reaches_a_stubborn_consumer_as_skip_data_pl
     assert seen[0] is SKIP_DATA
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a skipped stream with two consumers has no tee (runner._finish only"
-    " tees streams of chains that ran), so a consumer that cannot be skipped fails with"
-    " KeyError in _GraphRun._exec (`self.tees[p][slot]`) instead of receiving SKIP_DATA",
-)
 async def test_a_skipped_teed_stream_reaches_a_stubborn_consumer_as_skip_data() -> None:
     seen: list[Any] = []
 
@@ -403,12 +397,6 @@ async def test_error_in_a_map_over_a_stream_names_the_map() -> None:
     assert raw.value.node == "explode"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Plan._stream_codes only records the code of stream *methods*"
-    " (type(node).combine ...), not a combine_function given to the constructor, so an"
-    " error raised in it escapes as the bare exception",
-)
 async def test_error_in_a_streaming_join_names_the_join() -> None:
     async def bad(xs: AsyncIterator[int]) -> AsyncIterator[int]:
         async for x in xs:
@@ -424,11 +412,6 @@ async def test_error_in_a_streaming_join_names_the_join() -> None:
     assert info.value.node == "joiner"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: operators._map_items wraps any error raised while pulling its input"
-    " stream as the map's own failure, so a failing upstream transform is misreported",
-)
 async def test_error_in_a_transform_read_by_a_map_names_the_transform() -> None:
     with DAG("d"):
         node = inline(lambda x: x, "after")
@@ -439,12 +422,6 @@ async def test_error_in_a_transform_read_by_a_map_names_the_transform() -> None:
     assert info.value.node == "fail_at"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: an error raised inside a streamify while a reduce folds it is"
-    " reported as the reduce's failure (runner wraps it as the running node; stream_error"
-    " attribution only applies to StreamCall iteration)",
-)
 async def test_error_in_a_streamify_read_by_a_reduce_names_the_streamify() -> None:
     class Broken(StreamifyAbsOperator[int, int]):
         async def streamify(self, input_value: int) -> AsyncIterator[int]:
