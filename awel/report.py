@@ -9,9 +9,8 @@ than raised, so the nodes that ran before a failure are still known.
     >>> report.result, report.ran, report.skipped  # doctest: +SKIP
     ('Hello, Alice', ['trigger', 'greet'], [])
 
-The engine has no public way yet to hand back the context of a plain call, so
-:func:`call_with_report` runs the plan the way :meth:`awel.runner.Plan.call` does, keeping
-the context. Streaming calls expose theirs (:attr:`awel.StreamCall.context`).
+A plain call keeps its context by passing one to :meth:`awel.runner.Plan.call`; a
+streaming call exposes its own (:attr:`awel.StreamCall.context`).
 """
 
 from __future__ import annotations
@@ -22,10 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
-from .context import SKIP_DATA, DAGContext, _current
-from .errors import DeadlineExceeded
+from .context import SKIP_DATA, DAGContext
 from .operators import BaseOperator, is_stream
 from .runner import Plan, plan_for
 
@@ -110,34 +106,9 @@ async def stream_with_report(
 
 
 async def _call(plan: Plan, ctx: DAGContext, data: Any, timeout: float | None) -> Any:
-    # Plan.call's steps (hooks, context variable, deadline) in a context we keep.
-    token = _current.set(ctx)
-    try:
-        for hook in plan.before_hooks:
-            await hook()
-        if timeout is None:
-            return await _execute(plan, ctx, data)
-        try:
-            with anyio.fail_after(timeout):
-                return await _execute(plan, ctx, data)
-        except TimeoutError as exc:
-            raise DeadlineExceeded(
-                f"flow '{plan.dag.dag_id}' ran past its {timeout:g}s deadline"
-            ) from exc
-    finally:
-        _current.reset(token)
-        if plan.after_hooks:
-            # Cleanup runs even when the call was cancelled, as in the engine.
-            with anyio.CancelScope(shield=True):
-                for hook in plan.after_hooks:
-                    await hook()
-
-
-async def _execute(plan: Plan, ctx: DAGContext, data: Any) -> Any:
-    out = await plan.execute(ctx, data)
+    out = await plan.call(data, None, timeout, ctx)
     if not is_stream(out):
         return out
-    # Read while the context is still current: stream operators run during iteration.
     items: list[Any] = []
     try:
         async for item in out:

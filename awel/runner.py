@@ -251,15 +251,25 @@ class Plan:
 
     # --- running ----------------------------------------------------------------------------
 
-    def new_context(self, share_data: dict[str, Any] | None, streaming: bool) -> DAGContext:
+    def new_context(
+        self, share_data: dict[str, Any] | None = None, streaming: bool = False
+    ) -> DAGContext:
         return DAGContext(
             self.dag, self.nodes, self.names, streaming_call=streaming, share_data=share_data
         )
 
     async def call(
-        self, call_data: Any, share_data: dict[str, Any] | None, timeout: float | None
+        self,
+        call_data: Any,
+        share_data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        ctx: DAGContext | None = None,
     ) -> Any:
-        ctx = DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
+        """Run once. Pass ``ctx`` (from :meth:`new_context`) to look at it afterwards."""
+        if ctx is None:
+            ctx = DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
+        elif ctx._nodes is not self.nodes or ctx._values:
+            raise RunError("a context runs one call of the plan that made it", code="run.context")
         token = _current.set(ctx)
         try:
             if self.before_hooks:
