@@ -22,10 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from .errors import DAGBuildError
 from .operators import TriggerOperator
+from .registry import OperatorParams, import_path
 
 #: Where user flows' HTTP triggers live, as in DB-GPT.
 TRIGGER_PREFIX = "/api/v1/awel/trigger"
@@ -74,6 +75,82 @@ class StreamErrorStyle(enum.StrEnum):
     OPENAI = "openai"
 
 
+_FIELD_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "dict": dict[str, Any],
+    "list": list[Any],
+    "list[str]": list[str],
+    "list[int]": list[int],
+    "any": Any,
+}
+
+
+class RequestField(OperatorParams):
+    """One field of a request declared in a flow file."""
+
+    type: str = Field("str", description=f"One of: {', '.join(_FIELD_TYPES)}.")
+    default: Any = Field(None, description="The value when the request leaves it out.")
+    required: bool | None = Field(
+        None, description="Whether the request must give it (default: when no default)."
+    )
+    description: str | None = None
+
+
+class HttpTriggerParams(OperatorParams):
+    """``trigger: {http: {...}}`` in a flow file: HttpTrigger's constructor, as data."""
+
+    endpoint: str | None = Field(None, description="Path under /api/v1/awel/trigger.")
+    path: str | None = Field(None, description="An absolute path instead of an endpoint.")
+    methods: list[str] | str = "GET"
+    request: dict[str, RequestField] | None = Field(
+        None, description="The request's fields (query for GET/DELETE, else the body)."
+    )
+    request_body: str | None = Field(
+        None,
+        description="Instead of `request`: 'dict', 'str', or a pydantic model as"
+        " 'module:Class'.",
+    )
+    streaming_response: bool = False
+    response: ResponseKind = ResponseKind.JSON
+    stream_response: ResponseKind = ResponseKind.SSE
+    sse_end: str | None = None
+    stream_errors: StreamErrorStyle = StreamErrorStyle.DBGPT
+    errors: str = "serve_result"
+    response_media_type: str | None = None
+    response_headers: dict[str, str] | None = None
+    status_code: int = 200
+    summary: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+def request_model(name: str, fields: dict[str, RequestField]) -> type[BaseModel]:
+    """A pydantic model for request fields declared in a flow file."""
+    definitions: dict[str, Any] = {}
+    for field_name, spec in fields.items():
+        if spec.type not in _FIELD_TYPES:
+            raise ValueError(
+                f"field '{field_name}' has unknown type '{spec.type}';"
+                f" use one of {', '.join(_FIELD_TYPES)}"
+            )
+        required = spec.required if spec.required is not None else spec.default is None
+        default: Any = ... if required else spec.default
+        definitions[field_name] = (
+            _FIELD_TYPES[spec.type],
+            Field(default, description=spec.description),
+        )
+    model: type[BaseModel] = create_model(name, **definitions)
+    return model
+
+
+def _model_name(params: HttpTriggerParams) -> str:
+    where = params.endpoint or params.path or "request"
+    words = [w for w in "".join(c if c.isalnum() else " " for c in where).split() if w]
+    return "".join(w[:1].upper() + w[1:] for w in words) + "Request"
+
+
 class HttpTrigger(TriggerOperator[Any]):
     """An HTTP route that runs the flow.
 
@@ -88,6 +165,41 @@ class HttpTrigger(TriggerOperator[Any]):
     Streaming is decided per request: ``streaming_predict_func(body)`` if given, else the
     body's ``stream`` / ``streaming`` field if it has one, else ``streaming_response``.
     """
+
+    Params = HttpTriggerParams
+
+    @classmethod
+    def from_params(cls, params: HttpTriggerParams, **kwargs: Any) -> HttpTrigger:
+        body: type[Any] | None = None
+        if params.request is not None and params.request_body is not None:
+            raise ValueError("give either `request` (fields) or `request_body`, not both")
+        if params.request is not None:
+            body = request_model(_model_name(params), params.request)
+        elif params.request_body in ("dict", "str"):
+            body = dict if params.request_body == "dict" else str
+        elif params.request_body is not None:
+            found = import_path(params.request_body)
+            if not (isinstance(found, type) and issubclass(found, BaseModel)):
+                raise ValueError(f"request_body '{params.request_body}' is not a pydantic model")
+            body = found
+        return cls(
+            params.endpoint,
+            path=params.path,
+            methods=params.methods,
+            request_body=body,
+            streaming_response=params.streaming_response,
+            response=params.response,
+            stream_response=params.stream_response,
+            sse_end=params.sse_end,
+            stream_errors=params.stream_errors,
+            errors=params.errors,
+            response_media_type=params.response_media_type,
+            response_headers=params.response_headers,
+            status_code=params.status_code,
+            summary=params.summary,
+            tags=params.tags,
+            **kwargs,
+        )
 
     def __init__(
         self,

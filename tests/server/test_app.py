@@ -220,3 +220,25 @@ async def test_health(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=[]) as client:
         resp = await client.get("/health")
         assert await resp.json() == {"status": "ok"}
+
+
+async def test_a_yaml_user_flow_is_served_at_its_trigger(tmp_path: Path, dags: Path) -> None:
+    (dags / "hello.yaml").write_text((Path(__file__).parent / "hello_flow.yaml").read_text())
+    async with running(tmp_path, shipped=[]) as client:
+        resp = await client.get("/api/v1/awel/trigger/yaml/hello?name=Yu&age=7")
+        assert await resp.read() == b'"Hello, Yu, your age is 7"'
+        resp = await client.get("/api/v1/awel/trigger/yaml/hello")
+        assert resp.status == 400
+        assert "query.name:Field required;" in (await resp.json())["err_msg"]
+
+
+async def test_a_yaml_flow_with_a_bad_trigger_is_reported_with_its_line(
+    tmp_path: Path, dags: Path
+) -> None:
+    text = (Path(__file__).parent / "hello_flow.yaml").read_text()
+    (dags / "bad.yaml").write_text(text.replace("methods: [GET]", "methods: [FETCH]"))
+    async with running(tmp_path, shipped=[]) as client:
+        errors = (await (await client.get("/api/v1/awel/flows/errors")).json())["data"]
+        assert len(errors) == 1
+        assert "FETCH" in errors[0]["message"]
+        assert errors[0]["location"].startswith(str(dags / "bad.yaml") + ":")
