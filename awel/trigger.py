@@ -110,8 +110,7 @@ class HttpTriggerParams(OperatorParams):
     )
     request_body: str | None = Field(
         None,
-        description="Instead of `request`: 'dict', 'str', or a pydantic model as"
-        " 'module:Class'.",
+        description="Instead of `request`: 'dict', 'str', or a pydantic model as 'module:Class'.",
     )
     streaming_response: bool = False
     response: ResponseKind = ResponseKind.JSON
