@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextvars
 import difflib
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import networkx as nx
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .operators import BaseOperator
 
 N = TypeVar("N", bound="DAGNode")
+
+#: Told, after each node of a call, the node, its run time in seconds and its error.
+NodeObserver = Callable[["BaseOperator", float, BaseException | None], None]
 
 # The open `with DAG()` blocks, innermost last. A context variable, not a thread-local:
 # two tasks building flows on one event loop must not see each other's blocks.
@@ -186,6 +189,7 @@ class DAG:
         self.version = 0
         self._validated_version = -1
         self._tokens: list[contextvars.Token[tuple[DAG, ...]]] = []
+        self._node_observer: NodeObserver | None = None
 
     # --- context manager ------------------------------------------------------------------
 
@@ -284,6 +288,21 @@ class DAG:
         leaf = leaves[0]
         assert isinstance(leaf, BaseOperator)
         return leaf
+
+    # --- observing --------------------------------------------------------------------------
+
+    @property
+    def node_observer(self) -> NodeObserver | None:
+        return self._node_observer
+
+    def set_node_observer(self, observer: NodeObserver | None) -> None:
+        """Call ``observer(node, seconds, error)`` after every node of every call.
+
+        For metrics and tracing. Plans are recompiled with each step timed, so a flow with
+        no observer pays nothing for the feature.
+        """
+        self._node_observer = observer
+        self._changed()
 
     # --- graph and validation --------------------------------------------------------------
 

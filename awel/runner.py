@@ -29,7 +29,7 @@ import anyio
 import networkx as nx
 
 from .context import SKIP_DATA, UNSET, DAGContext, _current
-from .dag import DAG, DAGNode
+from .dag import DAG, DAGNode, NodeObserver
 from .errors import (
     DAGValidationError,
     DeadlineExceeded,
@@ -93,10 +93,13 @@ class CompiledSteps:
         self.entry_dynamic = False
 
 
-def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> CompiledSteps:
+def compile_steps(
+    nodes: Sequence[BaseOperator], entry_stream: bool, observer: NodeObserver | None = None
+) -> CompiledSteps:
     """Compile ``nodes`` (in topological order) into steps, given the call's input kind.
 
-    Every stream/value mismatch is collected rather than raised at the first.
+    Every stream/value mismatch is collected rather than raised at the first. With an
+    ``observer``, each step is timed and reported to it.
     """
     out = CompiledSteps()
     position: dict[DAGNode, int] = {node: i for i, node in enumerate(nodes)}
@@ -116,9 +119,27 @@ def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> Compiled
         except KindError as exc:
             out.problems.append(Problem("dag.kind", f"node '{node.label}' {exc}", node.location))
             step, streams = _not_compiled, False
+        if observer is not None:
+            step = _observed(node, step, observer)
         out.steps.append(step)
         out.stream_out.append(streams)
     return out
+
+
+def _observed(node: BaseOperator, step: Step, observer: NodeObserver) -> Step:
+    clock = time.perf_counter
+
+    async def timed(*args: Any) -> Any:
+        started = clock()
+        try:
+            out = await step(*args)
+        except BaseException as exc:
+            observer(node, clock() - started, exc)
+            raise
+        observer(node, clock() - started, None)
+        return out
+
+    return timed
 
 
 async def _not_compiled(*args: Any) -> Any:
@@ -170,7 +191,7 @@ class Plan:
         for i, n in enumerate(self.nodes):
             self.names[n.label] = i
             self.names[n.node_id] = i
-        compiled = compile_steps(self.nodes, entry_stream)
+        compiled = compile_steps(self.nodes, entry_stream, dag.node_observer)
         if compiled.problems:
             raise DAGValidationError(dag.dag_id, compiled.problems)
         self.steps = compiled.steps

@@ -605,3 +605,24 @@ async def test_streams_made_before_a_failure_are_closed(fan_out: bool) -> None:
         await target.call(100)
     assert info.value.node == "sum"
     assert log == ["closed"]
+
+
+async def test_a_node_observer_times_every_node_and_sees_failures() -> None:
+    from awel import InputOperator, MapOperator
+
+    seen: list[tuple[str, bool]] = []
+    with DAG("observed") as dag:
+        start = InputOperator.from_callable(task_name="start")
+        half = MapOperator[Any, Any](lambda x: 1 / x, offload=False, task_name="half")
+        start >> half
+    assert await half.call(2) == 0.5  # compiled without an observer first
+    dag.set_node_observer(lambda node, seconds, error: seen.append((node.label, error is None)))
+    assert await half.call(4) == 0.25
+    assert seen == [("start", True), ("half", True)]
+    seen.clear()
+    with pytest.raises(NodeError):
+        await half.call(0)
+    assert seen == [("start", True), ("half", False)]
+    dag.set_node_observer(None)
+    await half.call(1)
+    assert len(seen) == 2
