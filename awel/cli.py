@@ -211,7 +211,34 @@ def _prepare_input(dag: DAG, data: Any) -> Any:
 # --- commands -----------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _PluginGroup(click.Group):
+    """A command group that also offers the commands other packages register.
+
+    The engine knows nothing of the server, yet ``awel serve`` should exist: the server
+    registers its commands under the ``awel.commands`` entry-point group, and they are only
+    imported when asked for, so ``awel validate`` never pays for aiohttp.
+    """
+
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group="awel.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        ep = self._plugins().get(cmd_name)
+        if ep is None:
+            return None
+        loaded = ep.load()
+        return loaded if isinstance(loaded, click.Command) else None
+
+
+@click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="awel")
 @_verbose_option
 def main() -> None:
@@ -222,6 +249,7 @@ def main() -> None:
       awel run flow.py --input '{"name": "Alice"}'
       awel graph flow.yaml            draw it as Mermaid (or --format dot)
       awel list flows/                the flows, their entry and output nodes
+      awel serve                      serve the flows over HTTP (DB-GPT's API)
     """
 
 

@@ -1,0 +1,56 @@
+"""``awel serve``: the server's command, registered with the ``awel`` CLI by entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .settings import Settings
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1: only this machine).")
+@click.option("--port", type=int, help="Port of the webserver API (default 5670).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the server keeps everything it writes (default ./data).",
+)
+@click.option(
+    "--dags",
+    "dags_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="User flows, served under /api/v1/awel/trigger (default DATA_DIR/dags).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A TOML file of settings; AWEL_* variables and flags override it.",
+)
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart when the project's code changes (development). User flows reload without it.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    dags_dir: Path | None,
+    config: Path | None,
+    reload: bool,
+) -> None:
+    """Serve the shipped flows and the user's flows over HTTP."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings.load(config, host=host, port=port, data_dir=data_dir, dags_dir=dags_dir)
+    except ValidationError as exc:
+        raise click.UsageError(f"bad settings: {exc}") from None
+    from .main import run, run_reloading
+
+    if reload:
+        run_reloading(settings)
+    else:
+        run(settings)
