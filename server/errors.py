@@ -121,14 +121,18 @@ def new_error_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def internal_error(style: ErrorStyle, exc: BaseException, route: str) -> web.Response:
-    """Log ``exc`` with a fresh error id and answer without internals."""
+def log_internal(exc: BaseException, route: str) -> str:
+    """Log ``exc`` under a fresh error id; return the message a client may see."""
     error_id = new_error_id()
     log.error("error id %s on %s: %s", error_id, route, exc, exc_info=exc)
     if isinstance(exc, NodeError):
-        message = (
+        return (
             f"flow '{exc.flow}' failed at node '{exc.node}' ({exc.operator}); error id {error_id}"
         )
-    else:
-        message = f"internal server error; error id {error_id}"
+    return f"internal server error; error id {error_id}"
+
+
+def internal_error(style: ErrorStyle, exc: BaseException, route: str) -> web.Response:
+    """Log ``exc`` with a fresh error id and answer without internals."""
+    message = log_internal(exc, route)
     return error_response(style, 500, message, code="dag_failed", err_code="E0003")

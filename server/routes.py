@@ -22,7 +22,14 @@ from awel.operators import BaseOperator, is_stream
 from awel.trigger import HttpTrigger, ResponseKind, StreamErrorStyle
 
 from .envelope import result_ok
-from .errors import ApiError, ErrorStyle, error_response, internal_error, status_for
+from .errors import (
+    ApiError,
+    ErrorStyle,
+    error_response,
+    internal_error,
+    log_internal,
+    status_for,
+)
 from .json import dumps, dumps_text
 from .request import RequestParser
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
@@ -154,8 +161,7 @@ class Route:
         if isinstance(exc, AwelError) and status_for(exc) < 500:
             message = str(exc.__cause__ or exc) if isinstance(exc, NodeError) else exc.message
         else:
-            err = internal_error(self.style, exc, self.path)
-            message = _message_of(err)
+            message = log_internal(exc, self.path)
         if kind is ResponseKind.NUL_JSON:
             writer.send(nul_frame({"text": message, "error_code": 1}))
             return
@@ -177,16 +183,6 @@ class Route:
             writer.send(b"data: [SERVER_ERROR]" + message.encode() + b"\n\n")
         if self.trigger.sse_end is not None:
             writer.send(sse_frame(self.trigger.sse_end))
-
-
-def _message_of(resp: web.Response) -> str:
-    import json
-
-    assert resp.body is not None
-    body = json.loads(bytes(resp.body))  # type: ignore[arg-type]
-    if "error" in body:
-        return str(body["error"]["message"])
-    return str(body["err_msg"])
 
 
 # --- renderers ---------------------------------------------------------------------------
