@@ -30,7 +30,7 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import anyio.to_thread
 
@@ -235,9 +235,29 @@ class MapOperator(BaseOperator, Generic[IN, OUT]):
 
     operator_type = OperatorType.MAP
 
+    # Two signatures so type checkers infer OUT from an async function's awaited result as
+    # well as from a sync function's return.
+    @overload
     def __init__(
         self,
-        map_function: Callable[[IN], OUT | Awaitable[OUT]] | None = None,
+        map_function: Callable[[IN], Awaitable[OUT]],
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        map_function: Callable[[IN], OUT] | None = None,
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        map_function: Callable[[IN], Any] | None = None,
         *,
         offload: bool = True,
         **kwargs: Any,
@@ -279,9 +299,27 @@ class JoinOperator(BaseOperator, Generic[OUT]):
 
     operator_type = OperatorType.JOIN
 
+    @overload
     def __init__(
         self,
-        combine_function: Callable[..., OUT | Awaitable[OUT]] | None = None,
+        combine_function: Callable[..., Awaitable[OUT]],
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        combine_function: Callable[..., OUT] | None = None,
+        *,
+        offload: bool = True,
+        **kwargs: Any,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        combine_function: Callable[..., Any] | None = None,
         *,
         offload: bool = True,
         **kwargs: Any,
@@ -327,11 +365,10 @@ class BranchJoinOperator(JoinOperator[OUT]):
     """A join for the end of a branch: it runs whichever side ran, by default taking the
     first input that was not skipped."""
 
-    def __init__(
-        self, combine_function: Callable[..., OUT | Awaitable[OUT]] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, combine_function: Callable[..., OUT] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("can_skip_in_branch", False)
-        super().__init__(combine_function or _first_ran, offload=False, **kwargs)
+        fn: Callable[..., Any] = combine_function or _first_ran
+        super().__init__(fn, offload=False, **kwargs)
 
 
 BranchFunc = Callable[[Any], bool | Awaitable[bool]]
