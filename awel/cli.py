@@ -490,33 +490,3 @@ def schema(output: str | None) -> None:
         return
     Path(output).write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}", err=True)
-
-
-@main.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
-@click.option(
-    "--dags",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Also document the user flows in DIR.",
-)
-@_verbose_option
-def openapi(output: str | None, dags: Path | None) -> None:
-    """Print the OpenAPI document of the server's routes, so CI can diff it.
-
-    It documents the shipped flows (and the user flows in --dags DIR) as the server
-    mounts them; the running server serves the same at /openapi.json and /docs.
-    """
-    # The server is a layer above the engine: only this command needs it.
-    from server.docs import flows_document
-
-    try:
-        document = flows_document(dags)
-    except AwelError as exc:
-        _fail(exc)
-    text = _dumps(document, indent=2) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    Path(output).write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output}", err=True)

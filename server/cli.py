@@ -1,7 +1,9 @@
-"""``awel serve``: the server's command, registered with the ``awel`` CLI by entry point."""
+"""The server's commands (``awel serve``, ``awel openapi``), registered with the ``awel``
+CLI through the ``awel.commands`` entry-point group."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -54,3 +56,34 @@ def serve(
         run_reloading(settings)
     else:
         run(settings)
+
+
+@click.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option(
+    "--dags",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Also document the user flows in DIR.",
+)
+def openapi(output: str | None, dags: Path | None) -> None:
+    """Print the OpenAPI document of the server's routes, so CI can diff it.
+
+    It documents the shipped flows (and the user flows in --dags DIR) as the server
+    mounts them; the running server serves the same at /openapi.json and /docs.
+    """
+    from awel.errors import AwelError
+
+    from .docs import flows_document
+
+    try:
+        document = flows_document(dags)
+    except AwelError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
