@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_request_size: int = Field(64 * 1024 * 1024, description="Largest request body, bytes.")
     keepalive: float = Field(15.0, description="Seconds between SSE keep-alive comments.")
     access_log: bool = Field(True, description="Log one line per request.")
+    metrics: bool = Field(
+        True, description="Serve Prometheus metrics at GET /metrics and count requests."
+    )
     shutdown_timeout: float = Field(30.0, description="Seconds in-flight requests get to end.")
 
     @property
