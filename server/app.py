@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -19,10 +20,13 @@ from aiohttp import web
 
 from awel.trigger import TRIGGER_PREFIX
 
+from .cors import enable_cors, mount_dispatch
+from .docs import setup_docs
 from .errors import ErrorStyle, error_response
 from .flows import SHIPPED, FlowSet, flow_files
 from .json import dumps
-from .routes import RouteTable
+from .metrics import UNMATCHED, Metrics
+from .routes import Route, RouteTable
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -41,6 +45,8 @@ class Routes:
 SETTINGS = web.AppKey("settings", Settings)
 FLOWS = web.AppKey("flows", FlowSet)
 ROUTES = web.AppKey("routes", Routes)
+#: The app's metrics; None when ``settings.metrics`` is off.
+METRICS: web.AppKey[Metrics | None] = web.AppKey("metrics")
 
 
 def make_app(
@@ -59,38 +65,86 @@ def make_app(
     app = web.Application(client_max_size=settings.max_request_size)
     app[SETTINGS] = settings
     app[FLOWS] = flows
+    app[METRICS] = Metrics() if settings.metrics else None
     app[ROUTES] = Routes(flows.load_user())
+    _observe_flows(app)
 
     app.router.add_get("/health", health)
     app.router.add_get(TRIGGER_PREFIX.replace("/trigger", "") + "/flows/errors", flow_errors)
+    setup_docs(app)
+    if (metrics := app[METRICS]) is not None:
+        app.router.add_get("/metrics", metrics.handle)
     # Every flow route, and the answer to unknown paths and methods, goes through here.
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    mount_dispatch(app, "/{tail:.*}", dispatch, cors=bool(settings.cors_origins))
+    if settings.cors_origins:
+        # After every route: CORS covers the routes registered so far.
+        enable_cors(app, settings.cors_origins)
     if settings.reload:
         app.cleanup_ctx.append(_watch_user_flows)
     return app
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Find the flow route for the request and let it answer."""
-    methods, params = request.app[ROUTES].table.match(request.path)
-    if methods is None:
-        return error_response(
-            _style_for(request.path), 404, f"no route for {request.path}", code="not_found"
-        )
-    route = methods.get(request.method)
-    if route is None:
-        if request.method == "HEAD" and "GET" in methods:
-            route = methods["GET"]
-        else:
-            allowed = ", ".join(sorted(methods))
-            return error_response(
-                _style_for(request.path),
-                405,
-                f"{request.method} is not allowed on {request.path}; use {allowed}",
-                code="method_not_allowed",
-                headers={"Allow": allowed},
+    """Find the flow route for the request and let it answer; count it when metrics are on."""
+    started = time.perf_counter()
+    path = request.path
+    label = UNMATCHED
+    status = 500
+    try:
+        methods, params = request.app[ROUTES].table.match(path)
+        if methods is None:
+            resp: web.StreamResponse = error_response(
+                _style_for(path), 404, f"no route for {path}", code="not_found"
             )
-    return await route.handle(request, params)
+        else:
+            route = methods.get(request.method)
+            if route is None and request.method == "HEAD":
+                route = methods.get("GET")
+            if route is None:
+                label = next(iter(methods.values())).path
+                allowed = ", ".join(sorted(methods))
+                resp = error_response(
+                    _style_for(path),
+                    405,
+                    f"{request.method} is not allowed on {path}; use {allowed}",
+                    code="method_not_allowed",
+                    headers={"Allow": allowed},
+                )
+            else:
+                label = route.path
+                refused = _too_large(request, route)
+                resp = await route.handle(request, params) if refused is None else refused
+        status = resp.status
+        return resp
+    except asyncio.CancelledError:
+        # The client went away (nginx calls that 499).
+        status = 499
+        raise
+    finally:
+        metrics = request.app[METRICS]
+        if metrics is not None:
+            metrics.request_done(label, request.method, status, time.perf_counter() - started)
+
+
+def _too_large(request: web.Request, route: Route) -> web.Response | None:
+    """A 413 in the route's error style when the declared body is over the limit.
+
+    aiohttp would raise only once the body is read, with a message that names no limit;
+    checking Content-Length first also spares reading a body that will be refused.
+    """
+    size = request.content_length
+    if size is None:
+        return None
+    limit = request.app[SETTINGS].max_request_size
+    if size <= limit:
+        return None
+    return error_response(
+        route.style,
+        413,
+        f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
+        code="request_too_large",
+        err_code="413",
+    )
 
 
 def _style_for(path: str) -> ErrorStyle:
@@ -113,8 +167,17 @@ async def flow_errors(request: web.Request) -> web.Response:
 async def reload_user_flows(app: web.Application) -> None:
     """Reload the user's flows (off the event loop) and swap the route table in."""
     table = await anyio.to_thread.run_sync(app[FLOWS].load_user)
+    _observe_flows(app)
     app[ROUTES].table = table
     log.info("user flows reloaded: %d routes", len(table.routes))
+
+
+def _observe_flows(app: web.Application) -> None:
+    """Hand freshly loaded flows to the metrics (node timing, load gauges), if any."""
+    metrics = app[METRICS]
+    if metrics is not None:
+        flows = app[FLOWS]
+        metrics.watch(flows.dags(), load_errors=len(flows.errors()))
 
 
 async def _watch_user_flows(app: web.Application) -> AsyncIterator[None]:
