@@ -93,13 +93,10 @@ class CompiledSteps:
         self.entry_dynamic = False
 
 
-def compile_steps(
-    nodes: Sequence[BaseOperator], entry_stream: bool, observer: NodeObserver | None = None
-) -> CompiledSteps:
+def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> CompiledSteps:
     """Compile ``nodes`` (in topological order) into steps, given the call's input kind.
 
-    Every stream/value mismatch is collected rather than raised at the first. With an
-    ``observer``, each step is timed and reported to it.
+    Every stream/value mismatch is collected rather than raised at the first.
     """
     out = CompiledSteps()
     position: dict[DAGNode, int] = {node: i for i, node in enumerate(nodes)}
@@ -119,8 +116,6 @@ def compile_steps(
         except KindError as exc:
             out.problems.append(Problem("dag.kind", f"node '{node.label}' {exc}", node.location))
             step, streams = _not_compiled, False
-        if observer is not None:
-            step = _observed(node, step, observer)
         out.steps.append(step)
         out.stream_out.append(streams)
     return out
@@ -191,7 +186,7 @@ class Plan:
         for i, n in enumerate(self.nodes):
             self.names[n.label] = i
             self.names[n.node_id] = i
-        compiled = compile_steps(self.nodes, entry_stream, dag.node_observer)
+        compiled = compile_steps(self.nodes, entry_stream)
         if compiled.problems:
             raise DAGValidationError(dag.dag_id, compiled.problems)
         self.steps = compiled.steps
@@ -202,6 +197,15 @@ class Plan:
         # An entry that passes the call's input on unchanged needs no await: seed it.
         self.seed_entry = self.linear and self.steps[0] is identity
         self.loop_steps = self.steps[1:] if self.seed_entry else self.steps
+        # Observing: a linear plan times its nodes in its own loop (no wrapper coroutine
+        # per node); other plans wrap each step. Pass-through entries are not reported.
+        self.observer = dag.node_observer
+        if self.observer is not None and not self.linear:
+            for chain in self.chains:
+                chain.steps = [
+                    step if step is identity else _observed(self.nodes[i], step, self.observer)
+                    for i, step in zip(chain.nodes, chain.steps, strict=True)
+                ]
         self.target_index = len(self.nodes) - 1
         self.output_stream = self.stream_out[-1]
         self.before_hooks = [
@@ -298,7 +302,7 @@ class Plan:
             if timeout is not None:
                 with _deadline(self, timeout):
                     return await self.execute(ctx, call_data)
-            if not self.linear:
+            if not self.linear or self.observer is not None:
                 return await self.execute(ctx, call_data)
             # The linear case, inlined: this loop is the whole per-node cost of a chain.
             values = ctx._values
@@ -333,10 +337,26 @@ class Plan:
 
     async def _run_linear(self, values: list[Any], x: Any) -> Any:
         append = values.append
+        if self.seed_entry:
+            append(x)
+        observer = self.observer
+        clock = time.perf_counter
         try:
-            for step in self.steps:
-                x = await step(x)
-                append(x)
+            if observer is None:
+                for step in self.loop_steps:
+                    x = await step(x)
+                    append(x)
+            else:
+                nodes = self.nodes
+                for step in self.loop_steps:
+                    started = clock()
+                    try:
+                        x = await step(x)
+                    except BaseException as exc:
+                        observer(nodes[len(values)], clock() - started, exc)
+                        raise
+                    observer(nodes[len(values)], clock() - started, None)
+                    append(x)
         except Exception as exc:
             if not _wraps(exc, self.dag):
                 raise

@@ -74,7 +74,8 @@ def make_app(
     setup_docs(app)
     if (metrics := app[METRICS]) is not None:
         app.router.add_get("/metrics", metrics.handle)
-    # Every flow route, and the answer to unknown paths and methods, goes through here.
+    _mount_shipped(app)
+    # Every other flow route, and the answer to unknown paths and methods, goes through here.
     mount_dispatch(app, "/{tail:.*}", dispatch, cors=bool(settings.cors_origins))
     if settings.cors_origins:
         # After every route: CORS covers the routes registered so far.
@@ -85,35 +86,41 @@ def make_app(
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Find the flow route for the request and let it answer; count it when metrics are on."""
+    """Find the flow route for the request and let it answer; 404 and 405 in JSON."""
     started = time.perf_counter()
     path = request.path
-    label = UNMATCHED
+    methods, params = request.app[ROUTES].table.match(path)
+    if methods is None:
+        label = UNMATCHED
+        resp = error_response(_style_for(path), 404, f"no route for {path}", code="not_found")
+    else:
+        route = methods.get(request.method)
+        if route is None and request.method == "HEAD":
+            route = methods.get("GET")
+        if route is not None:
+            return await answer(request, route, params)
+        label = next(iter(methods.values())).path
+        allowed = ", ".join(sorted(methods))
+        resp = error_response(
+            _style_for(path),
+            405,
+            f"{request.method} is not allowed on {path}; use {allowed}",
+            code="method_not_allowed",
+            headers={"Allow": allowed},
+        )
+    metrics = request.app[METRICS]
+    if metrics is not None:
+        metrics.request_done(label, request.method, resp.status, time.perf_counter() - started)
+    return resp
+
+
+async def answer(request: web.Request, route: Route, params: dict[str, str]) -> web.StreamResponse:
+    """Let ``route`` answer the request; count it when metrics are on."""
+    started = time.perf_counter()
     status = 500
     try:
-        methods, params = request.app[ROUTES].table.match(path)
-        if methods is None:
-            resp: web.StreamResponse = error_response(
-                _style_for(path), 404, f"no route for {path}", code="not_found"
-            )
-        else:
-            route = methods.get(request.method)
-            if route is None and request.method == "HEAD":
-                route = methods.get("GET")
-            if route is None:
-                label = next(iter(methods.values())).path
-                allowed = ", ".join(sorted(methods))
-                resp = error_response(
-                    _style_for(path),
-                    405,
-                    f"{request.method} is not allowed on {path}; use {allowed}",
-                    code="method_not_allowed",
-                    headers={"Allow": allowed},
-                )
-            else:
-                label = route.path
-                refused = _too_large(request, route)
-                resp = await route.handle(request, params) if refused is None else refused
+        refused = _too_large(request, route)
+        resp = await route.handle(request, params) if refused is None else refused
         status = resp.status
         return resp
     except asyncio.CancelledError:
@@ -123,7 +130,29 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     finally:
         metrics = request.app[METRICS]
         if metrics is not None:
-            metrics.request_done(label, request.method, status, time.perf_counter() - started)
+            metrics.request_done(route.path, request.method, status, time.perf_counter() - started)
+
+
+def _mount_shipped(app: web.Application) -> None:
+    """Give the shipped flows' plain paths aiohttp routes of their own.
+
+    They never change while the server runs, and aiohttp finds a plain path in its index
+    faster than it walks a path back to the catch-all (about 2 us a request). User flows,
+    which reload, and paths with parameters stay with the catch-all and the route table.
+    """
+    shipped = {id(dag) for f in app[FLOWS].shipped for dag in f.dags}
+    for route in app[ROUTES].table.routes:
+        if id(route.dag) not in shipped or "{" in route.path:
+            continue
+
+        async def handler(request: web.Request, route: Route = route) -> web.StreamResponse:
+            return await answer(request, route, {})
+
+        for method in sorted(route.methods):
+            if method == "GET":
+                app.router.add_get(route.path, handler)
+            else:
+                app.router.add_route(method, route.path, handler)
 
 
 def _too_large(request: web.Request, route: Route) -> web.Response | None:

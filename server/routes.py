@@ -86,7 +86,10 @@ class Route:
                 headers=exc.headers or None,
             )
         except web.HTTPException as exc:
-            return error_response(self.style, exc.status, exc.reason, err_code=str(exc.status))
+            # aiohttp's text for a body over the limit names the limit and the size.
+            too_large = isinstance(exc, web.HTTPRequestEntityTooLarge)
+            message = (exc.text or exc.reason) if too_large else exc.reason
+            return error_response(self.style, exc.status, message, err_code=str(exc.status))
         except AwelError as exc:
             return self._failure(exc)
         except Exception as exc:

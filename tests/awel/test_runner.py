@@ -618,11 +618,27 @@ async def test_a_node_observer_times_every_node_and_sees_failures() -> None:
     assert await half.call(2) == 0.5  # compiled without an observer first
     dag.set_node_observer(lambda node, seconds, error: seen.append((node.label, error is None)))
     assert await half.call(4) == 0.25
-    assert seen == [("start", True), ("half", True)]
+    # The entry passes the input on unchanged: nothing to time, nothing reported.
+    assert seen == [("half", True)]
     seen.clear()
     with pytest.raises(NodeError):
         await half.call(0)
-    assert seen == [("start", True), ("half", False)]
+    assert seen == [("half", False)]
     dag.set_node_observer(None)
     await half.call(1)
-    assert len(seen) == 2
+    assert len(seen) == 1
+
+
+async def test_a_node_observer_sees_the_nodes_of_a_fan_out() -> None:
+    from awel import InputOperator, JoinOperator, MapOperator
+
+    seen: list[str] = []
+    with DAG("observed_fan") as dag:
+        start = InputOperator.from_callable(task_name="start")
+        a = MapOperator[Any, Any](lambda x: x + 1, offload=False, task_name="a")
+        b = MapOperator[Any, Any](lambda x: x * 2, offload=False, task_name="b")
+        total = JoinOperator[Any](lambda x, y: x + y, offload=False, task_name="total")
+        start >> [a, b] >> total
+    dag.set_node_observer(lambda node, seconds, error: seen.append(node.label))
+    assert await total.call(3) == 10
+    assert sorted(seen) == ["a", "b", "total"]

@@ -67,6 +67,7 @@ async def test_a_chunked_body_over_the_limit_is_a_json_413_too(tmp_path: Path, d
         body = await resp.json()
         assert body["success"] is False
         assert body["err_code"] == "413"
+        assert str(LIMIT) in body["err_msg"]  # the message names the limit
 
 
 async def test_an_openai_route_answers_413_in_the_openai_shape(tmp_path: Path) -> None:
