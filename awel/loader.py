@@ -30,8 +30,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 
 from .dag import DAG
-from .errors import AwelError, DAGValidationError, Problem, ProblemsError, SourceLocation, SpecError
-from .operators import BaseOperator
+from .errors import AwelError, Problem, ProblemsError, SourceLocation, SpecError
+from .validate import flow_problems as check_dag
 
 __all__ = ["FLOW_SUFFIXES", "check_dag", "flow_files", "load_path", "load_paths"]
 
@@ -123,32 +123,6 @@ def load_paths(paths: Iterable[StrPath], *, check: bool = True) -> tuple[list[DA
                 dags.append(dag)
     problems.sort(key=Problem.sort_key)
     return dags, problems
-
-
-def check_dag(dag: DAG) -> list[Problem]:
-    """Every problem that would stop ``dag`` from running, without running it.
-
-    The structural checks (:meth:`DAG.problems`), then, if those pass, compiling a plan for
-    each output node, which finds nodes fed a stream where they need a value or back.
-    """
-    from .runner import compile_plan
-
-    found = dag.problems()
-    if found:
-        return found
-    for leaf in dag.leaf_nodes:
-        if not isinstance(leaf, BaseOperator):
-            continue
-        try:
-            compile_plan(leaf, entry_stream=False)
-        except DAGValidationError as exc:
-            # An entry that reads the call's input may be meant for a stream; the flow is
-            # fine if either kind of input compiles.
-            try:
-                compile_plan(leaf, entry_stream=True)
-            except DAGValidationError:
-                found.extend(p for p in exc.problems if p not in found)
-    return found
 
 
 # --- one file ---------------------------------------------------------------------------

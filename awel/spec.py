@@ -40,8 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from . import registry
 from .dag import DAG
-from .errors import AwelError, DAGBuildError, DAGValidationError, Problem, SourceLocation, SpecError
+from .errors import AwelError, DAGBuildError, Problem, SourceLocation, SpecError
 from .operators import BaseOperator, TriggerOperator
+from .validate import flow_problems
 
 __all__ = [
     "FlowSpec",
@@ -194,7 +195,7 @@ class _Loader:
         spec = self._validate_structure(data)
         dag = self._build(data, spec)
         if dag is not None and not self.problems:
-            self.problems.extend(_flow_problems(dag))
+            self.problems.extend(flow_problems(dag))
         return (None if self.problems else dag), self.problems
 
     def _parse(self) -> dict[str, Any] | None:
@@ -552,27 +553,6 @@ def _message(err: Any) -> str:
 def _did_you_mean(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _flow_problems(dag: DAG) -> list[Problem]:
-    """The flow's structural problems, then (when there are none) stream/value mismatches."""
-    from .runner import compile_plan
-
-    found = dag.problems()
-    if found:
-        return found
-    for leaf in dag.leaf_nodes:
-        if not isinstance(leaf, BaseOperator):
-            continue
-        try:
-            compile_plan(leaf, entry_stream=False)
-        except DAGValidationError as exc:
-            # An entry reading the call's input may be meant for a stream: accept either.
-            try:
-                compile_plan(leaf, entry_stream=True)
-            except DAGValidationError:
-                found.extend(p for p in exc.problems if p not in found)
-    return found
 
 
 # --- JSON Schema -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from .errors import Problem
+from .errors import DAGValidationError, Problem
 
 if TYPE_CHECKING:
     from .dag import DAG
@@ -114,3 +114,30 @@ def kind_problems(dag: DAG) -> list[Problem]:
     nodes = [n for n in dag.topological_nodes() if isinstance(n, BaseOperator)]
     compiled = compile_steps(nodes, entry_stream=False)
     return [] if compiled.entry_dynamic else compiled.problems
+
+
+def flow_problems(dag: DAG) -> list[Problem]:
+    """Every problem that would stop ``dag`` from running, found without running it.
+
+    The structural checks (:meth:`DAG.problems`), then, if those pass, compiling a plan for
+    each output node, which finds nodes fed a stream where they need a value or back. An
+    entry that reads the call's input may be meant for a stream: the flow is fine if either
+    kind of input compiles.
+    """
+    from .operators import BaseOperator
+    from .runner import compile_plan
+
+    found = dag.problems()
+    if found:
+        return found
+    for leaf in dag.leaf_nodes:
+        if not isinstance(leaf, BaseOperator):
+            continue
+        try:
+            compile_plan(leaf, entry_stream=False)
+        except DAGValidationError as exc:
+            try:
+                compile_plan(leaf, entry_stream=True)
+            except DAGValidationError:
+                found.extend(p for p in exc.problems if p not in found)
+    return found

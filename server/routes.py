@@ -191,31 +191,25 @@ class Route:
 # --- renderers ---------------------------------------------------------------------------
 
 
-def _json(route: Route, out: Any) -> web.Response:
+def _json_body(route: Route, payload: Any) -> web.Response:
     return web.Response(
-        body=dumps(out),
+        body=dumps(payload),
         status=route._status,
         content_type="application/json",
         headers=route._headers,
     )
+
+
+def _json(route: Route, out: Any) -> web.Response:
+    return _json_body(route, out)
 
 
 def _result(route: Route, out: Any) -> web.Response:
-    return web.Response(
-        body=dumps(result_ok(out, host_name=True)),
-        status=route._status,
-        content_type="application/json",
-        headers=route._headers,
-    )
+    return _json_body(route, result_ok(out, host_name=True))
 
 
 def _serve_result(route: Route, out: Any) -> web.Response:
-    return web.Response(
-        body=dumps(result_ok(out, host_name=False)),
-        status=route._status,
-        content_type="application/json",
-        headers=route._headers,
-    )
+    return _json_body(route, result_ok(out, host_name=False))
 
 
 def _text(route: Route, out: Any) -> web.Response:
