@@ -106,3 +106,38 @@ with DAG("slow") as dag:
     t = HttpTrigger("/slow", methods="POST", request_body=dict)
     t >> Slow(task_name="slow")
 """
+
+FILE = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+
+
+class Export(MapOperator[dict, tuple]):
+    async def map(self, body: dict) -> tuple:
+        return ("report.csv", ("a,b\\n" + body.get("row", "1,2") + "\\n").encode())
+
+
+with DAG("export") as dag:
+    t = HttpTrigger("/export", methods="POST", request_body=dict, response="file",
+                    response_media_type="text/csv")
+    t >> Export(task_name="export")
+"""
+
+TICKS = """
+from collections.abc import AsyncIterator
+import anyio
+from awel import DAG, StreamifyAbsOperator
+from awel.trigger import HttpTrigger
+
+
+class Ticks(StreamifyAbsOperator[dict, str]):
+    async def streamify(self, body: dict) -> AsyncIterator[str]:
+        yield "first"
+        await anyio.sleep(0.35)
+        yield "second"
+
+
+with DAG("ticks") as dag:
+    t = HttpTrigger("/ticks", methods="POST", request_body=dict, streaming_response=True)
+    t >> Ticks(task_name="ticks")
+"""

@@ -242,3 +242,24 @@ async def test_a_yaml_flow_with_a_bad_trigger_is_reported_with_its_line(
         assert len(errors) == 1
         assert "FETCH" in errors[0]["message"]
         assert errors[0]["location"].startswith(str(dags / "bad.yaml") + ":")
+
+
+async def test_a_file_response_is_a_download(tmp_path: Path, dags: Path) -> None:
+    (dags / "export.py").write_text(flows_src.FILE)
+    async with running(tmp_path, shipped=[]) as client:
+        resp = await client.post("/api/v1/awel/trigger/export", json={"row": "3,4"})
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/csv"
+        assert resp.headers["Content-Disposition"] == 'attachment; filename="report.csv"'
+        assert await resp.read() == b"a,b\n3,4\n"
+
+
+async def test_a_quiet_stream_sends_keep_alive_comments(tmp_path: Path, dags: Path) -> None:
+    (dags / "ticks.py").write_text(flows_src.TICKS)
+    async with running(tmp_path, shipped=[], keepalive=0.1) as client:
+        resp = await client.post("/api/v1/awel/trigger/ticks", json={})
+        raw = await resp.read()
+        events = raw.split(b"\n\n")
+        assert events[0] == b"data: first"
+        assert b": ping" in events[1:-2]  # while the flow waited
+        assert raw.endswith(b"data: second\n\n")
