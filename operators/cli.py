@@ -68,12 +68,13 @@ def build(models: Sequence[str], precision: str | None, device: str, data_dir: P
     """
     for name in models or DEFAULT_MODELS:
         started = time.monotonic()
+        label = Path(name).name or name  # a path's last part is enough to tell lines apart
 
         def progress(
-            step: int, total: int, text: str, name: str = name, started: float = started
+            step: int, total: int, text: str, label: str = label, started: float = started
         ) -> None:
             elapsed = time.monotonic() - started
-            click.echo(f"{name} [{step}/{total}] {elapsed:6.1f}s  {text}", err=True)
+            click.echo(f"{label} [{step}/{total}] {elapsed:6.1f}s  {text}", err=True)
 
         try:
             # Libraries print to stdout during conversions; stdout is for the folder path.
@@ -83,7 +84,7 @@ def build(models: Sequence[str], precision: str | None, device: str, data_dir: P
                 )
         except BuildError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"{name}: ready in {time.monotonic() - started:.1f}s", err=True)
+        click.echo(f"{label}: ready in {time.monotonic() - started:.1f}s", err=True)
         click.echo(str(path))
 
 

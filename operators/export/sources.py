@@ -99,9 +99,13 @@ class Source:
         return self.path
 
 
+# Looked up through this name so tests can stand in for installed packages.
+_find_spec = importlib.util.find_spec
+
+
 def _locate(known: KnownModel) -> Path:
     try:
-        spec = importlib.util.find_spec(known.module)
+        spec = _find_spec(known.module)
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
