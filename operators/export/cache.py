@@ -186,9 +186,16 @@ def list_models(data_dir: Path) -> list[ModelInfo]:
 
 
 def find_model(
-    data_dir: Path, name: str, *, kind: str | None = None, precision: str | None = None
+    data_dir: Path,
+    name: str,
+    *,
+    kind: str | None = None,
+    precision: str | None = None,
+    device: str | None = None,
 ) -> ModelInfo | None:
-    """The newest finished build called ``name`` (optionally of a kind and precision).
+    """The newest finished build called ``name`` (optionally of a kind, precision, device).
+
+    An encoder build runs on any device, so it matches whatever ``device`` asks for.
 
     This needs no source package and no build dependency, so a serving-only install can
     still find what ``awel model build`` made.
@@ -199,6 +206,7 @@ def find_model(
         if info.name == name
         and (kind is None or info.kind == kind)
         and (precision is None or info.precision == precision)
+        and (device is None or info.device in (None, device))
     ]
     return matches[-1] if matches else None
 

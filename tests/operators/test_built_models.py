@@ -37,11 +37,12 @@ SENTENCES = [
 ]
 
 
-def built(name: str) -> ModelInfo:
+def built(name: str, precision: str) -> ModelInfo:
+    """The CPU build of ``name`` at its default precision (the cache may hold others too)."""
     try:
-        path = build_model(name, DATA_DIR)
+        path = build_model(name, DATA_DIR, precision=precision)
     except BuildError as exc:
-        found = find_model(DATA_DIR, name)
+        found = find_model(DATA_DIR, name, precision=precision, device="cpu")
         if found is None:
             pytest.skip(f"{name} is not built in {DATA_DIR} and cannot be built here: {exc}")
         return found
@@ -52,12 +53,12 @@ def built(name: str) -> ModelInfo:
 
 @pytest.fixture(scope="module")
 def llm() -> ModelInfo:
-    return built("smollm2")
+    return built("smollm2", "int8")
 
 
 @pytest.fixture(scope="module")
 def encoder() -> ModelInfo:
-    return built("all-minilm-l6-v2")
+    return built("all-minilm-l6-v2", "fp32")
 
 
 # --- the LLM ------------------------------------------------------------------------------

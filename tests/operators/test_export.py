@@ -316,6 +316,8 @@ def test_list_and_find_read_manifests_only(
     assert found is not None and found.path == first and found.kind == "llm"
     assert found.precision == "fake4" and found.device == "cpu"
     assert find_model(tmp_path, "my-llm", kind="embeddings") is None
+    assert find_model(tmp_path, "my-llm", device="cuda") is None
+    assert find_model(tmp_path, "my-llm", device="cpu") == find_model(tmp_path, "my-llm")
     assert find_model(tmp_path, "nothing") is None
     assert list_models(tmp_path / "elsewhere") == []
 
