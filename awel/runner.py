@@ -302,7 +302,7 @@ class Plan:
             if timeout is not None:
                 with _deadline(self, timeout):
                     return await self.execute(ctx, call_data)
-            if not self.linear or self.observer is not None:
+            if not self.linear:
                 return await self.execute(ctx, call_data)
             # The linear case, inlined: this loop is the whole per-node cost of a chain.
             values = ctx._values
@@ -310,10 +310,14 @@ class Plan:
             x = call_data
             if self.seed_entry:
                 append(x)
+            observer = self.observer
             try:
-                for step in self.loop_steps:
-                    x = await step(x)
-                    append(x)
+                if observer is None:
+                    for step in self.loop_steps:
+                        x = await step(x)
+                        append(x)
+                else:
+                    x = await self._observed_loop(values, x, observer)
             except BaseException as exc:
                 await _close_streams(values)
                 if not _wraps(exc, self.dag):
@@ -340,27 +344,33 @@ class Plan:
         if self.seed_entry:
             append(x)
         observer = self.observer
-        clock = time.perf_counter
         try:
             if observer is None:
                 for step in self.loop_steps:
                     x = await step(x)
                     append(x)
             else:
-                nodes = self.nodes
-                for step in self.loop_steps:
-                    started = clock()
-                    try:
-                        x = await step(x)
-                    except BaseException as exc:
-                        observer(nodes[len(values)], clock() - started, exc)
-                        raise
-                    observer(nodes[len(values)], clock() - started, None)
-                    append(x)
+                x = await self._observed_loop(values, x, observer)
         except Exception as exc:
             if not _wraps(exc, self.dag):
                 raise
             raise self.nodes[self.blame(exc, len(values))].failure(exc) from exc
+        return x
+
+    async def _observed_loop(self, values: list[Any], x: Any, observer: NodeObserver) -> Any:
+        """The linear loop, telling ``observer`` each node's time (and error)."""
+        append = values.append
+        nodes = self.nodes
+        clock = time.perf_counter
+        for step in self.loop_steps:
+            started = clock()
+            try:
+                x = await step(x)
+            except BaseException as exc:
+                observer(nodes[len(values)], clock() - started, exc)
+                raise
+            observer(nodes[len(values)], clock() - started, None)
+            append(x)
         return x
 
     async def _run_hooks(self, hooks: Sequence[Any]) -> None:
