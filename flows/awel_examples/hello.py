@@ -21,6 +21,10 @@ class Greet(MapOperator[Person, str]):
 
 with DAG("simple_dag_example", description="Greet a person by name and age.") as dag:
     trigger = HttpTrigger(
-        "/examples/hello", methods="GET", request_body=Person, summary="Say hello"
+        "/examples/hello",
+        methods="GET",
+        request_body=Person,
+        summary="Say hello",
+        task_name="trigger",
     )
     trigger >> Greet(task_name="greet")

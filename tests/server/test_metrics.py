@@ -99,8 +99,8 @@ async def test_node_durations_and_runs_of_the_hello_flow(tmp_path: Path) -> None
             await client.get(HELLO_ROUTE, params={"name": "x"})
         samples = await scrape(client)
     dag = "simple_dag_example"
-    # The trigger has no task name: it is labelled by its class, never by a random node id.
-    for node in ("HttpTrigger", "greet"):
+    # Nodes are labelled by task name (unnamed ones by class, tested below).
+    for node in ("trigger", "greet"):
         assert value(samples, "awel_node_duration_seconds_count", dag=dag, node=node) == 3
         assert value(samples, "awel_node_duration_seconds_bucket", dag=dag, node=node, le="+Inf")
     assert value(samples, "awel_dag_runs_total", dag=dag, status="ok") == 3
