@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from awel.loader import load_path
-
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation, SpecError
+from awel.loader import load_path
 from awel.trigger import TRIGGER_PREFIX, HttpTrigger
 
 from .routes import Route, RouteConflict, RouteTable
