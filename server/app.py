@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -145,9 +146,8 @@ def _mount_shipped(app: web.Application) -> None:
         if id(route.dag) not in shipped or "{" in route.path:
             continue
 
-        async def handler(request: web.Request, route: Route = route) -> web.StreamResponse:
-            return await answer(request, route, {})
-
+        # `answer` itself, with the route bound: no wrapper coroutine per request.
+        handler = functools.partial(answer, route=route, params={})
         for method in sorted(route.methods):
             if method == "GET":
                 app.router.add_get(route.path, handler)

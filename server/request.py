@@ -51,12 +51,26 @@ class RequestParser:
                 if info.alias:
                     self.fields[info.alias] = multi
 
+    def reads_body(self, request: web.Request) -> bool:
+        """Whether parsing this request must await its body (else :meth:`parse_now` will do)."""
+        return self.body_type is str or (
+            request.method not in _QUERY_METHODS and request.can_read_body
+        )
+
     async def parse(self, request: web.Request, path_params: dict[str, str]) -> Any:
-        body_type = self.body_type
-        if body_type is None:
-            return None
-        if body_type is str:
+        if self.body_type is str:
             return await request.text()
+        return self._finish(request, path_params, await self._read_body(request))
+
+    def parse_now(self, request: web.Request, path_params: dict[str, str]) -> Any:
+        """Parse a request with no body to read (the query and path only), without awaiting."""
+        return self._finish(request, path_params, None)
+
+    def _finish(
+        self, request: web.Request, path_params: dict[str, str], body: dict[str, Any] | None
+    ) -> Any:
+        if self.body_type is None:
+            return None
         raw: dict[str, Any] = {}
         query = request.query
         if query:
@@ -65,8 +79,8 @@ class RequestParser:
             else:
                 self._take(raw, query)
         raw.update(path_params)
-        if request.method not in _QUERY_METHODS and request.can_read_body:
-            raw.update(await self._read_body(request))
+        if body:
+            raw.update(body)
         if self.model is None:
             return raw
         try:

@@ -70,8 +70,13 @@ class Route:
         )
 
     async def handle(self, request: web.Request, path_params: dict[str, str]) -> web.StreamResponse:
+        parser = self.parser
         try:
-            data = await self.parser.parse(request, path_params)
+            # A GET reads nothing but its query: parse it without another coroutine.
+            if parser.reads_body(request):
+                data = await parser.parse(request, path_params)
+            else:
+                data = parser.parse_now(request, path_params)
             if self.trigger.wants_stream(data):
                 return await self._stream(request, data)
             out = await self.node.call(data)
