@@ -220,6 +220,8 @@ class BaseOperator(DAGNode):
     #: Whether the call's input reaches this entry as a value (False), a stream (True), or
     #: either, depending on what each call passes (None).
     entry_kind: ClassVar[bool | None] = None
+    #: As an entry, refuse a call made without input data.
+    needs_input: ClassVar[bool] = False
 
     @abstractmethod
     def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
@@ -644,18 +646,12 @@ class TriggerOperator(InputOperator[OUT]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(InputSource.from_callable(), **kwargs)
 
+    #: A call without input data is refused (the plan checks once, before running).
+    needs_input = True
+
     def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
-        label = self.label
-
-        async def receive(call_data: Any) -> Any:
-            if call_data is EMPTY:
-                raise RunError(
-                    f"trigger '{label}' needs input data, but the call had none",
-                    code="run.no_input",
-                )
-            return call_data
-
-        return receive, bool(inputs and inputs[0])
+        # A pass-through: a linear plan seeds it rather than awaiting (and timing) a step.
+        return identity, False
 
 
 # The runner needs the operator kinds, and calling a node needs the runner: import it last,

@@ -28,7 +28,7 @@ from typing import Any, cast
 import anyio
 import networkx as nx
 
-from .context import SKIP_DATA, UNSET, DAGContext, _current
+from .context import EMPTY, SKIP_DATA, UNSET, DAGContext, _current
 from .dag import DAG, DAGNode, NodeObserver
 from .errors import (
     DAGValidationError,
@@ -206,6 +206,11 @@ class Plan:
                     step if step is identity else _observed(self.nodes[i], step, self.observer)
                     for i, step in zip(chain.nodes, chain.steps, strict=True)
                 ]
+        #: The entry that refuses a call without input, if there is one.
+        self.input_node = next(
+            (n for n in self.nodes if not n.upstream and n.takes_call_data and n.needs_input),
+            None,
+        )
         self.target_index = len(self.nodes) - 1
         self.output_stream = self.stream_out[-1]
         self.before_hooks = [
@@ -276,6 +281,13 @@ class Plan:
 
     # --- running ----------------------------------------------------------------------------
 
+    def no_input(self) -> RunError:
+        assert self.input_node is not None
+        return RunError(
+            f"trigger '{self.input_node.label}' needs input data, but the call had none",
+            code="run.no_input",
+        )
+
     def new_context(
         self, share_data: dict[str, Any] | None = None, streaming: bool = False
     ) -> DAGContext:
@@ -291,6 +303,8 @@ class Plan:
         ctx: DAGContext | None = None,
     ) -> Any:
         """Run once. Pass ``ctx`` (from :meth:`new_context`) to look at it afterwards."""
+        if call_data is EMPTY and self.input_node is not None:
+            raise self.no_input()
         if ctx is None:
             ctx = DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
         elif ctx._nodes is not self.nodes or ctx._values:
@@ -644,6 +658,9 @@ class StreamCall:
 
     async def _start(self) -> AsyncIterator[Any]:
         plan = self.plan
+        if self._data is EMPTY and plan.input_node is not None:
+            self._done = True
+            raise plan.no_input()
         ctx = self._ctx = plan.new_context(self._share, True)
         # Left set while the stream is read: stream operators run during iteration and may
         # look at the context then. Reset when the stream ends.
