@@ -318,7 +318,8 @@ class Plan:
                     return await self.execute(ctx, call_data)
             if not self.linear:
                 return await self.execute(ctx, call_data)
-            # The linear case, inlined: this loop is the whole per-node cost of a chain.
+            # The linear case: _run_linear's loop, written out here on purpose. It is the
+            # whole per-node cost of a chain, and calling _run_linear costs a coroutine.
             values = ctx._values
             append = values.append
             x = call_data
