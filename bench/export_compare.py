@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from operators.export import ModelInfo, build_model
+from operators.export.llm import decoder_logits
 
 PROMPTS = [
     "What is the capital of France?",
@@ -66,22 +67,6 @@ def ort_generate(model: Any, ids: list[int], n: int) -> tuple[list[int], float, 
         if len(out) == 1:
             first = time.perf_counter() - start
     return out, len(out) / (time.perf_counter() - start), first
-
-
-def graph_logits(info: ModelInfo, ids: list[int]) -> Any:
-    import onnxruntime as ort
-
-    config = json.loads((info.path / "genai_config.json").read_text())["model"]["decoder"]
-    session = ort.InferenceSession(
-        str(info.path / config["filename"]), providers=["CPUExecutionProvider"]
-    )
-    tokens = np.asarray([ids], dtype=np.int64)
-    feeds: dict[str, Any] = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
-    empty = np.zeros((1, config["num_key_value_heads"], 0, config["head_size"]), np.float32)
-    for item in session.get_inputs():
-        if item.name.startswith("past_key_values"):
-            feeds[item.name] = empty
-    return session.run(["logits"], feeds)[0][0]
 
 
 def prefix(a: list[int], b: list[int]) -> int:
@@ -166,7 +151,9 @@ def main() -> None:
             row["prefix128"].append(prefix(ours, theirs))
             row["tok_s"].append(rate)
             row["ttft_ms"].append(first * 1000)
-            mine = graph_logits(info, ids + theirs)[len(ids) - 1 : len(ids) + len(theirs) - 1]
+            mine = decoder_logits(info.path, ids + theirs)[
+                len(ids) - 1 : len(ids) + len(theirs) - 1
+            ]
             # PyTorch's own top token at each position, not the token it generated: with the
             # end of sequence suppressed, those differ where it would have stopped.
             agree += int((mine.argmax(-1) == their_logits.argmax(-1)).sum())

@@ -161,3 +161,26 @@ def genai_summary(model_dir: Path) -> dict[str, Any]:
         "pad_token_id": model.get("pad_token_id"),
         "type": model.get("type"),
     }
+
+
+def decoder_logits(model_dir: Path, ids: list[int]) -> Any:
+    """Logits for every position of ``ids`` from a built decoder graph, in one pass.
+
+    No KV cache: the past inputs are given empty. This is how a build is compared with
+    PyTorch position by position (teacher forcing), which a free-running comparison cannot
+    do once one near-tie flips a token.
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    config = json.loads((model_dir / "genai_config.json").read_text())["model"]["decoder"]
+    session = ort.InferenceSession(
+        str(model_dir / config["filename"]), providers=["CPUExecutionProvider"]
+    )
+    tokens = np.asarray([ids], dtype=np.int64)
+    feeds: dict[str, Any] = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
+    empty = np.zeros((1, config["num_key_value_heads"], 0, config["head_size"]), np.float32)
+    for item in session.get_inputs():
+        if item.name.startswith("past_key_values"):
+            feeds[item.name] = empty
+    return session.run(["logits"], feeds)[0][0]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from operators.export import BuildError, ModelInfo, build_model, find_model
+from operators.export.llm import decoder_logits
 from operators.pooling import pool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,22 +106,6 @@ def test_llm_config_stops_on_im_end_and_pads(llm: ModelInfo) -> None:
     assert llm.precision == "int8" and llm.device == "cpu"
 
 
-def _onnx_logits(info: ModelInfo, ids: list[int]) -> Any:
-    """Logits for every position of ``ids`` from the built graph, in one pass, no cache."""
-    ort = pytest.importorskip("onnxruntime")
-    config = json.loads((info.path / "genai_config.json").read_text())["model"]["decoder"]
-    session = ort.InferenceSession(
-        str(info.path / config["filename"]), providers=["CPUExecutionProvider"]
-    )
-    tokens = np.asarray([ids], dtype=np.int64)
-    feeds: dict[str, Any] = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
-    empty = np.zeros((1, config["num_key_value_heads"], 0, config["head_size"]), np.float32)
-    for item in session.get_inputs():
-        if item.name.startswith("past_key_values"):
-            feeds[item.name] = empty
-    return session.run(["logits"], feeds)[0][0]
-
-
 def test_llm_follows_pytorch_greedy_tokens(llm: ModelInfo) -> None:
     """Teacher-forced: along PyTorch's own greedy continuation, the ONNX model's top token
     agrees at most positions (int8 measured 97%; exact ties of a tiny model decide the rest).
@@ -150,7 +135,7 @@ def test_llm_follows_pytorch_greedy_tokens(llm: ModelInfo) -> None:
             )
         full = out[0].tolist()
         theirs = full[len(ids) :]
-        ours = _onnx_logits(llm, full)[len(ids) - 1 : len(full) - 1].argmax(-1).tolist()
+        ours = decoder_logits(llm.path, full)[len(ids) - 1 : len(full) - 1].argmax(-1).tolist()
         agree += sum(a == b for a, b in zip(ours, theirs, strict=True))
         total += len(theirs)
     assert agree / total >= 0.9, f"{agree}/{total} greedy tokens agree"
