@@ -7,18 +7,16 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from awel.errors import SpecError
-from server.app import FLOWS, ROUTES, make_app, reload_user_flows
+from server.app import ROUTES, make_app, reload_user_flows
 from server.settings import Settings
 
 from . import flows_src
 from .conftest import FLOWS as SHIPPED_DIR
-from .conftest import running
+from .conftest import abandon_slow_request, running
 
 HELLO = [SHIPPED_DIR / "awel_examples" / "hello.py"]
 
@@ -143,24 +141,8 @@ async def test_nul_delimited_json_stream(tmp_path: Path, dags: Path) -> None:
 async def test_client_disconnect_cancels_the_flow_run(tmp_path: Path, dags: Path) -> None:
     (dags / "slow.py").write_text(flows_src.SLOW)
     async with running(tmp_path, shipped=[]) as client:
-        node = next(d for d in client.app[FLOWS].dags() if d.dag_id == "slow").get_node("slow")
-        state: dict[str, Any] = type(node).map.__globals__["STATE"]  # type: ignore[attr-defined]
-        url = client.make_url("/api/v1/awel/trigger/slow")
-        async with aiohttp.ClientSession() as session:
-            task = asyncio.create_task(session.post(url, json={}))
-            for _ in range(200):
-                if state["started"]:
-                    break
-                await asyncio.sleep(0.01)
-            assert state["started"] == 1
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        for _ in range(200):
-            if state["cancelled"]:
-                break
-            await asyncio.sleep(0.01)
-        assert state["cancelled"] == 1
+        state = await abandon_slow_request(client)
+    assert state == {"started": 1, "cancelled": 1}
 
 
 async def test_broken_user_flow_is_reported_and_the_rest_keep_serving(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +15,7 @@ from server.metrics import Metrics, Series, node_names
 
 from . import flows_src
 from .conftest import FLOWS as SHIPPED_DIR
-from .conftest import running
+from .conftest import abandon_slow_request, running
 
 HELLO = [SHIPPED_DIR / "awel_examples" / "hello.py"]
 HELLO_ROUTE = "/api/v1/awel/trigger/examples/hello"
@@ -127,21 +126,7 @@ async def test_a_client_that_leaves_is_counted_499_and_not_as_a_failed_run(
 ) -> None:
     (dags / "slow.py").write_text(flows_src.SLOW)
     async with running(tmp_path, shipped=[]) as client:
-        node = next(d for d in client.app[FLOWS].dags() if d.dag_id == "slow").get_node("slow")
-        state: dict[str, int] = type(node).map.__globals__["STATE"]  # type: ignore[attr-defined]
-        url = client.make_url("/api/v1/awel/trigger/slow")
-        async with aiohttp.ClientSession() as session:
-            task = asyncio.create_task(session.post(url, json={}))
-            for _ in range(200):
-                if state["started"]:
-                    break
-                await asyncio.sleep(0.01)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        for _ in range(200):
-            if state["cancelled"]:
-                break
-            await asyncio.sleep(0.01)
+        assert (await abandon_slow_request(client))["cancelled"] == 1
         samples: Samples = {}
         route = "/api/v1/awel/trigger/slow"
         for _ in range(100):
