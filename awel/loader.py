@@ -45,14 +45,15 @@ _MODULE_PREFIX = "awel_flow_"
 StrPath = str | os.PathLike[str]
 
 
-def flow_files(path: StrPath) -> list[Path]:
-    """The flow files a path stands for: itself if a file, else the flow files in it."""
+def flow_files(path: StrPath, *, recursive: bool = False) -> list[Path]:
+    """The flow files a path stands for: itself if a file, else the flow files in it (and,
+    with ``recursive``, in its subfolders)."""
     p = Path(path)
     if not p.is_dir():
         return [p]
     return sorted(
         child
-        for child in p.iterdir()
+        for child in (p.rglob("*") if recursive else p.iterdir())
         if child.is_file()
         and child.suffix in FLOW_SUFFIXES
         and not child.name.startswith(("_", "."))

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from awel import loader
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation, SpecError
-from awel.loader import load_path
 from awel.trigger import TRIGGER_PREFIX, HttpTrigger
 
 from .routes import Route, RouteConflict, RouteTable
@@ -24,18 +24,10 @@ log = logging.getLogger("awel.server")
 #: The package folder of the shipped flows.
 SHIPPED = Path(__file__).resolve().parent.parent / "flows"
 
-_FLOW_SUFFIXES = {".py", ".yaml", ".yml"}
-
 
 def flow_files(root: Path, *, recursive: bool) -> list[Path]:
-    if not root.is_dir():
-        return []
-    found = root.rglob("*") if recursive else root.glob("*")
-    return sorted(
-        p
-        for p in found
-        if p.is_file() and p.suffix in _FLOW_SUFFIXES and not p.name.startswith(("_", "."))
-    )
+    """The flow files in the folder ``root`` (none when it does not exist)."""
+    return loader.flow_files(root, recursive=recursive) if root.is_dir() else []
 
 
 def http_trigger(dag: DAG) -> HttpTrigger | None:
@@ -55,7 +47,7 @@ class LoadedFile:
 def load_file(path: Path, *, user: bool) -> LoadedFile:
     loaded = LoadedFile(path)
     try:
-        dags = load_path(path)
+        dags = loader.load_path(path)
     except SpecError as exc:
         loaded.problems = list(exc.problems)
         return loaded

@@ -331,3 +331,16 @@ def test_a_yaml_and_a_python_flow_with_one_id(tmp_path: Path) -> None:
     assert [d.dag_id for d in dags] == ["same"]
     assert [p.code for p in problems] == ["spec.duplicate_flow"]
     assert str(problems[0]).startswith(f"{tmp_path / 'b.yaml'}:1:1: flow 'same' is already")
+
+
+def test_flow_files_can_look_into_subfolders(tmp_path: Path) -> None:
+    (tmp_path / "group").mkdir()
+    (tmp_path / "top.yaml").write_text("")
+    (tmp_path / "group" / "inner.py").write_text("")
+    (tmp_path / "group" / "_helper.py").write_text("")
+    (tmp_path / "group" / "notes.txt").write_text("")
+    assert flow_files(tmp_path) == [tmp_path / "top.yaml"]
+    assert flow_files(tmp_path, recursive=True) == [
+        tmp_path / "group" / "inner.py",
+        tmp_path / "top.yaml",
+    ]
