@@ -60,7 +60,7 @@ NODE_NAME = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 #: The name of the trigger node in edges.
 TRIGGER = "trigger"
 #: Registered names ``trigger.KIND`` are trigger kinds for ``trigger: {KIND: {...}}``.
-TRIGGER_PREFIX = "trigger."
+TRIGGER_OP_PREFIX = "trigger."
 #: The operator of ``trigger: {}``.
 PLAIN_TRIGGER = "awel.trigger"
 
@@ -346,7 +346,7 @@ class _Loader:
         except AwelError as exc:
             message = exc.message
             if loc == ("trigger",) and self.short_trigger:
-                message = _unknown_trigger_kind(op[len(TRIGGER_PREFIX) :])
+                message = _unknown_trigger_kind(op[len(TRIGGER_OP_PREFIX) :])
             self.add(exc.code, f"{who}: {message}", self.value_at((*loc, "op")))
             return
         if loc == ("trigger",) and not issubclass(cls, TriggerOperator):
@@ -444,7 +444,9 @@ class _Loader:
 
 
 def _unknown_trigger_kind(kind: str) -> str:
-    kinds = [n[len(TRIGGER_PREFIX) :] for n in registry.names() if n.startswith(TRIGGER_PREFIX)]
+    kinds = [
+        n[len(TRIGGER_OP_PREFIX) :] for n in registry.names() if n.startswith(TRIGGER_OP_PREFIX)
+    ]
     hint = _did_you_mean(kind, kinds) or f" (known kinds: {', '.join(kinds) or 'none'})"
     return f"unknown trigger kind '{kind}'{hint}"
 
@@ -495,7 +497,7 @@ def _normalize_trigger(data: dict[str, Any], loader: _Loader) -> None:
     ((kind, params),) = trigger.items()
     if kind in TriggerSpec.model_fields or not isinstance(kind, str):
         return
-    data["trigger"] = {"op": TRIGGER_PREFIX + kind, "params": params}
+    data["trigger"] = {"op": TRIGGER_OP_PREFIX + kind, "params": params}
     loader.short_trigger = True
     old: Loc = ("trigger", kind)
     for table in (loader.values, loader.keys):
@@ -585,8 +587,8 @@ def flow_schema() -> dict[str, Any]:
         if doc:
             rule["if"]["properties"]["op"]["description"] = doc[0]
         node_rules.append(rule)
-        if name.startswith(TRIGGER_PREFIX):
-            trigger_kinds[name[len(TRIGGER_PREFIX) :]] = params
+        if name.startswith(TRIGGER_OP_PREFIX):
+            trigger_kinds[name[len(TRIGGER_OP_PREFIX) :]] = params
     op_schema = {
         "anyOf": [
             {"enum": ops},

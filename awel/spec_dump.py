@@ -44,7 +44,7 @@ from .operators import (
     ReduceStreamOperator,
     TriggerOperator,
 )
-from .spec import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_PREFIX
+from .spec import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX
 
 __all__ = ["dump_flow"]
 
@@ -99,8 +99,8 @@ def dump_flow(dag: DAG) -> str:
 def _trigger_section(op: str, params: dict[str, Any]) -> dict[str, Any]:
     if op == PLAIN_TRIGGER and not params:
         return {}
-    if op.startswith(TRIGGER_PREFIX):
-        return {op[len(TRIGGER_PREFIX) :]: params}
+    if op.startswith(TRIGGER_OP_PREFIX):
+        return {op[len(TRIGGER_OP_PREFIX) :]: params}
     return {"op": op, "params": params} if params else {"op": op}
 
 

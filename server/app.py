@@ -19,12 +19,10 @@ from pathlib import Path
 import anyio.to_thread
 from aiohttp import web
 
-from awel.trigger import TRIGGER_PREFIX
-
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
-from .flows import SHIPPED, FlowSet, flow_files
+from .flows import FLOW_ERRORS_PATH, SHIPPED, FlowSet, flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
 from .routes import Route, RouteTable
@@ -71,7 +69,7 @@ def make_app(
     _observe_flows(app)
 
     app.router.add_get("/health", health)
-    app.router.add_get(TRIGGER_PREFIX.replace("/trigger", "") + "/flows/errors", flow_errors)
+    app.router.add_get(FLOW_ERRORS_PATH, flow_errors)
     setup_docs(app)
     if (metrics := app[METRICS]) is not None:
         app.router.add_get("/metrics", metrics.handle)

@@ -21,6 +21,9 @@ from .routes import Route, RouteConflict, RouteTable
 
 log = logging.getLogger("awel.server")
 
+#: Where the problems of the user's flows are listed.
+FLOW_ERRORS_PATH = TRIGGER_PREFIX.rsplit("/", 1)[0] + "/flows/errors"
+
 #: The package folder of the shipped flows.
 SHIPPED = Path(__file__).resolve().parent.parent / "flows"
 

@@ -39,6 +39,7 @@ from awel.runner import compile_plan
 from awel.trigger import TRIGGER_PREFIX, ResponseKind, StreamErrorStyle, UploadedFile
 
 from .errors import ErrorStyle
+from .flows import FLOW_ERRORS_PATH
 from .openapi_schema import ERROR_SCHEMAS, LOAD_PROBLEM, Schema, envelope, to_openapi
 from .routes import Route
 
@@ -466,7 +467,6 @@ def _server_op(operation_id: str, summary: str, media: str, schema: Schema) -> d
 
 
 #: Where the server answers what failed to load among the user's flows.
-FLOW_ERRORS_PATH = TRIGGER_PREFIX.rsplit("/", 1)[0] + "/flows/errors"
 
 #: The server's own routes, documented when the app has them.
 INFRA: dict[str, dict[str, Any]] = {
