@@ -22,7 +22,7 @@ from aiohttp import web
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
-from .flows import FLOW_ERRORS_PATH, SHIPPED, FlowSet, flow_files
+from .flows import FLOW_ERRORS_PATH, FlowSet, webserver_flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
 from .routes import Route, RouteTable
@@ -49,17 +49,25 @@ METRICS: web.AppKey[Metrics | None] = web.AppKey("metrics")
 
 
 def make_app(
-    settings: Settings | None = None, *, shipped: Iterable[Path] | None = None
+    settings: Settings | None = None,
+    *,
+    shipped: Iterable[Path] | None = None,
+    user_flows: bool = True,
 ) -> web.Application:
     """Build the webserver application.
 
     ``shipped`` lists the flow files that are part of the product (default: every flow in
-    the ``flows/`` package); a problem in one of them stops start-up. User flows are read
-    from ``settings.user_dags`` and reloaded when they change.
+    the ``flows/`` package but the model API's); a problem in one of them stops start-up.
+    With ``user_flows``, the user's flows are read from ``settings.user_dags`` and reloaded
+    when they change.
     """
     settings = settings or Settings()
-    files = list(shipped) if shipped is not None else flow_files(SHIPPED, recursive=True)
-    flows = FlowSet(shipped=files, user_dir=settings.user_dags, keepalive=settings.keepalive)
+    files = list(shipped) if shipped is not None else webserver_flow_files()
+    flows = FlowSet(
+        shipped=files,
+        user_dir=settings.user_dags if user_flows else None,
+        keepalive=settings.keepalive,
+    )
     flows.load_shipped()
     app = web.Application(client_max_size=settings.max_request_size)
     app[SETTINGS] = settings
@@ -79,7 +87,7 @@ def make_app(
     if settings.cors_origins:
         # After every route: CORS covers the routes registered so far.
         enable_cors(app, settings.cors_origins)
-    if settings.reload:
+    if settings.reload and user_flows:
         app.cleanup_ctx.append(_watch_user_flows)
     return app
 

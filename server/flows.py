@@ -26,11 +26,18 @@ FLOW_ERRORS_PATH = TRIGGER_PREFIX.rsplit("/", 1)[0] + "/flows/errors"
 
 #: The package folder of the shipped flows.
 SHIPPED = Path(__file__).resolve().parent.parent / "flows"
+#: The flows of the OpenAI-compatible model API: served on their own port, not the webserver's.
+MODEL_API = SHIPPED / "model_api"
 
 
 def flow_files(root: Path, *, recursive: bool) -> list[Path]:
     """The flow files in the folder ``root`` (none when it does not exist)."""
     return loader.flow_files(root, recursive=recursive) if root.is_dir() else []
+
+
+def webserver_flow_files() -> list[Path]:
+    """The shipped flows of the webserver: every flow file but the model API's."""
+    return [f for f in flow_files(SHIPPED, recursive=True) if not f.is_relative_to(MODEL_API)]
 
 
 def http_trigger(dag: DAG) -> HttpTrigger | None:
