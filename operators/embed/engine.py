@@ -1,0 +1,241 @@
+"""The embeddings engine: an exported encoder on ONNX Runtime, fed by the micro-batcher.
+
+Serving needs only onnxruntime, tokenizers and numpy; the build (``awel model build``)
+wrote everything else the engine must know into the folder's manifest: pooling,
+normalisation, sequence limit, the graph's inputs and output.
+
+Speed comes from three places. Padding: a batch is sorted by length and cut into sub-batches
+that each pad to their own longest sentence, so one long text does not make thirty short ones
+pay for its length (attention grows with the square of it). Batching: concurrent callers
+share model runs (:mod:`.batcher`). Session options tuned for a small shared CPU (see
+:func:`session_options`).
+
+Example::
+
+    model = load_embedder(find_model(Path("data"), "all-minilm-l6-v2").path,
+                          name="all-minilm-l6-v2")
+    vectors = await model.embed(["hello", "a longer sentence"])  # (2, 384), unit rows
+    await model.aclose()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from operators.export.cache import ModelInfo
+from operators.pooling import pool
+
+from .batcher import BatchStats, MicroBatcher
+
+__all__ = ["OnnxEmbedder", "OnnxEncoder", "load_embedder", "session_options"]
+
+FloatArray = npt.NDArray[np.float32]
+DEVICES = ("cpu", "cuda")
+#: Padded tokens per sub-batch. Below a few thousand a CPU run is dominated by per-run
+#: overhead; above it the attention buffers outgrow the cache (bench/embed.py measured it).
+TOKEN_BUDGET = 4096
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """ONNX Runtime options for a small CPU machine shared with other work.
+
+    One intra-op thread per core (onnxruntime's own default counts physical cores, which on
+    a VM may be fewer than the cores it may use). Spinning is off: a thread that busy-waits
+    for the next operator steals the core another process (or this server's event loop)
+    needs, and on two shared cores that cost more than the wake-up latency it saves.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or max(1, min(os.cpu_count() or 1, 8))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _providers(device: str) -> list[str]:
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise RuntimeError(
+            "device='cuda' needs onnxruntime's CUDAExecutionProvider, which this install lacks "
+            f"(available: {', '.join(available)}); install onnxruntime-gpu or use device='cpu'"
+        )
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+class OnnxEncoder:
+    """Texts to unit vectors, synchronously: tokenizer, ONNX session, pooling.
+
+    Not for the event loop: :class:`OnnxEmbedder` calls :meth:`encode` in its worker thread.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        token_budget: int = TOKEN_BUDGET,
+    ) -> None:
+        folder = Path(folder)
+        info = ModelInfo.load(folder)
+        if info is None or info.kind != "embeddings":
+            raise FileNotFoundError(
+                f"{folder} is not a finished embeddings build (no awel-model.json of kind "
+                "'embeddings'); build one with `awel model build all-minilm-l6-v2`"
+            )
+        settings: dict[str, Any] = dict(info.manifest.get("embeddings", {}))
+        self.session = ort.InferenceSession(
+            str(folder / "model.onnx"),
+            sess_options=session_options(threads),
+            providers=_providers(device),
+        )
+        graph_inputs = [i.name for i in self.session.get_inputs()]
+        self.inputs: list[str] = list(settings.get("inputs", graph_inputs))
+        self.output: str = str(settings.get("output", self.session.get_outputs()[0].name))
+        self.pooling: str = str(settings.get("pooling", "mean"))
+        self.normalize: bool = bool(settings.get("normalize", True))
+        self.dimension: int = int(settings.get("dimension", 0)) or int(
+            self.session.get_outputs()[0].shape[-1]
+        )
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.max_length: int = int(settings.get("max_length") or self._tokenizer_limit(folder))
+        # Whatever the saved tokenizer says, pad nothing here (sub-batches pad to their own
+        # longest) and cut at the model's limit: a shipped MiniLM tokenizer pads to 128.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_length)
+        self.token_budget = token_budget
+
+    def _tokenizer_limit(self, folder: Path) -> int:
+        truncation = self.tokenizer.truncation
+        if truncation and truncation.get("max_length"):
+            return int(truncation["max_length"])
+        # No limit saved with the tokenizer: the position table's size is the hard limit.
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+        return int(config.get("max_position_embeddings") or 512)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model reads for ``text``: special tokens included, cut at max_length."""
+        return len(self.tokenizer.encode(text).ids)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        """One row per text, in the order given."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for group in self._groups(lengths):
+            width = int(lengths[group[-1]])
+            ids = np.zeros((len(group), width), dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for row, index in enumerate(group):
+                n = int(lengths[index])
+                ids[row, :n] = encodings[index].ids
+                mask[row, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run([self.output], feeds)[0]
+            out[group] = pool(hidden, mask, mode=self.pooling, normalize=self.normalize)
+        return out
+
+    def _groups(self, lengths: npt.NDArray[np.int64]) -> Iterator[list[int]]:
+        """Indices sorted by length, cut so each group's padded size fits the token budget.
+
+        Sorted neighbours have similar lengths, so padding each group to its last (longest)
+        member wastes little; a group always holds at least one text.
+        """
+        group: list[int] = []
+        for index in np.argsort(lengths, kind="stable").tolist():
+            if group and (len(group) + 1) * int(lengths[index]) > self.token_budget:
+                yield group
+                group = []
+            group.append(index)
+        if group:
+            yield group
+
+
+class OnnxEmbedder:
+    """An :class:`~operators.embed.types.EmbeddingModel` on ONNX Runtime, micro-batched.
+
+    Concurrent :meth:`embed` calls share model runs of up to ``max_batch`` texts, which run
+    in one worker thread of their own, off the event loop. ``stats`` counts the runs.
+    """
+
+    def __init__(self, encoder: OnnxEncoder, *, name: str, max_batch: int = 32) -> None:
+        self.name = name
+        self.encoder = encoder
+        self.dimension = encoder.dimension
+        self.max_length = encoder.max_length
+        # One thread: the session already uses every core inside a run, and a single
+        # thread keeps runs in the order the batcher formed them.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{name}")
+        self._batcher = MicroBatcher(encoder.encode, max_batch=max_batch, executor=self._executor)
+
+    @property
+    def stats(self) -> BatchStats:
+        """Model runs, texts and batch sizes so far."""
+        return self._batcher.stats
+
+    @property
+    def max_batch(self) -> int:
+        return self._batcher.max_batch
+
+    async def embed(self, texts: list[str]) -> FloatArray:
+        """Unit-length float32 rows, one per text, in the order given.
+
+        Raises TypeError naming the first item that is not a string.
+        """
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise TypeError(f"embed() takes a list of strings, not {type(texts).__name__}")
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{index}] is {type(text).__name__}, not str")
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return await self._batcher.submit(list(texts))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model reads for ``text`` (special tokens included, cut at max_length)."""
+        if not isinstance(text, str):
+            raise TypeError(f"count_tokens() takes a str, not {type(text).__name__}")
+        return self.encoder.count_tokens(text)
+
+    async def aclose(self) -> None:
+        """Finish queued work, then release the worker thread. Later calls raise."""
+        await self._batcher.aclose()
+        self._executor.shutdown(wait=False)
+
+
+def load_embedder(
+    folder: Path,
+    *,
+    name: str,
+    device: str = "cpu",
+    max_batch: int = 32,
+    threads: int | None = None,
+) -> OnnxEmbedder:
+    """Load the embeddings build in ``folder`` (see :func:`operators.export.find_model`).
+
+    ``device="cuda"`` runs on the GPU through onnxruntime's CUDA provider and fails with a
+    clear message where it is missing. ``threads`` overrides the intra-op thread count.
+    Loading takes a fraction of a second; call it off the event loop in a server.
+    """
+    encoder = OnnxEncoder(Path(folder), device=device, threads=threads)
+    return OnnxEmbedder(encoder, name=name, max_batch=max_batch)
