@@ -109,7 +109,10 @@ class Route:
             return internal_error(self.style, exc, self.path)
         cause = exc.__cause__ if isinstance(exc, NodeError) else exc
         message = str(cause) if cause is not None else exc.message
-        return error_response(self.style, status, message, code=exc.code, err_code=exc.code)
+        # An operator's ApiError says what the client got wrong (model_not_found, which param).
+        code = cause.code if isinstance(cause, ApiError) and cause.code else exc.code
+        param = cause.param if isinstance(cause, ApiError) else None
+        return error_response(self.style, status, message, code=code, param=param, err_code=code)
 
     # --- streams -------------------------------------------------------------------------
 
