@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -417,6 +419,10 @@ def test_count_tokens_with_tokenizer(tmp_path: Path) -> None:
 # -- a real upstream: our own OpenAI-compatible model API --------------------------------------
 
 _HAS_MODEL_API = importlib.util.find_spec("server.model_api") is not None
+#: The shared model cache, as in tests/operators/test_built_models.py.
+DATA_DIR = Path(
+    os.environ.get("AWEL_TEST_DATA_DIR", Path(__file__).resolve().parents[2] / ".cache")
+)
 
 
 @pytest.mark.slow
@@ -426,5 +432,49 @@ _HAS_MODEL_API = importlib.util.find_spec("server.model_api") is not None
     reason="server/model_api.py (our OpenAI-compatible model API) does not exist yet, "
     "so there is no real upstream to proxy through",
 )
-async def test_through_our_model_api() -> None:  # pragma: no cover - until it exists
-    raise AssertionError("replace with a test against server.model_api")
+async def test_through_our_model_api() -> None:
+    """The real local model behind our model API, proxied: the answer names Paris."""
+    from operators.export import find_model
+    from server.model_api import make_model_app
+    from server.settings import Settings
+
+    if find_model(DATA_DIR, "smollm2", device="cpu") is None:
+        pytest.skip(f"smollm2 is not built in {DATA_DIR} (make models, or AWEL_TEST_DATA_DIR)")
+    settings = Settings(data_dir=DATA_DIR, reload=False, api_keys=["test-key"])
+    # host 127.0.0.1, port 0: the OS picks a free port, as tests/server/conftest.py does.
+    server = TestServer(make_model_app(settings), host="127.0.0.1", handler_cancellation=True)
+    await server.start_server()
+    try:
+        # DB-GPT's model API server answers under /api/v1 (its clients' base_url).
+        base = str(server.make_url("/api/v1"))
+        headers = {"Authorization": "Bearer test-key"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.get(base + "/models") as resp,
+        ):
+            listing = await resp.json()
+        assert resp.status == 200, listing
+        ids = [card["id"] for card in listing["data"]]
+        llm_id = next(i for i in ids if "smollm2" in i)
+        model = OpenAIProxyLLM("france", base, api_key="test-key", upstream_model=llm_id)
+        try:
+            params = GenerationParams(max_new_tokens=16)
+            request = GenerationRequest(model="france", messages=CHAT, params=params)
+            answer = await model.generate(request)
+            assert "Paris" in answer.text
+            assert answer.usage.completion_tokens > 0
+            deltas = await collect(model.stream(request))
+            assert "".join(d.text for d in deltas) == answer.text  # greedy: the same answer
+            assert deltas[-1].finish_reason in ("stop", "length")
+            assert deltas[-1].usage == answer.usage
+            wrong = OpenAIProxyLLM("x", base, api_key="wrong", upstream_model=llm_id)
+            try:
+                with pytest.raises(ProxyError) as info:
+                    await wrong.generate(request)
+            finally:
+                await wrong.aclose()
+            assert (info.value.status, info.value.code) == (401, "invalid_api_key")
+        finally:
+            await model.aclose()
+    finally:
+        await server.close()
