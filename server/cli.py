@@ -15,6 +15,18 @@ from .settings import Settings
 @click.option("--host", help="Address to bind (default 127.0.0.1: only this machine).")
 @click.option("--port", type=int, help="Port of the webserver API (default 5670).")
 @click.option(
+    "--model-api-port",
+    type=int,
+    help="Port of the OpenAI-compatible model API (default 8100; 0 turns it off).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    help="A key the model API requires as 'Authorization: Bearer KEY' (repeatable;"
+    " also AWEL_API_KEYS, comma-separated).",
+)
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the server keeps everything it writes (default ./data).",
@@ -38,16 +50,27 @@ from .settings import Settings
 def serve(
     host: str | None,
     port: int | None,
+    model_api_port: int | None,
+    api_keys: tuple[str, ...],
     data_dir: Path | None,
     dags_dir: Path | None,
     config: Path | None,
     reload: bool,
 ) -> None:
-    """Serve the shipped flows and the user's flows over HTTP."""
+    """Serve the shipped flows and the user's flows over HTTP, and the OpenAI-compatible
+    model API on a port of its own."""
     from pydantic import ValidationError
 
     try:
-        settings = Settings.load(config, host=host, port=port, data_dir=data_dir, dags_dir=dags_dir)
+        settings = Settings.load(
+            config,
+            host=host,
+            port=port,
+            model_api_port=model_api_port,
+            api_keys=list(api_keys) or None,
+            data_dir=data_dir,
+            dags_dir=dags_dir,
+        )
     except ValidationError as exc:
         raise click.UsageError(f"bad settings: {exc}") from None
     from .main import run, run_reloading

@@ -1,16 +1,25 @@
-"""Running the server process: logging, the aiohttp runner, graceful shutdown, reload."""
+"""Running the server process: logging, the aiohttp runners, graceful shutdown, reload.
+
+One process serves two apps: the webserver (DB-GPT's API, ``port``) and the OpenAI-compatible
+model API (``model_api_port``, unless 0). They share one model set, loaded before either
+listens and closed after both have stopped.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 from awel.errors import AwelError
+from operators.models import using_models
 
 from .app import make_app
+from .model_api import load_models, make_model_app
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -35,10 +44,44 @@ def run(settings: Settings) -> None:
     configure_logging()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        app = make_app(settings)
+        apps = [(make_app(settings), settings.port)]
+        if settings.model_api_port:
+            apps.append((make_model_app(settings), settings.model_api_port))
     except AwelError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
+    asyncio.run(serve(settings, apps))
+
+
+async def serve(settings: Settings, apps: list[tuple[web.Application, int]]) -> None:
+    """Run ``apps`` on their ports until a stop signal; then stop them both gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    access_log = logging.getLogger("awel.access") if settings.access_log else None
+    async with using_models(await load_models(settings)):
+        runners: list[web.AppRunner] = []
+        try:
+            for app, port in apps:
+                runner = web.AppRunner(
+                    app,
+                    access_log=access_log,
+                    shutdown_timeout=settings.shutdown_timeout,
+                    handler_cancellation=True,
+                )
+                await runner.setup()
+                runners.append(runner)
+                await web.TCPSite(runner, settings.host, port).start()
+            _log_serving(settings)
+            await stop.wait()
+            log.info("stopping: letting in-flight requests finish")
+        finally:
+            # Both at once: each waits up to shutdown_timeout for its requests.
+            await asyncio.gather(*(r.cleanup() for r in runners), return_exceptions=True)
+
+
+def _log_serving(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d (data in %s, user flows in %s)",
         settings.host,
@@ -46,15 +89,14 @@ def run(settings: Settings) -> None:
         settings.data_dir.resolve(),
         settings.user_dags.resolve(),
     )
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=logging.getLogger("awel.access") if settings.access_log else None,
-        shutdown_timeout=settings.shutdown_timeout,
-        handler_cancellation=True,
-        print=None,
-    )
+    if settings.model_api_port:
+        keys = "API keys required" if settings.api_keys else "no API key required"
+        log.info(
+            "model API (OpenAI-compatible) on http://%s:%d/api/v1 (%s)",
+            settings.host,
+            settings.model_api_port,
+            keys,
+        )
 
 
 def _serve_child(settings_json: str) -> None:

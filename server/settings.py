@@ -7,15 +7,18 @@ Precedence, highest first: values passed in code (the CLI's flags), environment 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from operators.export.sources import DEFAULT_MODELS
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,19 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless asked.")
     port: int = Field(5670, description="Port of the DB-GPT webserver API.")
+    model_api_port: int = Field(
+        8100, ge=0, description="Port of the OpenAI-compatible model API; 0 turns it off."
+    )
+    # NoDecode: AWEL_API_KEYS is a comma-separated list (DB-GPT's form), not JSON.
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys the model API requires (none: it is open to whoever reaches it).",
+    )
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MODELS),
+        description="Names of the built models to serve (see `awel model build`).",
+    )
+    device: str = Field("cpu", description="Where the models run: cpu, or cuda.")
     data_dir: Path = Field(Path("data"), description="Everything the server writes lives here.")
     dags_dir: Path | None = Field(
         None, description="User flows, mounted under /api/v1/awel/trigger (default DATA/dags)."
@@ -40,6 +56,13 @@ class Settings(BaseSettings):
         True, description="Serve Prometheus metrics at GET /metrics and count requests."
     )
     shutdown_timeout: float = Field(30.0, description="Seconds in-flight requests get to end.")
+
+    @field_validator("api_keys", "models", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def user_dags(self) -> Path:

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible model API (port 8100): one flow per route."""

@@ -1,0 +1,123 @@
+"""Language-model operators for flows: ``llm.generate`` (a whole answer) and ``llm.stream``
+(the answer as it is written).
+
+Both take a :class:`~operators.llm.types.GenerationRequest`, or a list of them for several
+answers at once (OpenAI's ``n``, a list of prompts), and find the model the request names in
+the process's model set (:func:`operators.models.current_models`); the ``model`` parameter
+pins a node to one model instead.
+
+    nodes:
+      answer: {op: llm.generate}
+      tokens: {op: llm.stream, params: {model: smollm2}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, overload
+
+from pydantic import Field
+
+from awel import MapOperator, StreamifyAbsOperator
+from awel.registry import OperatorParams
+
+from ..models import current_models
+from .types import Completion, Delta, GenerationRequest, LanguageModel
+
+__all__ = ["LLMGenerate", "LLMParams", "LLMStream", "Requests"]
+
+#: One request, or several answered together.
+Requests = GenerationRequest | Sequence[GenerationRequest]
+
+
+class LLMParams(OperatorParams):
+    model: str | None = Field(
+        None, description="Answer with this model, whatever the request names."
+    )
+
+
+class _UsesModel:
+    """Finds a request's model, or the pinned one."""
+
+    model: str | None
+
+    def _resolve(self, request: GenerationRequest) -> tuple[LanguageModel, GenerationRequest]:
+        if self.model is not None and request.model != self.model:
+            request = request.model_copy(update={"model": self.model})
+        return current_models().llm(request.model), request
+
+
+class LLMGenerate(_UsesModel, MapOperator[Requests, Completion | list[Completion]]):
+    """A request in, its :class:`Completion` out (a list in, a list out, in order)."""
+
+    Params = LLMParams
+
+    def __init__(self, model: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+
+    @overload
+    async def generate(self, requests: GenerationRequest) -> Completion: ...
+
+    @overload
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+
+    async def generate(self, requests: Requests) -> Completion | list[Completion]:
+        if isinstance(requests, GenerationRequest):
+            model, request = self._resolve(requests)
+            return await model.generate(request)
+        # Every name is checked before any work starts: an unknown model fails the call
+        # without leaving generations running.
+        calls = [self._resolve(r) for r in requests]
+        if len(calls) == 1:
+            model, request = calls[0]
+            return [await model.generate(request)]
+        # Concurrently, so the engine can batch them; a failure cancels the others.
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(m.generate(r)) for m, r in calls]
+        except ExceptionGroup as group:
+            raise group.exceptions[0] from None
+        return [t.result() for t in tasks]
+
+    async def map(self, input_value: Requests) -> Completion | list[Completion]:
+        return await self.generate(input_value)
+
+
+class LLMStream(_UsesModel, StreamifyAbsOperator[Requests, Delta]):
+    """A request in, its answer out as :class:`Delta` pieces.
+
+    Each answer ends with a delta that has ``finish_reason`` and ``usage`` set. A list of
+    requests is answered one after another, so a consumer tells the answers apart by
+    counting finishing deltas (DB-GPT streams OpenAI's ``n`` choices the same way).
+    """
+
+    Params = LLMParams
+
+    def __init__(self, model: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+
+    async def streamify(self, input_value: Requests) -> AsyncIterator[Delta]:
+        if isinstance(input_value, GenerationRequest):
+            calls = [self._resolve(input_value)]
+        else:
+            calls = [self._resolve(r) for r in input_value]
+        for model, request in calls:
+            stream = model.stream(request)
+            finished = False
+            try:
+                async for delta in stream:
+                    if delta.finish_reason is not None:
+                        finished = True
+                    yield delta
+            finally:
+                # Close the engine's stream now, not when it is collected: a client that
+                # hangs up frees its share of the model at once.
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            if not finished:
+                # An engine that ended without saying why: the answer is still complete.
+                yield Delta(finish_reason="stop")

@@ -1,0 +1,250 @@
+"""The process's models: names to language and embeddings models, and the set flows reach.
+
+A server loads one :class:`ModelSet` at start-up (the default models built in its data
+folder) and installs it with :func:`install_models`; every flow of every app in the process
+(the model API on 8100, the webserver's examples) reads it through :func:`current_models`.
+One set per process, not one per app: a model holds hundreds of megabytes, and requests of
+both apps sharing one engine get batched together.
+
+    >>> models = ModelSet(llms=[my_llm])  # doctest: +SKIP
+    >>> previous = install_models(models)  # doctest: +SKIP
+    >>> current_models().llm("smollm2")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from server.errors import ApiError
+
+from .embed.types import EmbeddingModel
+from .export.cache import find_model
+from .export.sources import DEFAULT_MODELS
+from .llm.types import LanguageModel
+
+__all__ = [
+    "ModelCard",
+    "ModelSet",
+    "UnknownModel",
+    "current_models",
+    "install_models",
+    "installed_models",
+    "using_models",
+]
+
+log = logging.getLogger("awel.models")
+
+Kind = Literal["llm", "embeddings"]
+_KIND_WORDS = {"llm": "language", "embeddings": "embeddings"}
+
+
+class UnknownModel(ApiError):
+    """No model of the wanted kind goes by that name (OpenAI's 404 ``model_not_found``)."""
+
+    def __init__(self, name: str, kind: Kind | None, known: Sequence[str]) -> None:
+        listed = ", ".join(known) if known else "none is loaded"
+        what = f"{_KIND_WORDS[kind]} models" if kind is not None else "models"
+        super().__init__(
+            404,
+            f"the model '{name}' does not exist; {what}: {listed}",
+            code="model_not_found",
+            param="model",
+        )
+        self.name = name
+        self.kind = kind
+
+
+class WrongModelKind(ApiError):
+    """The model exists but cannot do what was asked (an embeddings model asked to chat)."""
+
+    def __init__(self, name: str, kind: Kind, is_kind: Kind) -> None:
+        super().__init__(
+            400,
+            f"the model '{name}' is an {_KIND_WORDS[is_kind]} model; this route needs"
+            f" a {_KIND_WORDS[kind]} model",
+            code="model_not_supported",
+            param="model",
+        )
+
+
+class NoModel(ApiError):
+    """Nothing of a kind is loaded, so there is no default to fall back on."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(
+            503,
+            f"no {_KIND_WORDS[kind]} model is loaded; build one with `awel model build`"
+            " and restart the server",
+            code="model_not_loaded",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCard:
+    """What the model list says about one model."""
+
+    id: str
+    kind: Kind
+    created: int
+    owned_by: str = "awel"
+
+
+class ModelSet:
+    """Models by name. The first of each kind is its default."""
+
+    def __init__(
+        self,
+        llms: Iterable[LanguageModel] = (),
+        embedders: Iterable[EmbeddingModel] = (),
+        *,
+        created: int | None = None,
+    ) -> None:
+        self._llms: dict[str, LanguageModel] = {m.name: m for m in llms}
+        self._embedders: dict[str, EmbeddingModel] = {m.name: m for m in embedders}
+        #: When the set was loaded (the model list's ``created``).
+        self.created = int(time.time()) if created is None else created
+
+    def llm(self, name: str | None = None) -> LanguageModel:
+        """The language model called ``name`` (the default one for None)."""
+        if name is None:
+            if not self._llms:
+                raise NoModel("llm")
+            return next(iter(self._llms.values()))
+        found = self._llms.get(name)
+        if found is None:
+            self._missing(name, "llm")
+        return found
+
+    def embedder(self, name: str | None = None) -> EmbeddingModel:
+        """The embeddings model called ``name`` (the default one for None)."""
+        if name is None:
+            if not self._embedders:
+                raise NoModel("embeddings")
+            return next(iter(self._embedders.values()))
+        found = self._embedders.get(name)
+        if found is None:
+            self._missing(name, "embeddings")
+        return found
+
+    def has_llm(self, name: str) -> bool:
+        return name in self._llms
+
+    def card(self, name: str) -> ModelCard:
+        """The card of the model called ``name``, of either kind."""
+        for card in self.cards():
+            if card.id == name:
+                return card
+        raise UnknownModel(name, None, [c.id for c in self.cards()])
+
+    def _missing(self, name: str, kind: Kind) -> NoReturn:
+        if kind == "llm" and name in self._embedders:
+            raise WrongModelKind(name, "llm", "embeddings")
+        if kind == "embeddings" and name in self._llms:
+            raise WrongModelKind(name, "embeddings", "llm")
+        raise UnknownModel(name, kind, list(self._llms if kind == "llm" else self._embedders))
+
+    def cards(self) -> list[ModelCard]:
+        """Every model, language models first, each kind in load order."""
+        return [ModelCard(n, "llm", self.created) for n in self._llms] + [
+            ModelCard(n, "embeddings", self.created) for n in self._embedders
+        ]
+
+    def __len__(self) -> int:
+        return len(self._llms) + len(self._embedders)
+
+    async def aclose(self) -> None:
+        """Close every model (each frees its engine); the set is empty afterwards."""
+        models: list[LanguageModel | EmbeddingModel] = [
+            *self._llms.values(),
+            *self._embedders.values(),
+        ]
+        self._llms.clear()
+        self._embedders.clear()
+        for model in models:
+            try:
+                await model.aclose()
+            except Exception:
+                # One model failing to close must not keep the others open.
+                log.exception("closing model %s failed", model.name)
+
+    @classmethod
+    def load(
+        cls, data_dir: Path, *, names: Sequence[str] = DEFAULT_MODELS, device: str = "cpu"
+    ) -> ModelSet:
+        """Load the builds called ``names`` from the data folder (blocking: call it in a
+        thread). A name with no finished build is skipped with a warning, so a server
+        without models still starts and says what is missing."""
+        llms: list[LanguageModel] = []
+        embedders: list[EmbeddingModel] = []
+        for name in names:
+            info = find_model(data_dir, name, device=device)
+            if info is None:
+                log.warning(
+                    "model '%s' is not built in %s; run `awel model build %s --data-dir %s`",
+                    name,
+                    data_dir,
+                    name,
+                    data_dir,
+                )
+                continue
+            started = time.perf_counter()
+            if info.kind == "llm":
+                # Imported here: the engines pull in onnxruntime, which a flow that never
+                # touches a model should not pay for.
+                from .llm.engine import load_llm
+
+                llms.append(load_llm(info.path, name=name, device=device))
+            elif info.kind == "embeddings":
+                from .embed.engine import load_embedder
+
+                embedders.append(load_embedder(info.path, name=name, device=device))
+            else:
+                log.warning("model '%s' is of kind '%s', which nothing serves", name, info.kind)
+                continue
+            log.info(
+                "loaded %s model '%s' from %s in %.1fs",
+                info.kind,
+                name,
+                info.path,
+                time.perf_counter() - started,
+            )
+        return cls(llms, embedders)
+
+
+_EMPTY = ModelSet(created=0)
+_current: ModelSet | None = None
+
+
+def current_models() -> ModelSet:
+    """The set installed for this process (an empty one when none is)."""
+    return _current if _current is not None else _EMPTY
+
+
+def installed_models() -> ModelSet | None:
+    """The set installed for this process, or None."""
+    return _current
+
+
+def install_models(models: ModelSet | None) -> ModelSet | None:
+    """Make ``models`` the process's set; return the one it replaces."""
+    global _current
+    previous, _current = _current, models
+    return previous
+
+
+@asynccontextmanager
+async def using_models(models: ModelSet, *, close: bool = True) -> AsyncIterator[ModelSet]:
+    """Install ``models`` for the block; put the previous set back (and close these) after."""
+    previous = install_models(models)
+    try:
+        yield models
+    finally:
+        install_models(previous)
+        if close:
+            await models.aclose()
