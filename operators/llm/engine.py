@@ -1,0 +1,357 @@
+"""The local language model: a built ONNX decoder, continuously batched.
+
+:func:`load_llm` opens a model folder written by ``awel model build`` (an onnxruntime-genai
+builder output: ``genai_config.json``, ``model.onnx``, ``tokenizer.json`` and the chat
+template) and returns a :class:`LocalLLM`, a :class:`~operators.llm.types.LanguageModel`.
+
+How a request runs:
+
+1. On the event loop: validate, render the chat template (:mod:`.template`), tokenize.
+2. In the worker thread (:mod:`.scheduler`): join the batch at the next step boundary,
+   prefill, then one token per decode step: sample, decode the text incrementally, hold
+   back a possible stop string's start (:mod:`.stops`), decide whether it is finished.
+3. Each piece of text is handed to the loop with ``call_soon_threadsafe`` and comes out of
+   :meth:`LocalLLM.stream` as a :class:`~operators.llm.types.Delta`.
+
+Leaving the stream early (the consumer's task is cancelled, or ``aclose()``) marks the
+request cancelled; the worker drops it before the next step, freeing its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from awel.errors import AwelError
+
+from .scheduler import BatchScheduler, Decoder, DecoderShape
+from .stops import StopMatcher
+from .template import ChatTemplate
+from .types import Completion, Delta, FinishReason, GenerationParams, GenerationRequest, Usage
+
+__all__ = ["InvalidRequest", "LocalLLM", "ModelLoadError", "load_llm"]
+
+
+class InvalidRequest(AwelError, ValueError):
+    """A request the model cannot run; ``field`` names the part of it that is wrong."""
+
+    code = "llm.invalid_request"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class ModelLoadError(AwelError, RuntimeError):
+    """The model folder or the requested device cannot be used."""
+
+    code = "llm.load_failed"
+
+
+class _Detokenizer:
+    """Token ids to text, incrementally.
+
+    Decoding token by token splits multi-byte characters and drops the spaces some
+    tokenizers add only between tokens, so each step decodes a short window and emits what
+    was added past the previously settled text, waiting while the end is an incomplete
+    character.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._prefix = 0  # start of the window
+        self._read = 0  # end of the text already emitted
+
+    def _decode(self, ids: list[int]) -> str:
+        text: str = self._tokenizer.decode(ids, skip_special_tokens=True)
+        return text
+
+    def add(self, token: int) -> str:
+        self._ids.append(token)
+        done = self._decode(self._ids[self._prefix : self._read])
+        text = self._decode(self._ids[self._prefix :])
+        if len(text) > len(done) and not text.endswith("\ufffd"):
+            self._prefix, self._read = self._read, len(self._ids)
+            return text[len(done) :]
+        return ""
+
+    def flush(self) -> str:
+        done = self._decode(self._ids[self._prefix : self._read])
+        text = self._decode(self._ids[self._prefix :])
+        self._prefix = self._read = len(self._ids)
+        return text[len(done) :]
+
+
+def _sample(
+    logits: npt.NDArray[np.float32], params: GenerationParams, rng: np.random.Generator
+) -> int:
+    if params.temperature == 0.0:
+        return int(np.argmax(logits))
+    scores = logits.astype(np.float64) / params.temperature
+    candidates = np.arange(scores.shape[0])
+    if 0 < params.top_k < scores.shape[0]:
+        candidates = np.argpartition(scores, -params.top_k)[-params.top_k :]
+        scores = scores[candidates]
+    order = np.argsort(-scores, kind="stable")
+    candidates, scores = candidates[order], scores[order]
+    probs = np.exp(scores - scores[0])
+    probs /= probs.sum()
+    if params.top_p < 1.0:
+        # The smallest head of the sorted distribution whose mass reaches top_p.
+        keep = int(np.searchsorted(np.cumsum(probs), params.top_p)) + 1
+        candidates, probs = candidates[:keep], probs[:keep] / probs[:keep].sum()
+    return int(candidates[rng.choice(len(probs), p=probs)])
+
+
+class _Request:
+    """One generation as the scheduler runs it (see :class:`.scheduler.Sequence`).
+
+    Lives in both threads: the worker calls ``choose``/``accept``/``fail``; the loop reads
+    ``queue`` and sets ``cancelled``. Results cross only through ``call_soon_threadsafe``.
+    """
+
+    def __init__(
+        self,
+        model: LocalLLM,
+        prompt: list[int],
+        params: GenerationParams,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.prompt = prompt
+        self.params = params
+        self.cancelled = False
+        self.queue: asyncio.Queue[Delta | BaseException] = asyncio.Queue()
+        self._loop = loop
+        self._eos = model.eos_token_ids
+        # The context bounds the answer too: the last position the cache can hold.
+        self._limit = min(params.max_new_tokens, model.context_length - len(prompt))
+        self._rng = np.random.default_rng(params.seed)
+        self._text = _Detokenizer(model.tokenizer)
+        self._stops = StopMatcher(params.stop)
+        self._generated = 0
+
+    def choose(self, logits: npt.NDArray[np.float32]) -> int:
+        return _sample(logits, self.params, self._rng)
+
+    def accept(self, token: int) -> bool:
+        self._generated += 1
+        finish: FinishReason | None = None
+        if token in self._eos:
+            text, finish = self._text.flush(), "stop"
+        else:
+            text = self._text.add(token)
+        text, stopped = self._stops.feed(text)
+        if stopped:
+            finish = "stop"
+        elif finish is None and self._generated >= self._limit:
+            more, stopped = self._stops.feed(self._text.flush())
+            text += more
+            finish = "stop" if stopped else "length"
+        if finish is not None:
+            text += self._stops.flush()
+            usage = Usage(
+                prompt_tokens=len(self.prompt),
+                completion_tokens=self._generated,
+                total_tokens=len(self.prompt) + self._generated,
+            )
+            self._post(Delta(text=text, finish_reason=finish, usage=usage))
+            return True
+        if text:
+            self._post(Delta(text=text))
+        return False
+
+    def fail(self, error: BaseException) -> None:
+        self._post(error)
+
+    def _post(self, item: Delta | BaseException) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancelled = True
+
+
+class LocalLLM:
+    """A local ONNX language model shared by every caller through one batch.
+
+    >>> llm = load_llm(find_model(Path("data"), "smollm2").path, name="smollm2")
+    >>> request = GenerationRequest(model="smollm2", prompt="Paris is the capital of")
+    >>> (await llm.generate(request)).text                      # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        decoder: Decoder,
+        tokenizer: Any,
+        template: ChatTemplate | None,
+        eos_token_ids: frozenset[int],
+    ) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.template = template
+        self.eos_token_ids = eos_token_ids
+        self.context_length = decoder.shape.context_length
+        self.max_batch = decoder.max_batch
+        self._scheduler = BatchScheduler(decoder, name=name)
+        self._closed = False
+
+    @property
+    def active(self) -> int:
+        """How many requests hold a row of the batch right now."""
+        return self._scheduler.active
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The token ids the model reads for ``request``; raises :class:`InvalidRequest`."""
+        if request.messages is not None:
+            field = "messages"
+            if not request.messages:
+                raise InvalidRequest(field, "the conversation is empty")
+            if self.template is None:
+                raise InvalidRequest(
+                    field, f"model '{self.name}' has no chat template; send a 'prompt' instead"
+                )
+            try:
+                text = self.template.render([m.model_dump() for m in request.messages])
+            except ValueError as exc:
+                raise InvalidRequest(field, str(exc)) from exc
+            # The template writes the special tokens itself (as transformers does).
+            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        elif request.prompt is not None:
+            field = "prompt"
+            ids = self.tokenizer.encode(request.prompt, add_special_tokens=True).ids
+            if not ids:
+                raise InvalidRequest(field, "the prompt is empty")
+        else:
+            raise InvalidRequest("messages", "give either 'messages' or 'prompt'")
+        if len(ids) >= self.context_length:
+            raise InvalidRequest(
+                field,
+                f"{len(ids)} tokens do not fit the context of {self.context_length} "
+                f"tokens with room for an answer",
+            )
+        return list(ids)
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        """The answer as it is generated; the request is checked at once.
+
+        The last delta has ``finish_reason`` and ``usage``. Leaving the loop early (or
+        ``aclose()``) frees the request's place in the batch.
+        """
+        if self._closed:
+            raise RuntimeError(f"model '{self.name}' is closed")
+        return self._deltas(self.prompt_ids(request), request.params)
+
+    async def _deltas(self, prompt: list[int], params: GenerationParams) -> AsyncIterator[Delta]:
+        job = _Request(self, prompt, params, asyncio.get_running_loop())
+        self._scheduler.submit(job)
+        finished = False
+        try:
+            while not finished:
+                item = await job.queue.get()
+                if isinstance(item, BaseException):
+                    finished = True
+                    raise item
+                finished = item.finish_reason is not None
+                yield item
+        finally:
+            if not finished:
+                job.cancelled = True
+                # The worker drops it before its next step; an idle one needs waking.
+                self._scheduler.wake()
+
+    async def generate(self, request: GenerationRequest) -> Completion:
+        """The whole answer at once (the same text the stream gives)."""
+        parts: list[str] = []
+        async for delta in self.stream(request):
+            parts.append(delta.text)
+            if delta.finish_reason is not None:
+                assert delta.usage is not None
+                return Completion(
+                    text="".join(parts), finish_reason=delta.finish_reason, usage=delta.usage
+                )
+        raise RuntimeError("the stream ended without a finish reason")
+
+    async def aclose(self) -> None:
+        """Stop the worker; requests still running end with an error."""
+        if not self._closed:
+            await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """:meth:`aclose` for code outside an event loop (waits for the current step)."""
+        self._closed = True
+        self._scheduler.close()
+
+
+def _session(model_file: Path, device: str, threads: int | None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    # Spinning threads burn a core waiting for work; on a shared machine that slows
+    # everyone (measured: several times slower decode steps while another process ran).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelLoadError(
+                "device 'cuda' asked for, but this onnxruntime has no CUDA execution provider "
+                f"(it has {', '.join(ort.get_available_providers())}); install onnxruntime-gpu "
+                "or use device 'cpu'"
+            )
+        providers.insert(0, "CUDAExecutionProvider")
+    elif device != "cpu":
+        raise ModelLoadError(f"unknown device '{device}'; use 'cpu' or 'cuda'")
+    return ort.InferenceSession(str(model_file), options, providers=providers)
+
+
+def load_llm(
+    folder: Path,
+    *,
+    name: str,
+    device: str = "cpu",
+    max_batch: int = 8,
+    threads: int | None = None,
+    prefill_chunk: int = 256,
+) -> LocalLLM:
+    """Open a built model folder; ``max_batch`` requests run at once, the rest queue.
+
+    ``threads``: onnxruntime's intra-op threads (default: every core). ``prefill_chunk``:
+    prompt tokens read per model call (the graph returns logits for each one it reads).
+
+    On ``device="cuda"`` the graph runs on the CUDA execution provider (the cache stays in
+    host memory, so this is functional rather than fast); a missing provider is a
+    :class:`ModelLoadError`.
+    """
+    from tokenizers import Tokenizer
+
+    folder = Path(folder)
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+    config_path = folder / "genai_config.json"
+    if not config_path.exists():
+        raise ModelLoadError(f"{folder} is not a built language model (no genai_config.json)")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    shape = DecoderShape.from_genai_config(config)
+    session = _session(folder / config["model"]["decoder"]["filename"], device, threads)
+    eos = config["model"].get("eos_token_id", [])
+    eos_ids = frozenset(eos if isinstance(eos, list) else [eos])
+    decoder = Decoder(session, shape, max_batch=max_batch, prefill_chunk=prefill_chunk)
+    return LocalLLM(
+        name=name,
+        decoder=decoder,
+        tokenizer=Tokenizer.from_file(str(folder / "tokenizer.json")),
+        template=ChatTemplate.from_folder(folder),
+        eos_token_ids=eos_ids,
+    )
