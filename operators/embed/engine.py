@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,16 +37,23 @@ from operators.pooling import pool
 
 from .batcher import BatchStats, MicroBatcher
 
-__all__ = ["OnnxEmbedder", "OnnxEncoder", "load_embedder", "session_options"]
+__all__ = [
+    "OnnxEmbedder",
+    "OnnxEncoder",
+    "load_embedder",
+    "session_options",
+    "split_by_length",
+]
 
 FloatArray = npt.NDArray[np.float32]
 DEVICES = ("cpu", "cuda")
-#: Padded tokens per sub-batch. Below a few thousand a CPU run is dominated by per-run
-#: overhead; above it the attention buffers outgrow the cache (bench/embed.py measured it).
-TOKEN_BUDGET = 4096
+#: The fixed cost of one model run, in tokens' worth of compute (bench/embed.py --sweep).
+RUN_COST = 32.0
+#: Most padded tokens in one sub-batch: bounds the memory one run takes.
+MAX_TOKENS = 8192
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None, *, spinning: bool = False) -> ort.SessionOptions:
     """ONNX Runtime options for a small CPU machine shared with other work.
 
     One intra-op thread per core (onnxruntime's own default counts physical cores, which on
@@ -59,7 +66,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return options
 
 
@@ -89,7 +96,8 @@ class OnnxEncoder:
         *,
         device: str = "cpu",
         threads: int | None = None,
-        token_budget: int = TOKEN_BUDGET,
+        run_cost: float = RUN_COST,
+        max_tokens: int = MAX_TOKENS,
     ) -> None:
         folder = Path(folder)
         info = ModelInfo.load(folder)
@@ -118,7 +126,8 @@ class OnnxEncoder:
         # longest) and cut at the model's limit: a shipped MiniLM tokenizer pads to 128.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length)
-        self.token_budget = token_budget
+        self.run_cost = run_cost
+        self.max_tokens = max_tokens
 
     def _tokenizer_limit(self, folder: Path) -> int:
         truncation = self.tokenizer.truncation
@@ -138,16 +147,18 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str]) -> FloatArray:
         """One row per text, in the order given."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        lengths = [len(e.ids) for e in encodings]
+        groups = split_by_length(
+            lengths, run_cost=self.run_cost, max_tokens=self.max_tokens, hidden=self.dimension
+        )
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for group in self._groups(lengths):
-            width = int(lengths[group[-1]])
+        for group in groups:
+            width = lengths[group[-1]]  # the longest: groups are sorted by length
             ids = np.zeros((len(group), width), dtype=np.int64)
             mask = np.zeros((len(group), width), dtype=np.int64)
             for row, index in enumerate(group):
-                n = int(lengths[index])
-                ids[row, :n] = encodings[index].ids
-                mask[row, :n] = 1
+                ids[row, : lengths[index]] = encodings[index].ids
+                mask[row, : lengths[index]] = 1
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self.inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
@@ -155,20 +166,45 @@ class OnnxEncoder:
             out[group] = pool(hidden, mask, mode=self.pooling, normalize=self.normalize)
         return out
 
-    def _groups(self, lengths: npt.NDArray[np.int64]) -> Iterator[list[int]]:
-        """Indices sorted by length, cut so each group's padded size fits the token budget.
 
-        Sorted neighbours have similar lengths, so padding each group to its last (longest)
-        member wastes little; a group always holds at least one text.
-        """
-        group: list[int] = []
-        for index in np.argsort(lengths, kind="stable").tolist():
-            if group and (len(group) + 1) * int(lengths[index]) > self.token_budget:
-                yield group
-                group = []
-            group.append(index)
-        if group:
-            yield group
+def split_by_length(
+    lengths: Sequence[int],
+    *,
+    run_cost: float = RUN_COST,
+    max_tokens: int = MAX_TOKENS,
+    hidden: int = 384,
+) -> list[list[int]]:
+    """Indices of ``lengths`` sorted by length and cut into the cheapest sub-batches.
+
+    On a CPU an encoder costs about the same per token at batch 1 as at batch 32 (it is
+    compute-bound), so a sub-batch costs its *padded* tokens plus a fixed ``run_cost`` per
+    run (in token equivalents). Every group pads to its last, longest member; a dynamic
+    programme over the sorted lengths picks the cuts that minimise the total (n <= a few
+    dozen, so n^2 steps are nothing next to one run). Attention adds a term quadratic in the
+    padded length, about ``length / (3 * hidden)`` of the dense work per token.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    sizes = [lengths[i] for i in order]
+    # best[j]: least cost of the first j sorted texts; start[j]: where its last group begins.
+    best = [0.0] + [float("inf")] * len(sizes)
+    start = [0] * (len(sizes) + 1)
+    for j in range(1, len(sizes) + 1):
+        pad = sizes[j - 1]
+        per_row = pad * (1.0 + pad / (3.0 * hidden))
+        for i in range(j - 1, -1, -1):
+            rows = j - i
+            if rows > 1 and rows * pad > max_tokens:
+                break  # bounds the activations a run allocates
+            cost = best[i] + run_cost + rows * per_row
+            if cost < best[j]:
+                best[j], start[j] = cost, i
+    groups: list[list[int]] = []
+    j = len(sizes)
+    while j > 0:
+        groups.append(order[start[j] : j])
+        j = start[j]
+    groups.reverse()
+    return groups
 
 
 class OnnxEmbedder:

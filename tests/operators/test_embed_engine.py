@@ -21,7 +21,7 @@ import pytest
 
 from operators.embed import EmbeddingModel
 from operators.embed.batcher import MicroBatcher
-from operators.embed.engine import OnnxEmbedder, load_embedder
+from operators.embed.engine import OnnxEmbedder, load_embedder, split_by_length
 from operators.export.cache import find_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +205,23 @@ def test_load_errors(folder: Path, tmp_path: Path) -> None:
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(RuntimeError, match="CUDAExecutionProvider"):
             load_embedder(folder, name=NAME, device="cuda")
+
+
+def test_split_by_length() -> None:
+    lengths = [12, 250, 9, 14, 11, 40, 10, 13]
+    groups = split_by_length(lengths)
+    flat = [i for group in groups for i in group]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths)  # sorted, short groups first
+    # The short ones share a run; the 250-token outlier does not make them pad to it.
+    assert groups[0] == [2, 6, 4, 0, 7, 3] and groups[-1] == [1]
+    assert split_by_length([16] * 32) == [list(range(32))]
+    assert split_by_length([]) == []
+    assert all(len(g) * 16 <= 64 for g in split_by_length([16] * 10, max_tokens=64))
+    # With no cost per run, each text runs alone (no padding at all) ...
+    assert len(split_by_length([5, 6, 7], run_cost=0)) == 3
+    # ... and with a huge one, all share a run whatever the padding.
+    assert split_by_length([5, 200, 7], run_cost=1e9) == [[0, 2, 1]]
 
 
 # The batcher alone, on a stand-in model that blocks until told to go, so what is queued
