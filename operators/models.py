@@ -31,7 +31,9 @@ from .llm.types import LanguageModel
 __all__ = [
     "ModelCard",
     "ModelSet",
+    "NoModel",
     "UnknownModel",
+    "WrongModelKind",
     "current_models",
     "install_models",
     "installed_models",

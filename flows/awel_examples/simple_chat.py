@@ -1,0 +1,136 @@
+"""``POST /api/v1/awel/trigger/examples/simple_chat``: DB-GPT's simple chat example.
+
+The body is ``{"model": ..., "user_input": ...}``, both required; the answer is DB-GPT's
+``ModelOutput.to_dict()``: ``{"error_code": 0, "text", "incremental": false,
+"model_context", "finish_reason", "usage", "metrics"}``. A model name this server does not
+serve is answered by the default model (DB-GPT's clients name the models of their own
+deployment), and ``model_context.model`` says which one answered. No model, or one failing
+midway, gives ``error_code`` 1 and the reason in ``text`` (HTTP 200), as DB-GPT's does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from awel import DAG, MapOperator, UnstreamifyAbsOperator
+from awel.trigger import HttpTrigger
+from operators.llm.operators import LLMStream
+from operators.llm.types import ChatMessage, Delta, GenerationRequest
+from operators.models import NoModel, current_models
+
+log = logging.getLogger("awel.examples")
+
+
+class ChatInput(BaseModel):
+    model: str = Field(description="The model to answer with (else the default model).")
+    user_input: str = Field(description="What the user says.")
+
+
+class ToRequest(MapOperator[ChatInput, GenerationRequest]):
+    async def map(self, input_value: ChatInput) -> GenerationRequest:
+        models = current_models()
+        name = input_value.model
+        if not models.has_llm(name):
+            # With no model at all the name stays, and the answer says it does not exist
+            # (error_code 1, as DB-GPT's worker manager answers when it finds no model).
+            with contextlib.suppress(NoModel):
+                name = models.llm().name
+        message = ChatMessage(role="user", content=input_value.user_input)
+        return GenerationRequest(model=name, messages=[message])
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ToModelOutput(UnstreamifyAbsOperator[Delta, dict[str, Any]]):
+    """Collects the answer, timing it as DB-GPT's ``metrics`` report."""
+
+    async def unstreamify(self, input_stream: AsyncIterator[Delta]) -> dict[str, Any]:
+        request: GenerationRequest = self.current_dag_context.get_task_output("request")
+        start = _ms()
+        first: int | None = None
+        parts: list[str] = []
+        last = Delta()
+        count = 0
+        try:
+            async for delta in input_stream:
+                count += 1
+                if delta.text:
+                    first = first or _ms()
+                    parts.append(delta.text)
+                last = delta
+        except Exception as exc:
+            log.exception("simple_chat: the model failed")
+            text = f"**LLMServer Generate Error, Please CheckErrorInfo.**: {exc}"
+            return _output(1, text, request.model, None, None, None)
+        end = _ms()
+        usage = last.usage.model_dump() if last.usage is not None else None
+        prompt = usage["prompt_tokens"] if usage else 0
+        completion = usage["completion_tokens"] if usage else 0
+        seconds = max(end - start, 1) / 1000
+        decode = max((end - first) / 1000, 1e-3) if first is not None else None
+        prefill = max((first - start) / 1000, 1e-3) if first is not None else None
+        metrics = {
+            "collect_index": count,
+            "start_time_ms": start,
+            "end_time_ms": end,
+            "current_time_ms": end,
+            "first_token_time_ms": first,
+            "first_completion_time_ms": first,
+            "first_completion_tokens": 1 if first is not None else 0,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "speed_per_second": completion / seconds,
+            "prefill_tokens_per_second": prompt / prefill if prefill else None,
+            "decode_tokens_per_second": (completion - 1) / decode if decode else None,
+            "current_gpu_infos": None,
+            "avg_gpu_infos": None,
+        }
+        return _output(0, "".join(parts), request.model, last.finish_reason, usage, metrics)
+
+
+def _output(
+    error_code: int,
+    text: str,
+    model: str,
+    finish_reason: str | None,
+    usage: dict[str, Any] | None,
+    metrics: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "error_code": error_code,
+        "text": text,
+        "incremental": False,
+        "model_context": {"model": model},
+        "finish_reason": finish_reason,
+        "usage": usage,
+        "metrics": metrics,
+    }
+
+
+with DAG(
+    "dbgpt_awel_simple_dag_example",
+    description="Answer one user message with a language model (DB-GPT's ModelOutput).",
+    tags={"label": "example"},
+) as dag:
+    trigger = HttpTrigger(
+        "/examples/simple_chat",
+        methods="POST",
+        request_body=ChatInput,
+        summary="Chat with a model",
+        task_name="trigger",
+    )
+    (
+        trigger
+        >> ToRequest(task_name="request")
+        >> LLMStream(task_name="llm")
+        >> ToModelOutput(task_name="output")
+    )
