@@ -37,11 +37,18 @@ class FakeLLM:
     after that many deltas of a stream, to test a failure after the headers went out.
     """
 
-    def __init__(self, name: str = "fake-llm", *, fail_after: int | None = None) -> None:
+    def __init__(
+        self, name: str = "fake-llm", *, fail_after: int | None = None, delay: float = 0.0
+    ) -> None:
         self.name = name
         self.fail_after = fail_after
+        #: Seconds between tokens of a stream (a slow model, for hang-up tests).
+        self.delay = delay
         self.closed = False
         self.requests: list[GenerationRequest] = []
+        #: Streams begun, and streams whose generator was closed (ended or abandoned).
+        self.streams_started = 0
+        self.streams_closed = 0
 
     def _answer(self, request: GenerationRequest) -> tuple[list[str], FinishReason, int]:
         self.requests.append(request)
@@ -72,11 +79,15 @@ class FakeLLM:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
         words, reason, prompt = self._answer(request)
-        for i, word in enumerate(words):
-            if self.fail_after is not None and i == self.fail_after:
-                raise RuntimeError("the fake model broke down")
-            await asyncio.sleep(0)
-            yield Delta(text=word)
+        self.streams_started += 1
+        try:
+            for i, word in enumerate(words):
+                if self.fail_after is not None and i == self.fail_after:
+                    raise RuntimeError("the fake model broke down")
+                await asyncio.sleep(self.delay)
+                yield Delta(text=word)
+        finally:
+            self.streams_closed += 1
         usage = Usage(
             prompt_tokens=prompt, completion_tokens=len(words), total_tokens=prompt + len(words)
         )

@@ -3,9 +3,11 @@ SSE framing, errors, API keys; then the same routes on the real default models."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ import pytest
 
 from operators.export.cache import find_model
 from operators.models import ModelSet
+from server.settings import Settings
 
-from .model_api_live import DATA_DIR, FakeEmbedder, LiveServer, fake_models, model_api
+from .model_api_live import DATA_DIR, FakeEmbedder, FakeLLM, LiveServer, fake_models, model_api
 
 API = "/api/v1"
 
@@ -216,6 +219,26 @@ async def test_a_stream_failing_after_its_headers_ends_with_an_error_then_done(
     assert "You said: " in "".join(
         json.loads(d)["choices"][0]["delta"].get("content", "") for d in data[1:-2]
     )
+
+
+async def test_a_client_hanging_up_stops_the_model(tmp_path: Path) -> None:
+    slow = FakeLLM("slow", delay=0.05)
+    with model_api(tmp_path, ModelSet([slow])) as live:
+        body = {"model": "slow", "prompt": "w " * 200, "max_tokens": 200, "stream": True}
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(live.url + API + "/completions", json=body) as r,
+        ):
+            await r.content.readline()  # the first event
+            await r.content.readline()
+        # Leaving the block closed the connection midway.
+        for _ in range(100):
+            if slow.streams_closed:
+                break
+            await asyncio.sleep(0.02)
+    assert slow.streams_started == 1 and slow.streams_closed == 1
+    # Its 200 tokens would take 10 s; the model stopped long before.
+    assert len(slow.requests) == 1
 
 
 async def test_text_completions_whole_and_streamed(server: LiveServer) -> None:
@@ -430,3 +453,51 @@ async def test_real_embeddings_put_similar_sentences_closer(real: LiveServer) ->
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
     assert body["usage"]["prompt_tokens"] > 10
+
+
+# --- awel serve: both apps in one process --------------------------------------------------
+
+
+async def test_awel_serve_runs_both_apps_and_stops_both(tmp_path: Path) -> None:
+    from .test_main import awel_serve, free_port, wait_for
+
+    web_port, api_port = free_port(), free_port()
+    args = ["--port", str(web_port), "--model-api-port", str(api_port), "--api-key", "k1"]
+    env = {"AWEL_API_KEYS": "ignored-when-the-flag-is-given"}
+    with awel_serve(*args, "--data-dir", str(tmp_path / "data"), env=env) as proc:
+        wait_for(web_port, proc)
+        wait_for(api_port, proc)
+        async with aiohttp.ClientSession() as s:
+            hello = f"http://127.0.0.1:{web_port}/api/v1/awel/trigger/examples/hello?name=Al"
+            async with s.get(hello) as r:
+                assert r.status == 200
+            models = f"http://127.0.0.1:{api_port}/api/v1/models"
+            async with s.get(models) as r:
+                assert r.status == 401
+            async with s.get(models, headers={"Authorization": "Bearer k1"}) as r:
+                assert r.status == 200 and (await r.json())["data"] == []
+            # The model API is not on the webserver's port, nor the reverse.
+            async with s.get(f"http://127.0.0.1:{web_port}/api/v1/models") as r:
+                assert r.status == 404
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        log = proc.stdout.read() if proc.stdout else ""
+    assert f"model API (OpenAI-compatible) on http://127.0.0.1:{api_port}/api/v1" in log
+    assert "API keys required" in log and "k1" not in log
+
+
+def test_api_keys_and_the_port_from_the_environment_and_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWEL_API_KEYS", "a, b")
+    monkeypatch.setenv("AWEL_MODEL_API_PORT", "0")
+    settings = Settings.load(None)
+    assert settings.api_keys == ["a", "b"] and settings.model_api_port == 0
+    monkeypatch.delenv("AWEL_API_KEYS")
+    monkeypatch.delenv("AWEL_MODEL_API_PORT")
+    config = tmp_path / "awel.toml"
+    config.write_text('api_keys = ["x"]\nmodels = ["smollm2"]\n')
+    settings = Settings.load(config)
+    assert settings.api_keys == ["x"] and settings.models == ["smollm2"]
+    assert settings.model_api_port == 8100
+    assert Settings.load(config, api_keys=["flag"]).api_keys == ["flag"]
