@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, cast
 
 from server.errors import ApiError
 
@@ -180,8 +180,8 @@ class ModelSet:
         cls, data_dir: Path, *, names: Sequence[str] = DEFAULT_MODELS, device: str = "cpu"
     ) -> ModelSet:
         """Load the builds called ``names`` from the data folder (blocking: call it in a
-        thread). A name with no finished build is skipped with a warning, so a server
-        without models still starts and says what is missing."""
+        thread). A name with no finished build, or one that fails to load, is skipped and
+        logged, so a server without models still starts and says what is missing."""
         llms: list[LanguageModel] = []
         embedders: list[EmbeddingModel] = []
         for name in names:
@@ -196,19 +196,19 @@ class ModelSet:
                 )
                 continue
             started = time.perf_counter()
-            if info.kind == "llm":
-                # Imported here: the engines pull in onnxruntime, which a flow that never
-                # touches a model should not pay for.
-                from .llm.engine import load_llm
-
-                llms.append(load_llm(info.path, name=name, device=device))
-            elif info.kind == "embeddings":
-                from .embed.engine import load_embedder
-
-                embedders.append(load_embedder(info.path, name=name, device=device))
-            else:
+            try:
+                model = _load_one(info.path, info.kind, name, device)
+            except Exception:
+                # One broken build must not keep the server (and the other models) down.
+                log.exception("cannot load %s model '%s' from %s", info.kind, name, info.path)
+                continue
+            if model is None:
                 log.warning("model '%s' is of kind '%s', which nothing serves", name, info.kind)
                 continue
+            if info.kind == "llm":
+                llms.append(cast(LanguageModel, model))
+            else:
+                embedders.append(cast(EmbeddingModel, model))
             log.info(
                 "loaded %s model '%s' from %s in %.1fs",
                 info.kind,
@@ -217,6 +217,22 @@ class ModelSet:
                 time.perf_counter() - started,
             )
         return cls(llms, embedders)
+
+
+def _load_one(
+    folder: Path, kind: str, name: str, device: str
+) -> LanguageModel | EmbeddingModel | None:
+    # The engines are imported here: they pull in onnxruntime, which a process that never
+    # loads a model should not pay for.
+    if kind == "llm":
+        from .llm.engine import load_llm
+
+        return load_llm(folder, name=name, device=device)
+    if kind == "embeddings":
+        from .embed.engine import load_embedder
+
+        return load_embedder(folder, name=name, device=device)
+    return None
 
 
 _EMPTY = ModelSet(created=0)

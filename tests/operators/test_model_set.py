@@ -3,6 +3,7 @@ builds, when they are there)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -103,6 +104,17 @@ def test_load_skips_what_is_not_built(tmp_path: Path, caplog: pytest.LogCaptureF
     assert len(models) == 0
     assert "model 'smollm2' is not built" in caplog.text
     assert "awel model build all-minilm-l6-v2" in caplog.text
+
+
+def test_load_skips_a_broken_build(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "models" / "smollm2-0123"
+    folder.mkdir(parents=True)
+    manifest = {"format": 1, "name": "smollm2", "kind": "llm", "key": "0123", "options": {}}
+    (folder / "awel-model.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.ERROR, "awel.models"):
+        models = ModelSet.load(tmp_path, names=["smollm2"])
+    assert len(models) == 0
+    assert "cannot load llm model 'smollm2'" in caplog.text
 
 
 @pytest.mark.slow
