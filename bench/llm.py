@@ -10,6 +10,7 @@
    End of sequence is suppressed on both sides so every run makes exactly 128 tokens.
    tokens/s counts the prefill; time to first token is the prefill plus one sample
    (PyTorch's: a separate ``generate`` of one token).
+   For reference, onnxruntime-genai's own ``Generator`` on the same model folder too.
 2. **Concurrency**: 8 streams started together through the engine, each 128 tokens, against
    one stream alone: aggregate tokens/s (all tokens / wall time) and the ratio.
 
@@ -81,6 +82,10 @@ class TorchBaseline:
 
     def __init__(self, source: Path) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Idle OpenMP threads sleep instead of spinning (our engine's onnxruntime threads do
+        # the same): on a shared 2-core machine spinning threads made PyTorch ten times
+        # slower whenever another process held a core.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -117,6 +122,34 @@ class TorchBaseline:
             return tokens / (time.perf_counter() - start), first
 
 
+class GenaiBaseline:
+    """onnxruntime-genai's own ``Generator`` on the same model folder, one request."""
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime_genai as og
+
+        self.og = og
+        self.model = og.Model(str(folder))
+
+    def run(self, ids: list[int], tokens: int) -> tuple[float, float]:
+        import numpy as np
+
+        og = self.og
+        params = og.GeneratorParams(self.model)
+        total = len(ids) + tokens
+        params.set_search_options(max_length=total, min_length=total, do_sample=False)
+        generator = og.Generator(self.model, params)
+        start = time.perf_counter()
+        generator.append_tokens(np.asarray(ids, dtype=np.int32))
+        made, first = 0, 0.0
+        while not generator.is_done():
+            generator.generate_next_token()
+            made += 1
+            if made == 1:
+                first = time.perf_counter() - start
+        return made / (time.perf_counter() - start), first
+
+
 def _ratio_rows(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
     ours = statistics.median(p[0] for p in pairs)
     theirs = statistics.median(p[1] for p in pairs)
@@ -139,6 +172,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     await _one(llm, PROMPTS[0], 8)  # warm-up
     prompt = PROMPTS[0]
+
+    genai = GenaiBaseline(info.path)
+    ids = llm.prompt_ids(_request(prompt, args.tokens))
+    genai.run(ids, 4)  # warm-up
+    pairs: list[tuple[float, float]] = []
+    for _ in range(args.rounds):
+        n, seconds, _first = await _one(llm, prompt, args.tokens)
+        pairs.append((n / seconds, genai.run(ids, args.tokens)[0]))
+    results["genai"] = {"tok_s": _ratio_rows(pairs)}
+    del genai
 
     if args.torch:
         source = Path(info.manifest["source"]["path"])
@@ -200,6 +243,11 @@ def _table(results: dict[str, Any]) -> str:
             f"| time to first token vs PyTorch | {ours * 1000:.0f} ms | {theirs * 1000:.0f} ms "
             f"| {ratio:.2f}x | info |"
         )
+    ours, theirs, ratio = results["genai"]["tok_s"]
+    lines.append(
+        f"| 1 stream tok/s vs onnxruntime-genai Generator (same model) | {ours:.1f} "
+        f"| {theirs:.1f} | {ratio:.2f}x | info |"
+    )
     ours, theirs, ratio = results["concurrent"]["tok_s"]
     lines.append(
         f"| aggregate tok/s, {streams} streams vs 1 | {ours:.1f} | {theirs:.1f} "

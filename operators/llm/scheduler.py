@@ -12,9 +12,10 @@ head_size]``. The active sequences own rows ``0..n-1``, each its own length (rig
 lengths decode together. The same memory is bound as the graph's past input and its present
 output, which makes the operator write the new position in place (``past_present_share_buffer``)
 instead of copying the whole cache every step. A sequence that leaves hands its row to the
-last one (one row copied), so the active rows stay a contiguous block. The operator's work
-grows with the capacity, not only with the lengths, so the capacity follows the longest
-active sequence in steps of :data:`CAPACITY_STEP`.
+last one (one row copied), so the active rows stay a contiguous block. The capacity follows
+the longest active sequence in steps of :data:`CAPACITY_STEP` (memory is ``max_batch x
+capacity``, not ``max_batch x context``); the attention op reads only each row's length, so
+spare capacity costs no time (measured: the same step time at 128 and 2048).
 
 All model work happens in one worker thread. Requests come in through a queue; what a
 sequence does with a token (sampling, decoding text, stopping, handing results to the event
@@ -37,8 +38,7 @@ __all__ = ["CAPACITY_STEP", "BatchScheduler", "Decoder", "DecoderShape", "Sequen
 
 log = logging.getLogger(__name__)
 
-#: Cache capacity granularity, in positions: a resize copies the cache, a larger capacity
-#: costs attention time on every step.
+#: Cache capacity granularity, in positions: each resize copies the cache.
 CAPACITY_STEP = 64
 
 Logits = npt.NDArray[np.float32]
