@@ -62,10 +62,24 @@ class KindError(Exception):
     """Raised while compiling when a node gets a stream where it needs a value, or back."""
 
 
+# Whether values of a class are streams. ABCMeta caches its answer per class too, but
+# reaching that cache costs a Python-level __instancecheck__ on every call, and this test
+# runs several times per flow call. Bounded so that classes made on the fly cannot grow it.
+# Hot paths read it directly (`STREAM_CLASSES.get(type(x))`, falling back to is_stream on a
+# miss) to save the call.
+STREAM_CLASSES: dict[type, bool] = {}
+
+
 def is_stream(value: Any) -> bool:
-    # An ABC check, cached per class by ABCMeta. Asking a pydantic model (or its class) for
-    # a missing attribute goes through a __getattr__ that raises: about 1 us a call.
-    return isinstance(value, AsyncIterable)
+    # AsyncIterable's check looks for __aiter__ on the class, so one answer per class holds.
+    # (Asking a pydantic model for a missing attribute instead costs an exception: ~1 us.)
+    cls = type(value)
+    known = STREAM_CLASSES.get(cls)
+    if known is None:
+        known = isinstance(value, AsyncIterable)
+        if len(STREAM_CLASSES) < 4096:
+            STREAM_CLASSES[cls] = known
+    return known
 
 
 def as_async(fn: Callable[..., Any], *, offload: bool = True) -> Step:
@@ -160,6 +174,16 @@ class BaseOperator(DAGNode):
     ) -> Coroutine[Any, Any, Any]:
         """Run the flow up to this node: ``await node.call(data)`` returns its output."""
         # A plain function handing back the plan's coroutine: one coroutine per call, not two.
+        # plan_for's cache hit, written out: this is on every request a server answers.
+        cache = self._plans
+        dag = self.dag
+        if cache is not None and dag is not None and cache[0] == dag.version:
+            streamed = STREAM_CLASSES.get(type(call_data))
+            if streamed is None:
+                streamed = is_stream(call_data)
+            plan = cache[2 if streamed else 1]
+            if plan is not None:
+                return plan.call(call_data, share_data, timeout)  # type: ignore[no-any-return]
         return plan_for(self, call_data).call(call_data, share_data, timeout)
 
     def call_stream(

@@ -49,6 +49,8 @@ from .stream import tee
 
 __all__ = ["Plan", "StreamCall", "compile_plan", "plan_for"]
 
+_clock = time.perf_counter
+
 
 def plan_for(target: BaseOperator, call_data: Any) -> Plan:
     """The compiled plan that runs ``target`` for this call data (cached per DAG version)."""
@@ -332,7 +334,17 @@ class Plan:
                         x = await step(x)
                         append(x)
                 else:
-                    x = await self._observed_loop(values, x, observer)
+                    # _observed_loop, written out for the same reason.
+                    nodes = self.nodes
+                    for step in self.loop_steps:
+                        started = _clock()
+                        try:
+                            x = await step(x)
+                        except BaseException as exc:
+                            observer(nodes[len(values)], _clock() - started, exc)
+                            raise
+                        observer(nodes[len(values)], _clock() - started, None)
+                        append(x)
             except BaseException as exc:
                 await _close_streams(values)
                 if not _wraps(exc, self.dag):

@@ -274,6 +274,14 @@ class HttpTrigger(TriggerOperator[Any]):
             endpoint = "/" + endpoint
         return TRIGGER_PREFIX + endpoint
 
+    def may_stream(self) -> bool:
+        """Whether any request could be answered with a stream (else skip asking each one)."""
+        if self.streaming_predict_func is not None or self.streaming_response:
+            return True
+        if self._stream_fields is None:
+            self._stream_fields = _stream_fields(self.request_body)
+        return bool(self._stream_fields)
+
     def wants_stream(self, body: Any) -> bool:
         """Whether this request should be answered with a stream."""
         if self.streaming_predict_func is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -25,7 +24,7 @@ from .errors import ErrorStyle, error_response
 from .flows import FLOW_ERRORS_PATH, FlowSet, webserver_flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
-from .routes import Route, RouteTable
+from .routes import RouteTable
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -75,6 +74,7 @@ def make_app(
     app[METRICS] = Metrics() if settings.metrics else None
     app[ROUTES] = Routes(flows.load_user())
     _observe_flows(app)
+    _bind(app, app[ROUTES].table)
 
     app.router.add_get("/health", health)
     app.router.add_get(FLOW_ERRORS_PATH, flow_errors)
@@ -105,7 +105,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         if route is None and request.method == "HEAD":
             route = methods.get("GET")
         if route is not None:
-            return await answer(request, route, params)
+            return await route.answer(request, params)
         label = next(iter(methods.values())).path
         allowed = ", ".join(sorted(methods))
         resp = error_response(
@@ -121,25 +121,6 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def answer(request: web.Request, route: Route, params: dict[str, str]) -> web.StreamResponse:
-    """Let ``route`` answer the request; count it when metrics are on."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        refused = _too_large(request, route)
-        resp = await route.handle(request, params) if refused is None else refused
-        status = resp.status
-        return resp
-    except asyncio.CancelledError:
-        # The client went away (nginx calls that 499).
-        status = 499
-        raise
-    finally:
-        metrics = request.app[METRICS]
-        if metrics is not None:
-            metrics.request_done(route.path, request.method, status, time.perf_counter() - started)
-
-
 def _mount_shipped(app: web.Application) -> None:
     """Give the shipped flows' plain paths aiohttp routes of their own.
 
@@ -152,34 +133,13 @@ def _mount_shipped(app: web.Application) -> None:
         if id(route.dag) not in shipped or "{" in route.path:
             continue
 
-        # `answer` itself, with the route bound: no wrapper coroutine per request.
-        handler = functools.partial(answer, route=route, params={})
+        # The route's own method: no wrapper coroutine per request.
+        handler = route.answer
         for method in sorted(route.methods):
             if method == "GET":
                 app.router.add_get(route.path, handler)
             else:
                 app.router.add_route(method, route.path, handler)
-
-
-def _too_large(request: web.Request, route: Route) -> web.Response | None:
-    """A 413 in the route's error style when the declared body is over the limit.
-
-    aiohttp would raise only once the body is read, with a message that names no limit;
-    checking Content-Length first also spares reading a body that will be refused.
-    """
-    size = request.content_length
-    if size is None:
-        return None
-    limit = request.app[SETTINGS].max_request_size
-    if size <= limit:
-        return None
-    return error_response(
-        route.style,
-        413,
-        f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
-        code="request_too_large",
-        err_code="413",
-    )
 
 
 def _style_for(path: str) -> ErrorStyle:
@@ -203,8 +163,15 @@ async def reload_user_flows(app: web.Application) -> None:
     """Reload the user's flows (off the event loop) and swap the route table in."""
     table = await anyio.to_thread.run_sync(app[FLOWS].load_user)
     _observe_flows(app)
+    _bind(app, table)
     app[ROUTES].table = table
     log.info("user flows reloaded: %d routes", len(table.routes))
+
+
+def _bind(app: web.Application, table: RouteTable) -> None:
+    """Tell each route where requests are counted and how large a body may be."""
+    for route in table.routes:
+        route.bind(app[METRICS], app[SETTINGS].max_request_size)
 
 
 def _observe_flows(app: web.Application) -> None:

@@ -22,10 +22,10 @@ task name is known by its class. Node times come from the engine's node observer
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import choose_encoder
@@ -62,6 +62,9 @@ BUCKETS = (
 )
 # The `le` label values; str() of these bounds is how prometheus-client writes them too.
 _LE = [str(b) for b in BUCKETS] + ["+Inf"]
+_BOUNDS = np.array(BUCKETS, dtype=np.float64)
+#: Observations a series holds before folding them into its buckets (bounds its memory).
+FOLD_AT = 1024
 
 # Methods get their own label value; anything else a client sends is "OTHER", so a scanner
 # trying made-up methods cannot grow the series (or the cache).
@@ -69,34 +72,62 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"
 
 
 class Series:
-    """A count and a histogram of durations for one label set (no lock: see the module)."""
+    """A count and a histogram of durations for one label set (no lock: see the module).
 
-    __slots__ = ("buckets", "count", "sum")
+    Observations are appended to ``pending`` and folded into the buckets in bulk, at scrape
+    time or every :data:`FOLD_AT` observations: the hot path is a list append (callers on
+    it append to ``pending`` themselves and call :meth:`fold` when it is full), not a
+    bucket search per request.
+    """
+
+    __slots__ = ("_buckets", "_count", "_sum", "pending")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
+        self.pending: list[float] = []
+        self._count = 0
+        self._sum = 0.0
         #: Per bucket, not cumulative; the last one is +Inf.
-        self.buckets = [0] * (len(BUCKETS) + 1)
+        self._buckets = np.zeros(len(BUCKETS) + 1, dtype=np.int64)
 
     def observe(self, seconds: float) -> None:
-        self.count += 1
-        self.sum += seconds
-        # The first bound >= seconds: Prometheus buckets are "less than or equal".
-        self.buckets[bisect_left(BUCKETS, seconds)] += 1
+        pending = self.pending
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Move the pending observations into the count, sum and buckets."""
+        if not self.pending:
+            return
+        values = np.array(self.pending, dtype=np.float64)
+        self.pending.clear()
+        self._count += len(values)
+        self._sum += float(values.sum())
+        # side="left": the first bound >= the value, as Prometheus buckets are "<=".
+        where = np.searchsorted(_BOUNDS, values, side="left")
+        self._buckets += np.bincount(where, minlength=len(BUCKETS) + 1)
+
+    @property
+    def count(self) -> int:
+        self.fold()
+        return self._count
+
+    @property
+    def sum(self) -> float:
+        self.fold()
+        return self._sum
 
     def add(self, other: Series) -> None:
-        self.count += other.count
-        self.sum += other.sum
-        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
+        other.fold()
+        self.fold()
+        self._count += other._count
+        self._sum += other._sum
+        self._buckets = self._buckets + other._buckets
 
     def cumulative(self) -> list[tuple[str, float]]:
-        out: list[tuple[str, float]] = []
-        total = 0
-        for le, n in zip(_LE, self.buckets, strict=True):
-            total += n
-            out.append((le, total))
-        return out
+        self.fold()
+        totals = np.cumsum(self._buckets)
+        return [(le, float(n)) for le, n in zip(_LE, totals, strict=True)]
 
 
 class Count:
@@ -133,12 +164,16 @@ class Metrics:
 
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request; ``route`` is a template path or :data:`UNMATCHED`."""
+        self.request_series(route, method, status).observe(seconds)
+
+    def request_series(self, route: str, method: str, status: int) -> Series:
+        """The series of one route, method and status (routes cache it for their hot path)."""
         series = self.requests.get((route, method, status))
         if series is None:
             if method not in _METHODS:
                 method = "OTHER"
             series = self.requests.setdefault((route, method, status), Series())
-        series.observe(seconds)
+        return series
 
     # --- flows ------------------------------------------------------------------------------
 
@@ -185,7 +220,11 @@ class Metrics:
             if timer is None:
                 # A node added after the flow was mounted: rare, so resolve it here.
                 timer = series[node] = nodes.setdefault((dag_id, _name_of(node)), Series())
-            timer.observe(seconds)
+            # Series.observe written out: this runs for every node of every call.
+            pending = timer.pending
+            pending.append(seconds)
+            if len(pending) >= FOLD_AT:
+                timer.fold()
             if error is None:
                 if node is output:
                     ok.value += 1

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator
 
 from awel.trigger import HttpTrigger, UploadedFile
 
@@ -44,12 +45,25 @@ class RequestParser:
             body if isinstance(body, type) and issubclass(body, BaseModel) else None
         )
         self.fields: dict[str, bool] = {}
+        self._validate: Callable[[Any], Any] | None = None
         if self.model is not None:
             for name, info in self.model.model_fields.items():
                 multi = _is_list(info.annotation)
                 self.fields[name] = multi
                 if info.alias:
                     self.fields[info.alias] = multi
+            # model_validate's wrapper costs more than the validation of a small query.
+            # A model not yet complete (forward references) keeps the wrapper, which
+            # finishes it on first use.
+            complete = getattr(self.model, "__pydantic_complete__", False)
+            validator = self.model.__pydantic_validator__ if complete else None
+            self._validate = (
+                validator.validate_python
+                if isinstance(validator, SchemaValidator)
+                else self.model.model_validate
+            )
+        self._single = tuple(k for k, multi in self.fields.items() if not multi)
+        self._multi = tuple(k for k, multi in self.fields.items() if multi)
 
     def reads_body(self, request: web.Request) -> bool:
         """Whether parsing this request must await its body (else :meth:`parse_now` will do)."""
@@ -57,43 +71,54 @@ class RequestParser:
             request.method not in _QUERY_METHODS and request.can_read_body
         )
 
+    def query_only(self, methods: frozenset[str]) -> bool:
+        """Whether requests with these methods never need their body read."""
+        return self.body_type is not str and methods <= _QUERY_METHODS
+
     async def parse(self, request: web.Request, path_params: dict[str, str]) -> Any:
         if self.body_type is str:
             return await request.text()
-        return self._finish(request, path_params, await self._read_body(request))
+        return self.parse_now(request, path_params, await self._read_body(request))
 
-    def parse_now(self, request: web.Request, path_params: dict[str, str]) -> Any:
-        """Parse a request with no body to read (the query and path only), without awaiting."""
-        return self._finish(request, path_params, None)
-
-    def _finish(
-        self, request: web.Request, path_params: dict[str, str], body: dict[str, Any] | None
+    def parse_now(
+        self,
+        request: web.Request,
+        path_params: dict[str, str],
+        body: dict[str, Any] | None = None,
     ) -> Any:
+        """The trigger's input from the query, the path and a body already read.
+
+        A request with no body to read is parsed here without awaiting; this is on every
+        request, so it is one function with plain loops (a comprehension costs a frame).
+        """
         if self.body_type is None:
             return None
-        raw: dict[str, Any] = {}
         query = request.query
-        if query:
-            if self.model is None:
-                raw.update(query)
-            else:
-                self._take(raw, query)
-        raw.update(path_params)
+        validate = self._validate
+        raw: dict[str, Any]
+        if validate is None:
+            raw = dict(query) if query else {}
+        else:
+            raw = {}
+            if query:
+                for key in self._single:
+                    if key in query:
+                        raw[key] = query[key]
+                for key in self._multi:
+                    if key in query:
+                        raw[key] = query.getall(key)
+        if path_params:
+            raw.update(path_params)
         if body:
             raw.update(body)
-        if self.model is None:
+        if validate is None:
             return raw
         try:
-            return self.model.model_validate(raw)
+            return validate(raw)
         except ValidationError as exc:
             where = "query" if request.method in _QUERY_METHODS else "body"
             message, first, _ = validation_message(exc, where)
             raise ApiError(400, message, code="E0001", param=first) from None
-
-    def _take(self, raw: dict[str, Any], source: MultiMapping[Any]) -> None:
-        for key, multi in self.fields.items():
-            if key in source:
-                raw[key] = source.getall(key) if multi else source[key]
 
     async def _read_body(self, request: web.Request) -> dict[str, Any]:
         ctype = request.content_type

@@ -8,9 +8,12 @@ old flows or the new ones, never a mix.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring as _quote
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from aiohttp import web
 
 from awel.dag import DAG
 from awel.errors import AwelError, NodeError
-from awel.operators import BaseOperator, is_stream
+from awel.operators import STREAM_CLASSES, BaseOperator, is_stream
 from awel.trigger import HttpTrigger, ResponseKind, StreamErrorStyle
 
 from .envelope import result_ok
@@ -31,10 +34,17 @@ from .errors import (
     status_for,
 )
 from .json import dumps, dumps_text
+from .metrics import FOLD_AT, Metrics, Series
 from .request import RequestParser
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
 
 log = logging.getLogger("awel.server")
+
+_clock = time.perf_counter
+#: The path parameters of a route without any (shared: never written to).
+_NO_PARAMS: dict[str, str] = {}
+#: The body limit of a route no app has bound yet (aiohttp's default).
+DEFAULT_MAX_REQUEST_SIZE = 1024**2
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -68,19 +78,92 @@ class Route:
         self._sse_framer = (
             sse_passthrough if (self.node.output_format or "").upper() == "SSE" else sse_frame
         )
+        self._may_stream = trigger.may_stream()
+        self._query_only = self.parser.query_only(self.methods)
+        # Headers of a JSON answer, built once: handing aiohttp a content_type instead makes
+        # it parse and rebuild the header on every response.
+        self._json_headers = {
+            "Content-Type": "application/json",
+            **(trigger.response_headers or {}),
+        }
+        self.metrics: Metrics | None = None
+        #: (method, status) -> the metrics series it counts in, resolved once.
+        self._series: dict[tuple[str, int], Series] = {}
+        self.max_request_size = DEFAULT_MAX_REQUEST_SIZE
 
-    async def handle(self, request: web.Request, path_params: dict[str, str]) -> web.StreamResponse:
-        parser = self.parser
+    def bind(self, metrics: Metrics | None, max_request_size: int) -> None:
+        """Give the route what its app decides: where to count requests, the body limit."""
+        self.metrics = metrics
+        self._series = {}
+        self.max_request_size = max_request_size
+
+    async def answer(
+        self, request: web.Request, path_params: dict[str, str] = _NO_PARAMS
+    ) -> web.StreamResponse:
+        """Parse the request, run the flow, answer; count it when metrics are on.
+
+        This is aiohttp's handler for the route (or the dispatcher's, for user flows), and
+        the whole per-request path in one coroutine on purpose: every extra call on it
+        shows up in the server's CPU time per request (bench/server.py).
+        """
+        started = _clock()
+        status = 500
         try:
-            # A GET reads nothing but its query: parse it without another coroutine.
-            if parser.reads_body(request):
-                data = await parser.parse(request, path_params)
-            else:
-                data = parser.parse_now(request, path_params)
-            if self.trigger.wants_stream(data):
-                return await self._stream(request, data)
-            out = await self.node.call(data)
-        except ApiError as exc:
+            resp: web.StreamResponse | None = None
+            parser = self.parser
+            try:
+                if self._query_only:
+                    # A GET reads nothing but its query: no coroutine to parse it, and no
+                    # body whose size matters.
+                    data = parser.parse_now(request, path_params)
+                elif parser.reads_body(request):
+                    resp = self._refusal(request)
+                    data = None if resp is not None else await parser.parse(request, path_params)
+                else:
+                    data = parser.parse_now(request, path_params)
+                if resp is None:
+                    if self._may_stream and self.trigger.wants_stream(data):
+                        out = await self.node.call_stream(data).start()
+                    else:
+                        out = await self.node.call(data)
+            except Exception as exc:
+                resp = self._error(exc)
+            if resp is None:
+                streamed = STREAM_CLASSES.get(type(out))
+                if streamed is None:
+                    streamed = is_stream(out)
+                if streamed:
+                    resp = await self._write_stream(request, out, self.trigger.stream_response)
+                else:
+                    resp = self._render(self, out)
+            status = resp.status
+            return resp
+        except asyncio.CancelledError:
+            # The client went away (nginx calls that 499).
+            status = 499
+            raise
+        finally:
+            if self.metrics is not None:
+                key = (request.method, status)
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = self.metrics.request_series(self.path, *key)
+                # Series.observe written out (see server.metrics).
+                pending = series.pending
+                pending.append(_clock() - started)
+                if len(pending) >= FOLD_AT:
+                    series.fold()
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """A 413 when the declared body is over the limit, before anything reads it."""
+        size = request.content_length
+        if size is None or size <= self.max_request_size:
+            return None
+        return self._too_large(size)
+
+    def _error(self, exc: Exception) -> web.Response:
+        """The answer to a failure before the response started."""
+        if isinstance(exc, ApiError):
             return error_response(
                 self.style,
                 exc.status,
@@ -90,18 +173,29 @@ class Route:
                 err_code=exc.code,
                 headers=exc.headers or None,
             )
-        except web.HTTPException as exc:
+        if isinstance(exc, web.HTTPException):
             # aiohttp's text for a body over the limit names the limit and the size.
             too_large = isinstance(exc, web.HTTPRequestEntityTooLarge)
             message = (exc.text or exc.reason) if too_large else exc.reason
             return error_response(self.style, exc.status, message, err_code=str(exc.status))
-        except AwelError as exc:
+        if isinstance(exc, AwelError):
             return self._failure(exc)
-        except Exception as exc:
-            return internal_error(self.style, exc, self.path)
-        if is_stream(out):
-            return await self._write_stream(request, out, self.trigger.stream_response)
-        return self._render(self, out)
+        return internal_error(self.style, exc, self.path)
+
+    def _too_large(self, size: int) -> web.Response:
+        """A 413 in the route's error style, before reading the declared body.
+
+        aiohttp would refuse only once the body is read, with a message that names no
+        limit; checking Content-Length first also spares reading a body that is refused.
+        """
+        limit = self.max_request_size
+        return error_response(
+            self.style,
+            413,
+            f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
+            code="request_too_large",
+            err_code="413",
+        )
 
     def _failure(self, exc: AwelError) -> web.Response:
         status = status_for(exc)
@@ -115,13 +209,6 @@ class Route:
         return error_response(self.style, status, message, code=code, param=param, err_code=code)
 
     # --- streams -------------------------------------------------------------------------
-
-    async def _stream(self, request: web.Request, data: Any) -> web.StreamResponse:
-        call = self.node.call_stream(data)
-        # Run the flow up to its stream before sending headers, so a failure there still
-        # gets a proper status.
-        await call.start()
-        return await self._write_stream(request, call, self.trigger.stream_response)
 
     async def _write_stream(
         self, request: web.Request, stream: Any, kind: ResponseKind
@@ -200,16 +287,12 @@ class Route:
 
 
 def _json_body(route: Route, payload: Any) -> web.Response:
-    return web.Response(
-        body=dumps(payload),
-        status=route._status,
-        content_type="application/json",
-        headers=route._headers,
-    )
+    # A flow answering a bare string (DB-GPT's hello example) skips the encoder object.
+    body = _quote(payload).encode() if type(payload) is str else dumps(payload)
+    return web.Response(body=body, status=route._status, headers=route._json_headers)
 
 
-def _json(route: Route, out: Any) -> web.Response:
-    return _json_body(route, out)
+_json = _json_body
 
 
 def _result(route: Route, out: Any) -> web.Response:
