@@ -43,6 +43,8 @@ class Routes:
 SETTINGS = web.AppKey("settings", Settings)
 FLOWS = web.AppKey("flows", FlowSet)
 ROUTES = web.AppKey("routes", Routes)
+#: The shape of the app's 404 and 405 answers; None: chosen by path.
+ERROR_STYLE: web.AppKey[ErrorStyle | None] = web.AppKey("error_style")
 #: The app's metrics; None when ``settings.metrics`` is off.
 METRICS: web.AppKey[Metrics | None] = web.AppKey("metrics")
 
@@ -52,13 +54,15 @@ def make_app(
     *,
     shipped: Iterable[Path] | None = None,
     user_flows: bool = True,
+    error_style: ErrorStyle | None = None,
 ) -> web.Application:
     """Build the webserver application.
 
     ``shipped`` lists the flow files that are part of the product (default: every flow in
     the ``flows/`` package but the model API's); a problem in one of them stops start-up.
     With ``user_flows``, the user's flows are read from ``settings.user_dags`` and reloaded
-    when they change.
+    when they change. ``error_style`` is the shape of the app's own 404 and 405 answers
+    (default: by path, DB-GPT's envelope but OpenAI's under its routes).
     """
     settings = settings or Settings()
     files = list(shipped) if shipped is not None else webserver_flow_files()
@@ -72,6 +76,7 @@ def make_app(
     app[SETTINGS] = settings
     app[FLOWS] = flows
     app[METRICS] = Metrics() if settings.metrics else None
+    app[ERROR_STYLE] = error_style
     app[ROUTES] = Routes(flows.load_user())
     _observe_flows(app)
     _bind(app, app[ROUTES].table)
@@ -99,7 +104,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     methods, params = request.app[ROUTES].table.match(path)
     if methods is None:
         label = UNMATCHED
-        resp = error_response(_style_for(path), 404, f"no route for {path}", code="not_found")
+        resp = error_response(_style_for(request), 404, f"no route for {path}", code="not_found")
     else:
         route = methods.get(request.method)
         if route is None and request.method == "HEAD":
@@ -109,7 +114,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         label = next(iter(methods.values())).path
         allowed = ", ".join(sorted(methods))
         resp = error_response(
-            _style_for(path),
+            _style_for(request),
             405,
             f"{request.method} is not allowed on {path}; use {allowed}",
             code="method_not_allowed",
@@ -142,7 +147,11 @@ def _mount_shipped(app: web.Application) -> None:
                 app.router.add_route(method, route.path, handler)
 
 
-def _style_for(path: str) -> ErrorStyle:
+def _style_for(request: web.Request) -> ErrorStyle:
+    style = request.app[ERROR_STYLE]
+    if style is not None:
+        return style
+    path = request.path
     if path.startswith(("/v1/", "/api/v2/chat/")):
         return ErrorStyle.OPENAI
     return ErrorStyle.SERVE_RESULT

@@ -35,7 +35,12 @@ def make_model_app(settings: Settings | None = None) -> web.Application:
     installed, it loads the settings' models and closes them when it stops.
     """
     settings = settings or Settings()
-    app = make_app(settings, shipped=flow_files(MODEL_API, recursive=False), user_flows=False)
+    app = make_app(
+        settings,
+        shipped=flow_files(MODEL_API, recursive=False),
+        user_flows=False,
+        error_style=ErrorStyle.OPENAI,
+    )
     if settings.api_keys:
         app.middlewares.append(api_key_checker(settings.api_keys))
     app.cleanup_ctx.append(_model_set)

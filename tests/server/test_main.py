@@ -81,7 +81,8 @@ async def test_serve_answers_and_finishes_in_flight_requests_on_sigterm(tmp_path
     data = tmp_path / "data"
     (data / "dags").mkdir(parents=True)
     (data / "dags" / "slow.py").write_text(SLOW_FLOW)
-    with awel_serve("--port", str(port), "--data-dir", str(data)) as proc:
+    # No model API port: 8100 may be taken by another server on this machine.
+    with awel_serve("--port", str(port), "--data-dir", str(data), "--model-api-port", "0") as proc:
         wait_for(port, proc)
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:

@@ -501,3 +501,16 @@ def test_api_keys_and_the_port_from_the_environment_and_a_file(
     assert settings.api_keys == ["x"] and settings.models == ["smollm2"]
     assert settings.model_api_port == 8100
     assert Settings.load(config, api_keys=["flag"]).api_keys == ["flag"]
+
+
+async def test_unknown_paths_and_methods_answer_in_openai_shape(server: LiveServer) -> None:
+    # The openai SDK reads `error.message` from any failure of this API, routes or not.
+    status, body = await get(server, "/nowhere")
+    assert status == 404
+    assert body["error"]["code"] == "not_found" and "/api/v1/nowhere" in body["error"]["message"]
+    async with (
+        aiohttp.ClientSession() as s,
+        s.delete(server.url + API + "/chat/completions") as r,
+    ):
+        assert r.status == 405 and "POST" in r.headers["Allow"]
+        assert (await r.json())["error"]["code"] == "method_not_allowed"
