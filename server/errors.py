@@ -45,11 +45,15 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        err_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: OpenAI's `code` (a stable string such as ``model_not_found``).
         self.code = code
+        #: DB-GPT's ``err_code`` (``E0001``...), when it differs from ``code``.
+        self.err_code = err_code or code
         self.param = param
         self.headers = headers or {}
 

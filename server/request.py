@@ -118,7 +118,9 @@ class RequestParser:
         except ValidationError as exc:
             where = "query" if request.method in _QUERY_METHODS else "body"
             message, first, _ = validation_message(exc, where)
-            raise ApiError(400, message, code="E0001", param=first) from None
+            raise ApiError(
+                400, message, code="invalid_request", err_code="E0001", param=first
+            ) from None
 
     async def _read_body(self, request: web.Request) -> dict[str, Any]:
         ctype = request.content_type
@@ -137,14 +139,15 @@ class RequestParser:
             data = json.loads(text)
         except ValueError as exc:
             message = f"body:request body is not valid JSON ({exc});"
-            raise ApiError(400, message, code="E0001") from None
+            raise ApiError(400, message, code="invalid_request", err_code="E0001") from None
         if not isinstance(data, dict):
             if self.model is None and self.body_type is not dict:
                 return {"body": data}
             raise ApiError(
                 400,
                 f"body:expected a JSON object, got {type(data).__name__};",
-                code="E0001",
+                code="invalid_request",
+                err_code="E0001",
             )
         return data
 

@@ -170,7 +170,7 @@ class Route:
                 exc.message,
                 code=exc.code,
                 param=exc.param,
-                err_code=exc.code,
+                err_code=exc.err_code,
                 headers=exc.headers or None,
             )
         if isinstance(exc, web.HTTPException):
