@@ -4,6 +4,7 @@
     .venv/bin/python bench/embed.py --quick     # 3 short rounds, a smoke check
     .venv/bin/python bench/embed.py --sweep     # session options and sub-batch budgets too
     .venv/bin/python bench/embed.py --json      # results as JSON on stdout
+    .venv/bin/python bench/embed.py --torch-threads 1   # a baseline that a busy core hurts less
 
 **ours**: ``load_embedder`` on the default build (ONNX Runtime fp32, sorted sub-batches,
 pooling in numpy), called through its async ``embed`` as a server would, worker thread and
@@ -90,7 +91,7 @@ def corpus(n: int = 256, seed: int = 0) -> list[str]:
 class TorchEmbedder:
     """The baseline: transformers, mean pooling, normalisation (sentence-transformers' math)."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -104,6 +105,8 @@ class TorchEmbedder:
             )
         weights = Path(spec.origin).parent / "model"
         self.torch = torch
+        if threads:
+            torch.set_num_threads(threads)
         self.tokenizer = AutoTokenizer.from_pretrained(weights)
         self.model = AutoModel.from_pretrained(weights).eval()
 
@@ -267,7 +270,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"{NAME} is not built in {data_dir}: run `make models`")
     texts = corpus()
     model = load_embedder(info.path, name=NAME)
-    baseline = TorchEmbedder()
+    baseline = TorchEmbedder(args.torch_threads)
     rounds = 3 if args.quick else args.rounds
     scale = 0.25 if args.quick else 1.0
     one = max(4, int(24 * scale))
@@ -352,6 +355,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="3 short rounds; a smoke check")
     ap.add_argument("--sweep", action="store_true", help="also compare session options")
     ap.add_argument("--json", action="store_true", help="results as JSON on stdout")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        help="threads for the PyTorch baseline (default: torch's own choice, one per core)",
+    )
     ap.add_argument("--data-dir", default=os.environ.get("AWEL_TEST_DATA_DIR", str(ROOT / "data")))
     args = ap.parse_args()
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
