@@ -128,11 +128,43 @@ def _nucleus(
     return ids[head], probs[head]
 
 
+_Item = Delta | BaseException
+
+
+class _Outbox:
+    """What the worker hands to event loops: one callback per loop per step.
+
+    Eight streams each waking the loop for every token would be eight wake-ups per step,
+    each taking CPU from the model's threads on a small machine; one callback delivers a
+    whole step. Only the worker thread calls :meth:`put` and :meth:`flush`.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[_Request, _Item]]] = {}
+
+    def put(self, request: _Request, item: _Item) -> None:
+        self._pending.setdefault(request.loop, []).append((request, item))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for loop, items in pending.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, items)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                for request, _ in items:
+                    request.cancelled = True
+
+
+def _deliver(items: list[tuple[_Request, _Item]]) -> None:
+    for request, item in items:
+        request.queue.put_nowait(item)
+
+
 class _Request:
     """One generation as the scheduler runs it (see :class:`.scheduler.Sequence`).
 
     Lives in both threads: the worker calls ``choose``/``accept``/``fail``; the loop reads
-    ``queue`` and sets ``cancelled``. Results cross only through ``call_soon_threadsafe``.
+    ``queue`` and sets ``cancelled``. Results cross only through the :class:`_Outbox`.
     """
 
     def __init__(
@@ -145,8 +177,9 @@ class _Request:
         self.prompt = prompt
         self.params = params
         self.cancelled = False
-        self.queue: asyncio.Queue[Delta | BaseException] = asyncio.Queue()
-        self._loop = loop
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.loop = loop
+        self._outbox = model.outbox
         self._eos = model.eos_token_ids
         # The context bounds the answer too: the last position the cache can hold.
         self._limit = min(params.max_new_tokens, model.context_length - len(prompt))
@@ -188,11 +221,8 @@ class _Request:
     def fail(self, error: BaseException) -> None:
         self._post(error)
 
-    def _post(self, item: Delta | BaseException) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            self.cancelled = True
+    def _post(self, item: _Item) -> None:
+        self._outbox.put(self, item)
 
 
 class LocalLLM:
@@ -218,7 +248,8 @@ class LocalLLM:
         self.eos_token_ids = eos_token_ids
         self.context_length = decoder.shape.context_length
         self.max_batch = decoder.max_batch
-        self._scheduler = BatchScheduler(decoder, name=name)
+        self.outbox = _Outbox()
+        self._scheduler = BatchScheduler(decoder, name=name, flush=self.outbox.flush)
         self._closed = False
 
     @property

@@ -28,6 +28,7 @@ import collections
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -220,8 +221,13 @@ class BatchScheduler:
     sequence.
     """
 
-    def __init__(self, decoder: Decoder, *, name: str = "llm") -> None:
+    def __init__(
+        self, decoder: Decoder, *, name: str = "llm", flush: Callable[[], None] | None = None
+    ) -> None:
         self.decoder = decoder
+        # Called after each prefill and each decode step, once the sequences have taken their
+        # tokens: they can hand a whole step's results over at once.
+        self._flush = flush or (lambda: None)
         self._inbox: queue.SimpleQueue[Sequence | None] = queue.SimpleQueue()
         self._waiting: collections.deque[Sequence] = collections.deque()
         self._active: list[Sequence] = []
@@ -261,7 +267,9 @@ class BatchScheduler:
                 except Exception as exc:
                     log.exception("decode step failed; failing %d sequences", len(self._active))
                     self._fail_all(exc)
+                self._flush()
         self._fail_all(RuntimeError("the model was closed"))
+        self._flush()
 
     def _collect(self, *, block: bool) -> None:
         try:
@@ -300,11 +308,13 @@ class BatchScheduler:
                 if len(self.decoder.lengths) > len(self._active):
                     self.decoder.remove(len(self.decoder.lengths) - 1)
                 sequence.fail(exc)
+                self._flush()
                 continue
             self._active.append(sequence)
             self._last.append(token)
             if done:
                 self._remove(len(self._active) - 1)
+            self._flush()
 
     def _step(self) -> None:
         logits = self.decoder.step(self._last)
