@@ -24,7 +24,7 @@ from typing import Literal, NoReturn, cast
 from server.errors import ApiError
 
 from .embed.types import EmbeddingModel
-from .export.cache import find_model
+from .export.cache import find_model, list_models
 from .export.sources import DEFAULT_MODELS
 from .llm.types import LanguageModel
 
@@ -37,6 +37,7 @@ __all__ = [
     "current_models",
     "install_models",
     "installed_models",
+    "load_model",
     "using_models",
 ]
 
@@ -160,6 +161,19 @@ class ModelSet:
     def __len__(self) -> int:
         return len(self._llms) + len(self._embedders)
 
+    def add(self, model: LanguageModel | EmbeddingModel, kind: Kind) -> None:
+        """Serve ``model`` from now on (a worker manager starting a model)."""
+        if model.name in self._llms or model.name in self._embedders:
+            raise ValueError(f"a model called '{model.name}' is already in the set")
+        if kind == "llm":
+            self._llms[model.name] = cast(LanguageModel, model)
+        else:
+            self._embedders[model.name] = cast(EmbeddingModel, model)
+
+    def remove(self, name: str) -> LanguageModel | EmbeddingModel | None:
+        """Stop serving the model called ``name`` and return it (the caller closes it)."""
+        return self._llms.pop(name, None) or self._embedders.pop(name, None)
+
     async def aclose(self) -> None:
         """Close every model (each frees its engine); the set is empty afterwards."""
         models: list[LanguageModel | EmbeddingModel] = [
@@ -217,6 +231,22 @@ class ModelSet:
                 time.perf_counter() - started,
             )
         return cls(llms, embedders)
+
+
+def load_model(
+    data_dir: Path, name: str, *, device: str = "cpu"
+) -> tuple[LanguageModel | EmbeddingModel, Kind]:
+    """Load the build called ``name`` (blocking: call it in a thread), with its kind.
+
+    Raises :class:`UnknownModel` when no finished build has that name.
+    """
+    info = find_model(data_dir, name, device=device)
+    if info is None:
+        raise UnknownModel(name, None, sorted({i.name for i in list_models(data_dir)}))
+    model = _load_one(info.path, info.kind, name, device)
+    if model is None:
+        raise UnknownModel(name, None, [])
+    return model, cast(Kind, info.kind)
 
 
 def _load_one(

@@ -1,0 +1,1 @@
+"""The model controller's routes (``/api/controller/*``, ``/api/health``)."""

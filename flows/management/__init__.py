@@ -1,0 +1,1 @@
+"""The webserver's model-management routes (``/api/v1/worker/*``, ``/api/v1/model/*``)."""

@@ -1,0 +1,1 @@
+"""The worker manager's routes (``/api/worker/*``)."""
