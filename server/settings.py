@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     )
     device: str = Field("cpu", description="Where the models run: cpu, or cuda.")
     data_dir: Path = Field(Path("data"), description="Everything the server writes lives here.")
+    metadata_db: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata database (postgresql://..., mysql://...);"
+        " default: SQLite in DATA/awel.db.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Key (or passphrase) that encrypts stored datasource passwords;"
+        " default: DATA/secret.key, made on first start.",
+    )
     dags_dir: Path | None = Field(
         None, description="User flows, mounted under /api/v1/awel/trigger (default DATA/dags)."
     )

@@ -1,0 +1,125 @@
+"""Metadata storage: datasources, conversations and messages, uploaded files, schema summaries.
+
+One :class:`MetadataStore` per process, on SQLAlchemy 2's async engine: SQLite in the data
+folder by default (``<data_dir>/awel.db``), PostgreSQL or MySQL/MariaDB by URL (the
+``metadata_db`` setting, e.g. ``postgresql://user@host/db``; the async driver is added).
+The server opens it at start-up and installs it; flows reach it with :func:`current_store`,
+as they reach models with ``operators.models.current_models()``.
+
+    >>> store = current_store()  # doctest: +SKIP
+    >>> round_index = await store.save_round(  # doctest: +SKIP
+    ...     conv_uid, "How many users?", '{"sql": "SELECT count(*) FROM users"}',
+    ...     view_message="There are 42 users.", chat_mode="chat_with_db_execute",
+    ...     user_name="001", select_param="shop", model_name="smollm2",
+    ... )
+    >>> await store.list_messages(conv_uid)  # doctest: +SKIP
+    [Message(role='human', round_index=1, ...), Message(role='ai', ...), Message(role='view', ...)]
+
+The API (every method is async and one transaction; records are frozen dataclasses from
+:mod:`operators.storage.records`):
+
+- Conversations: ``save_round(conv_uid, user_message, assistant_message, *, view_message,
+  chat_mode, user_name, sys_code, app_code, select_param, model_name, context) -> round``
+  (the whole round or nothing; creates the conversation on its first round, its summary the
+  first 250 characters of the question), ``ensure_conversation(conv_uid, ...)``,
+  ``get_conversation(conv_uid)``, ``list_conversations(user_name=, sys_code=, chat_mode=,
+  conv_uid=, page=, page_size=) -> (items, total)``, ``delete_conversation(conv_uid)``,
+  ``clear_messages(conv_uid)``, ``list_messages(conv_uid, round_index=None)``,
+  ``update_message(conv_uid, round_index, role, content=, context=)``. Messages carry
+  DB-GPT's roles ``human``, ``ai``, ``view``; ``index`` orders them, ``round_index``
+  (1-based) groups them.
+- Datasources: ``add_datasource(Datasource)`` (refuses a duplicate name:
+  :class:`DatasourceExists`), ``update_datasource(ds, by_id=None)`` (``db_pwd=None`` keeps
+  the stored password), ``get_datasource(name)``, ``get_datasource_by_id(id)``,
+  ``require_datasource(name)`` (:class:`UnknownDatasource` names it), ``list_datasources(
+  user_id=, db_name=)``, ``delete_datasource(name)``. Passwords are encrypted at rest
+  (Fernet; key from the ``secret_key`` setting or ``<data_dir>/secret.key``);
+  ``Datasource.public()`` is the only form a route answers with, the password masked.
+- Schema summaries: ``replace_summaries(db_name, [TableSummary])``, ``list_summaries(db_name)``.
+- Uploaded files: ``add_file(StoredFile)``, ``get_file(file_id)``, ``list_files(conv_uid=)``,
+  ``delete_file(file_id)``.
+
+Tests and tools open a store of their own with ``async with open_store(None,
+data_dir=tmp) as store:``, which installs it for the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from .errors import DatasourceExists, StoreNotOpen, UnknownDatasource
+from .records import (
+    AI,
+    HUMAN,
+    PASSWORD_MASK,
+    VIEW,
+    Conversation,
+    Datasource,
+    Message,
+    NewMessage,
+    StoredFile,
+    TableSummary,
+)
+from .secrets import SecretError
+from .store import DEFAULT_DB_FILE, MetadataStore, metadata_url
+
+__all__ = [
+    "AI",
+    "DEFAULT_DB_FILE",
+    "HUMAN",
+    "PASSWORD_MASK",
+    "VIEW",
+    "Conversation",
+    "Datasource",
+    "DatasourceExists",
+    "Message",
+    "MetadataStore",
+    "NewMessage",
+    "SecretError",
+    "StoreNotOpen",
+    "StoredFile",
+    "TableSummary",
+    "UnknownDatasource",
+    "current_store",
+    "install_store",
+    "installed_store",
+    "metadata_url",
+    "open_store",
+]
+
+_current: MetadataStore | None = None
+
+
+def current_store() -> MetadataStore:
+    """The store installed for this process; :class:`StoreNotOpen` (503) when none is."""
+    if _current is None:
+        raise StoreNotOpen()
+    return _current
+
+
+def installed_store() -> MetadataStore | None:
+    """The store installed for this process, or None."""
+    return _current
+
+
+def install_store(store: MetadataStore | None) -> MetadataStore | None:
+    """Make ``store`` the process's store; return the one it replaces."""
+    global _current
+    previous, _current = _current, store
+    return previous
+
+
+@asynccontextmanager
+async def open_store(
+    url: str | None = None, *, data_dir: Path, secret_key: str | None = None
+) -> AsyncIterator[MetadataStore]:
+    """Open a store, install it for the block, then put the previous one back and close it."""
+    store = await MetadataStore.open(url, data_dir=data_dir, secret_key=secret_key)
+    previous = install_store(store)
+    try:
+        yield store
+    finally:
+        install_store(previous)
+        await store.aclose()

@@ -1,0 +1,150 @@
+"""The metadata tables, declared once for SQLite, PostgreSQL and MySQL/MariaDB.
+
+Column types are chosen to mean the same on all three: names are bounded ``String`` (MySQL
+indexes need a length), text is ``Text``, times carry microseconds (MySQL's ``DATETIME``
+drops them unless asked, and ordering by time needs them), and structured values are
+``JSON``. :data:`SCHEMA_VERSION` is stored in ``awel_schema``; a change to these tables
+bumps it and adds a migration step in :mod:`operators.storage.store`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: The version of the tables below.
+SCHEMA_VERSION = 1
+
+_Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# LONGBLOB on MySQL: a BLOB holds 64 KiB, too little for a large embedding.
+_Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+_LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def now() -> datetime:
+    """The time stored in rows: local wall time, as DB-GPT shows it."""
+    return datetime.now()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaRow(Base):
+    """One row: the version of the tables in this database."""
+
+    __tablename__ = "awel_schema"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class DatasourceRow(Base):
+    """A database people chat with. ``db_pwd`` holds the password encrypted, never clear."""
+
+    __tablename__ = "datasources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    db_type: Mapped[str] = mapped_column(String(64))
+    db_name: Mapped[str] = mapped_column(String(255), unique=True)
+    db_path: Mapped[str] = mapped_column(Text, default="")
+    db_host: Mapped[str] = mapped_column(String(255), default="")
+    db_port: Mapped[int] = mapped_column(Integer, default=0)
+    db_user: Mapped[str] = mapped_column(String(255), default="")
+    db_pwd: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    sys_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ext_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class ConversationRow(Base):
+    """One conversation; its messages are rows of :class:`MessageRow`."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conv_uid: Mapped[str] = mapped_column(String(128), unique=True)
+    user_name: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    sys_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    app_code: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    chat_mode: Mapped[str] = mapped_column(String(64), default="chat_normal")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    select_param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now, index=True)
+
+
+class MessageRow(Base):
+    """One message of a conversation, in order (``idx``) and by round (``round_index``)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conv_uid", "idx", name="uq_messages_conv_idx"),
+        Index("ix_messages_conv_round", "conv_uid", "round_index"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conv_uid: Mapped[str] = mapped_column(
+        String(128), ForeignKey("conversations.conv_uid", ondelete="CASCADE")
+    )
+    idx: Mapped[int] = mapped_column(Integer)
+    round_index: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(_LongText, default="")
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class FileRow(Base):
+    """An uploaded file: where its bytes are stored and what it was called."""
+
+    __tablename__ = "uploaded_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(String(64), unique=True)
+    bucket: Mapped[str] = mapped_column(String(128), default="dbgpt_app_file")
+    file_name: Mapped[str] = mapped_column(String(255))
+    storage_path: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    file_size: Mapped[int] = mapped_column(Integer, default=0)
+    file_hash: Mapped[str] = mapped_column(String(128), default="")
+    conv_uid: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    custom_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class SchemaSummaryRow(Base):
+    """One table's schema summary of a datasource, and its embedding (float32 bytes)."""
+
+    __tablename__ = "schema_summaries"
+    __table_args__ = (UniqueConstraint("db_name", "table_name", name="uq_summary_db_table"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    db_name: Mapped[str] = mapped_column(String(255), index=True)
+    table_name: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(_LongText)
+    embedder: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    vector: Mapped[bytes | None] = mapped_column(_Blob, nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
