@@ -18,6 +18,8 @@ from pathlib import Path
 import anyio.to_thread
 from aiohttp import web
 
+from operators.storage import open_store
+
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
@@ -92,6 +94,7 @@ def make_app(
     if settings.cors_origins:
         # After every route: CORS covers the routes registered so far.
         enable_cors(app, settings.cors_origins)
+    app.cleanup_ctx.append(_metadata_store)
     if settings.reload and user_flows:
         app.cleanup_ctx.append(_watch_user_flows)
     return app
@@ -189,6 +192,13 @@ def _observe_flows(app: web.Application) -> None:
     if metrics is not None:
         flows = app[FLOWS]
         metrics.watch(flows.dags(), load_errors=len(flows.errors()))
+
+
+async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
+    """The metadata database (datasources, dialogues), open while the app runs."""
+    s = app[SETTINGS]
+    async with open_store(s.metadata_db, data_dir=s.data_dir, secret_key=s.secret_key):
+        yield
 
 
 async def _watch_user_flows(app: web.Application) -> AsyncIterator[None]:
