@@ -2,7 +2,9 @@
 
 One process serves two apps: the webserver (DB-GPT's API, ``port``) and the OpenAI-compatible
 model API (``model_api_port``, unless 0). They share one model set, loaded before either
-listens and closed after both have stopped.
+listens and closed after both have stopped, and one in-process model cluster (registry and
+worker manager). ``awel start`` runs the same loop for one role of a real cluster
+(``server/cluster.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from pathlib import Path
 from aiohttp import web
 
 from awel.errors import AwelError
-from operators.models import using_models
 
-from .app import make_app
-from .model_api import load_models, make_model_app
+from .cluster import ClusterSettings, role_apps, role_context
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -35,7 +35,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
 
 
-def run(settings: Settings) -> None:
+def run(
+    settings: Settings, *, role: str = "all-in-one", cluster: ClusterSettings | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight requests finish.
 
     A client that disconnects cancels its request's flow run (``handler_cancellation``), so
@@ -44,23 +46,27 @@ def run(settings: Settings) -> None:
     configure_logging()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        apps = [(make_app(settings), settings.port)]
-        if settings.model_api_port:
-            apps.append((make_model_app(settings), settings.model_api_port))
+        apps = role_apps(role, settings)
     except AwelError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
-    asyncio.run(serve(settings, apps))
+    asyncio.run(serve(settings, apps, role=role, cluster=cluster))
 
 
-async def serve(settings: Settings, apps: list[tuple[web.Application, int]]) -> None:
+async def serve(
+    settings: Settings,
+    apps: list[tuple[web.Application, int]],
+    *,
+    role: str = "all-in-one",
+    cluster: ClusterSettings | None = None,
+) -> None:
     """Run ``apps`` on their ports until a stop signal; then stop them both gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     access_log = logging.getLogger("awel.access") if settings.access_log else None
-    async with using_models(await load_models(settings)):
+    async with role_context(role, settings, cluster or ClusterSettings()):
         runners: list[web.AppRunner] = []
         try:
             for app, port in apps:
@@ -73,7 +79,7 @@ async def serve(settings: Settings, apps: list[tuple[web.Application, int]]) -> 
                 await runner.setup()
                 runners.append(runner)
                 await web.TCPSite(runner, settings.host, port).start()
-            _log_serving(settings)
+            _log_serving(settings, role)
             await stop.wait()
             log.info("stopping: letting in-flight requests finish")
         finally:
@@ -81,7 +87,10 @@ async def serve(settings: Settings, apps: list[tuple[web.Application, int]]) -> 
             await asyncio.gather(*(r.cleanup() for r in runners), return_exceptions=True)
 
 
-def _log_serving(settings: Settings) -> None:
+def _log_serving(settings: Settings, role: str = "all-in-one") -> None:
+    if role != "all-in-one":
+        log.info("%s serving on http://%s:%d", role, settings.host, settings.port)
+        return
     log.info(
         "serving on http://%s:%d (data in %s, user flows in %s)",
         settings.host,
