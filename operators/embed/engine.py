@@ -47,8 +47,12 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float32]
 DEVICES = ("cpu", "cuda")
-#: The fixed cost of one model run, in tokens' worth of compute (bench/embed.py --sweep).
-RUN_COST = 32.0
+#: The graph inputs an encoder may have; the tokenizer's output fills them.
+FED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: The fixed cost of one model run, in tokens' worth of compute, per device. On the CPU it
+#: was measured (bench/embed.py --sweep); on a GPU a run's launch cost dwarfs a token's
+#: compute, so sub-batches should be few and large (a guess, not yet measured).
+RUN_COST = {"cpu": 32.0, "cuda": 4096.0}
 #: Most padded tokens in one sub-batch: bounds the memory one run takes.
 MAX_TOKENS = 8192
 
@@ -96,7 +100,7 @@ class OnnxEncoder:
         *,
         device: str = "cpu",
         threads: int | None = None,
-        run_cost: float = RUN_COST,
+        run_cost: float | None = None,
         max_tokens: int = MAX_TOKENS,
     ) -> None:
         folder = Path(folder)
@@ -112,8 +116,14 @@ class OnnxEncoder:
             sess_options=session_options(threads),
             providers=_providers(device),
         )
-        graph_inputs = [i.name for i in self.session.get_inputs()]
-        self.inputs: list[str] = list(settings.get("inputs", graph_inputs))
+        # The graph itself says what it takes; anything beyond these three cannot be fed.
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        unknown = sorted(set(self.inputs) - set(FED_INPUTS))
+        if unknown or "input_ids" not in self.inputs:
+            raise ValueError(
+                f"{folder / 'model.onnx'} takes inputs {self.inputs}; an encoder here must take "
+                f"input_ids and may take only {', '.join(FED_INPUTS)}"
+            )
         self.output: str = str(settings.get("output", self.session.get_outputs()[0].name))
         self.pooling: str = str(settings.get("pooling", "mean"))
         self.normalize: bool = bool(settings.get("normalize", True))
@@ -126,7 +136,7 @@ class OnnxEncoder:
         # longest) and cut at the model's limit: a shipped MiniLM tokenizer pads to 128.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length)
-        self.run_cost = run_cost
+        self.run_cost = RUN_COST[device] if run_cost is None else run_cost
         self.max_tokens = max_tokens
 
     def _tokenizer_limit(self, folder: Path) -> int:
@@ -159,9 +169,9 @@ class OnnxEncoder:
             for row, index in enumerate(group):
                 ids[row, : lengths[index]] = encodings[index].ids
                 mask[row, : lengths[index]] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
+            given = {"input_ids": ids, "attention_mask": mask}
+            # One segment: sentence embeddings never pair texts, so token types are all 0.
+            feeds = {n: given[n] if n in given else np.zeros_like(ids) for n in self.inputs}
             hidden = self.session.run([self.output], feeds)[0]
             out[group] = pool(hidden, mask, mode=self.pooling, normalize=self.normalize)
         return out
@@ -170,7 +180,7 @@ class OnnxEncoder:
 def split_by_length(
     lengths: Sequence[int],
     *,
-    run_cost: float = RUN_COST,
+    run_cost: float = RUN_COST["cpu"],
     max_tokens: int = MAX_TOKENS,
     hidden: int = 384,
 ) -> list[list[int]]:
