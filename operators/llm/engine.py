@@ -36,7 +36,7 @@ from .stops import StopMatcher
 from .template import ChatTemplate
 from .types import Completion, Delta, FinishReason, GenerationParams, GenerationRequest, Usage
 
-__all__ = ["InvalidRequest", "LocalLLM", "ModelLoadError", "load_llm"]
+__all__ = ["InvalidRequest", "LocalLLM", "ModelLoadError", "load_llm", "open_session"]
 
 
 class InvalidRequest(AwelError, ValueError):
@@ -179,7 +179,7 @@ class _Request:
         self.cancelled = False
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.loop = loop
-        self._outbox = model.outbox
+        self._outbox = model._outbox
         self._eos = model.eos_token_ids
         # The context bounds the answer too: the last position the cache can hold.
         self._limit = min(params.max_new_tokens, model.context_length - len(prompt))
@@ -228,9 +228,14 @@ class _Request:
 class LocalLLM:
     """A local ONNX language model shared by every caller through one batch.
 
-    >>> llm = load_llm(find_model(Path("data"), "smollm2").path, name="smollm2")
-    >>> request = GenerationRequest(model="smollm2", prompt="Paris is the capital of")
-    >>> (await llm.generate(request)).text                      # doctest: +SKIP
+    Made by :func:`load_llm`::
+
+        llm = load_llm(find_model(Path("data"), "smollm2").path, name="smollm2")
+        request = GenerationRequest(model="smollm2", prompt="The capital of France is")
+        (await llm.generate(request)).text        # ' Paris.\n\n...'
+        async for delta in llm.stream(request):   # the same text, piece by piece
+            print(delta.text, end="")
+        await llm.aclose()
     """
 
     def __init__(
@@ -248,8 +253,8 @@ class LocalLLM:
         self.eos_token_ids = eos_token_ids
         self.context_length = decoder.shape.context_length
         self.max_batch = decoder.max_batch
-        self.outbox = _Outbox()
-        self._scheduler = BatchScheduler(decoder, name=name, flush=self.outbox.flush)
+        self._outbox = _Outbox()
+        self._scheduler = BatchScheduler(decoder, name=name, flush=self._outbox.flush)
         self._closed = False
 
     @property
@@ -342,7 +347,8 @@ class LocalLLM:
         self._scheduler.close()
 
 
-def _session(model_file: Path, device: str, threads: int | None) -> Any:
+def open_session(model_file: Path, device: str = "cpu", threads: int | None = None) -> Any:
+    """An onnxruntime session for a decoder graph, set up as the engine runs it."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -378,9 +384,9 @@ def load_llm(
     ``threads``: onnxruntime's intra-op threads (default: every core). ``prefill_chunk``:
     prompt tokens read per model call (the graph returns logits for each one it reads).
 
-    On ``device="cuda"`` the graph runs on the CUDA execution provider (the cache stays in
-    host memory, so this is functional rather than fast); a missing provider is a
-    :class:`ModelLoadError`.
+    ``device="cuda"`` puts the graph on the CUDA execution provider; a missing provider is
+    a :class:`ModelLoadError`. Not yet tested on a GPU: the cache is host memory bound in
+    place, which the CUDA provider may refuse; use a CUDA build of the model.
     """
     from tokenizers import Tokenizer
 
@@ -392,7 +398,7 @@ def load_llm(
         raise ModelLoadError(f"{folder} is not a built language model (no genai_config.json)")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     shape = DecoderShape.from_genai_config(config)
-    session = _session(folder / config["model"]["decoder"]["filename"], device, threads)
+    session = open_session(folder / config["model"]["decoder"]["filename"], device, threads)
     eos = config["model"].get("eos_token_id", [])
     eos_ids = frozenset(eos if isinstance(eos, list) else [eos])
     decoder = Decoder(session, shape, max_batch=max_batch, prefill_chunk=prefill_chunk)
