@@ -279,6 +279,23 @@ async def test_batcher_drops_cancelled_callers() -> None:
     await batcher.aclose()
 
 
+async def test_batcher_close_finishes_queued_work() -> None:
+    gate = Gate()
+    batcher = MicroBatcher(gate, max_batch=1, executor=None)
+    running = asyncio.ensure_future(batcher.submit(["one"]))
+    await asyncio.to_thread(gate.started.wait, 5)
+    queued = asyncio.ensure_future(batcher.submit(["three"]))
+    await asyncio.sleep(0)
+    closing = asyncio.ensure_future(batcher.aclose())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        await batcher.submit(["late"])
+    gate.go.set()
+    await closing
+    assert float((await running)[0, 0]) == 3 and float((await queued)[0, 0]) == 5
+    assert gate.runs == [["one"], ["three"]]
+
+
 async def test_batcher_failure_reaches_every_caller_of_the_run() -> None:
     def broken(texts: list[str]) -> FloatArray:
         raise ValueError(f"cannot embed {len(texts)} texts")
