@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -76,19 +76,31 @@ def advertised_host(bind: str, given: str | None = None) -> str:
         return "127.0.0.1"
 
 
+#: Called once the role's apps listen: a worker registers only when it can be called.
+Announce = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    return None
+
+
 @contextlib.asynccontextmanager
-async def all_in_one(settings: Settings, cluster: ClusterSettings) -> AsyncIterator[None]:
+async def _managing(manager: WorkerManager) -> AsyncIterator[Announce]:
+    try:
+        yield manager.start
+    finally:
+        await manager.stop()
+
+
+@contextlib.asynccontextmanager
+async def all_in_one(settings: Settings, cluster: ClusterSettings) -> AsyncIterator[Announce]:
     """The default process: local models, a local registry, and a worker manager at the
     webserver's address registered in it."""
     registry = ModelRegistry(heartbeat_timeout=cluster.heartbeat_timeout)
     async with using_models(await load_models(settings)):
         manager = _manager(settings, cluster, registry)
-        async with _installed(Cluster(registry, manager)):
-            await manager.start()
-            try:
-                yield
-            finally:
-                await manager.stop()
+        async with _installed(Cluster(registry, manager)), _managing(manager) as announce:
+            yield announce
 
 
 def _manager(settings: Settings, cluster: ClusterSettings, registry: Registry) -> WorkerManager:
@@ -137,34 +149,31 @@ def _controller(cluster: ClusterSettings) -> ControllerClient:
 @contextlib.asynccontextmanager
 async def role_context(
     role: str, settings: Settings, cluster: ClusterSettings
-) -> AsyncIterator[None]:
-    """What a role sets up before its apps listen and tears down after they stop."""
+) -> AsyncIterator[Announce]:
+    """What a role sets up before its apps listen and tears down after they stop; it
+    gives what to call once they listen."""
     if role == "all-in-one":
-        async with all_in_one(settings, cluster):
-            yield
+        async with all_in_one(settings, cluster) as announce:
+            yield announce
         return
     if role == "controller":
         registry = ModelRegistry(heartbeat_timeout=cluster.heartbeat_timeout)
         async with _installed(Cluster(registry)):
-            yield
+            yield _nothing
         return
     client = _controller(cluster)
     try:
         if role == "worker":
             async with using_models(await load_models(settings)):
                 manager = _manager(settings, cluster, client)
-                async with _installed(Cluster(client, manager)):
-                    await manager.start()
-                    try:
-                        yield
-                    finally:
-                        await manager.stop()
+                async with _installed(Cluster(client, manager)), _managing(manager) as announce:
+                    yield announce
         elif role in ("apiserver", "webserver"):
             # The cache of instances lives about one heartbeat: long enough to spare the
             # controller a request per answer, short enough to follow the cluster.
             refresh = min(1.0, cluster.heartbeat_interval)
             async with remote_models(client, refresh=refresh), _installed(Cluster(client)):
-                yield
+                yield _nothing
         else:
             raise ValueError(f"unknown role '{role}'")
     finally:

@@ -66,7 +66,7 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     access_log = logging.getLogger("awel.access") if settings.access_log else None
-    async with role_context(role, settings, cluster or ClusterSettings()):
+    async with role_context(role, settings, cluster or ClusterSettings()) as announce:
         runners: list[web.AppRunner] = []
         try:
             for app, port in apps:
@@ -79,6 +79,7 @@ async def serve(
                 await runner.setup()
                 runners.append(runner)
                 await web.TCPSite(runner, settings.host, port).start()
+            await announce()
             _log_serving(settings, role)
             await stop.wait()
             log.info("stopping: letting in-flight requests finish")
