@@ -36,13 +36,18 @@ async def model_names(cluster: Cluster) -> list[str]:
 async def model_list(cluster: Cluster) -> list[dict[str, Any]]:
     """Every registered model instance, as DB-GPT's UI lists them (both field names)."""
     instances = await cluster.registry.instances()
-    managers = {i.host: i for i in instances if i.model_name == MANAGER_KEY}
+    managers = [i for i in instances if i.model_name == MANAGER_KEY]
     out = []
     for inst in instances:
         if inst.model_name == MANAGER_KEY:
             continue
         model, wtype = split_key(inst.model_name)
-        manager = managers.get(inst.host)
+        # DB-GPT pairs a model with the manager on its host; with several managers on one
+        # host (workers side by side on loopback) the one at the model's own port is it.
+        same_host = [m for m in managers if m.host == inst.host]
+        manager = next((m for m in same_host if m.port == inst.port), None) or next(
+            iter(same_host), None
+        )
         out.append(
             {
                 "model_name": model,

@@ -73,6 +73,18 @@ def get_json(url: str) -> Any:
         return json.loads(resp.read())
 
 
+def post_json(url: str, body: Any) -> Any:
+    """POST ``body``; the answer's JSON, whatever the status."""
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
     """Seconds it took until ``check()`` held; AssertionError after ``timeout``."""
     started = time.monotonic()
@@ -94,7 +106,9 @@ def healthy_ports(controller: int, key: str = "smollm2@llm") -> set[int]:
 class Cluster:
     """A controller, workers of one model, and an API server, on free loopback ports."""
 
-    def __init__(self, tmp: Path, *, workers: int = 2, model: str = "smollm2") -> None:
+    def __init__(
+        self, tmp: Path, *, workers: int = 2, model: str = "smollm2", webserver: bool = False
+    ) -> None:
         self.tmp = tmp
         self.model = model
         self.controller_port = free_port()
@@ -120,6 +134,23 @@ class Cluster:
             ],
             tmp / "api.log",
         )
+        self.web_port = free_port()
+        self.web: Proc | None = None
+        if webserver:
+            self.web = Proc(
+                [
+                    "webserver",
+                    "--port",
+                    str(self.web_port),
+                    "--controller-addr",
+                    self.addr,
+                    "--heartbeat-interval",
+                    INTERVAL,
+                    "--data-dir",
+                    str(tmp / "web"),
+                ],
+                tmp / "web.log",
+            )
 
     def _worker(self, port: int, i: int) -> Proc:
         return Proc(
@@ -151,6 +182,8 @@ class Cluster:
         for w in self.workers:
             w.start()
         self.api.start()
+        if self.web is not None:
+            self.web.start()
         want = set(self.worker_ports)
         wait_until(lambda: healthy_ports(self.controller_port) == want, 60, "workers registered")
         wait_until(
@@ -160,15 +193,27 @@ class Cluster:
             20,
             "API server lists the model",
         )
+        if self.web is not None:
+            wait_until(
+                lambda: get_json(self.web_url + "/api/v1/model/types")["data"] == [self.model],
+                20,
+                "webserver lists the model",
+            )
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     def stop(self) -> None:
         for p in (self.api, *self.workers, self.controller):
             p.stop()
+        if self.web is not None:
+            self.web.stop()
 
 
 @contextlib.contextmanager
-def running_cluster(tmp: Path, *, workers: int = 2) -> Iterator[Cluster]:
-    cluster = Cluster(tmp, workers=workers)
+def running_cluster(tmp: Path, *, workers: int = 2, webserver: bool = False) -> Iterator[Cluster]:
+    cluster = Cluster(tmp, workers=workers, webserver=webserver)
     try:
         cluster.start()
         yield cluster

@@ -24,6 +24,7 @@ from tests.cluster.procs import (
     get_json,
     healthy_ports,
     model_built,
+    post_json,
     running_cluster,
     wait_until,
 )
@@ -77,14 +78,47 @@ async def stream_one(session: aiohttp.ClientSession, url: str, max_tokens: int) 
 
 
 def test_routes_through_the_controller_and_spreads_load(tmp_path: Path) -> None:
-    with running_cluster(tmp_path) as cluster:
+    with running_cluster(tmp_path, webserver=True) as cluster:
         asyncio.run(_spread(cluster))
-        # The webserver's management view of the same cluster, through the controller.
         listed = get_json(f"{cluster.addr}/api/controller/models")
         keys = {(i["model_name"], i["port"]) for i in listed}
         for port in cluster.worker_ports:
             assert ("smollm2@llm", port) in keys
             assert ("WorkerManager@service", port) in keys
+        _manage_through_the_webserver(cluster)
+
+
+def _manage_through_the_webserver(cluster: Cluster) -> None:
+    """The webserver (--controller-addr) lists, stops and starts models on remote workers."""
+    web = cluster.web_url
+    rows = get_json(web + "/api/v1/worker/models")["data"]
+    assert {(r["model_name"], r["port"], r["manager_port"]) for r in rows} == {
+        ("smollm2", p, p) for p in cluster.worker_ports
+    }
+    assert all(r["worker_type"] == r["model_type"] == "llm" for r in rows)
+    supported = get_json(web + "/api/v1/worker/model-types")["data"]
+    assert {(m["model"], m["port"]) for m in supported} >= {
+        ("smollm2", p) for p in cluster.worker_ports
+    }
+    chat = post_json(
+        web + "/api/v1/awel/trigger/examples/simple_chat",
+        {"model": "smollm2", "user_input": "Hi"},
+    )
+    assert chat["error_code"] == 0 and chat["text"]
+    target = {"host": "127.0.0.1", "port": cluster.worker_ports[1], "model": "smollm2"}
+    stopped = time.monotonic()
+    assert post_json(web + "/api/v1/worker/models/stop", target)["data"] is True
+    assert cluster.worker_ports[1] not in healthy_ports(cluster.controller_port)
+    assert time.monotonic() - stopped < 1
+    assert post_json(web + "/api/v1/worker/model/start", target)["data"] is True
+    assert cluster.worker_ports[1] in healthy_ports(cluster.controller_port)
+    for body, named in (
+        ({**target, "host": "10.1.2.3"}, "10.1.2.3"),
+        ({**target, "model": "no-such-model"}, "no-such-model"),
+        ({**target, "worker_type": "vision"}, "worker_type"),
+    ):
+        answer = post_json(web + "/api/v1/worker/models/stop", body)
+        assert answer["success"] is False and named in answer["err_msg"], answer
 
 
 async def _spread(cluster: Cluster) -> None:
