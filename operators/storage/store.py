@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,7 @@ class MetadataStore:
         self.secrets = secrets
         self.data_dir = data_dir
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._close_hooks: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def open(
@@ -153,7 +154,19 @@ class MetadataStore:
         log.info("metadata store: %s", target.render_as_string(hide_password=True))
         return store
 
+    def on_close(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Call ``hook`` when the store closes (what lives as long as the store: the
+        datasources' connection pools)."""
+        if hook not in self._close_hooks:
+            self._close_hooks.append(hook)
+
     async def aclose(self) -> None:
+        hooks, self._close_hooks = self._close_hooks, []
+        for hook in reversed(hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("a close hook of the metadata store failed")
         await self.engine.dispose()
 
     async def _create_schema(self) -> None:

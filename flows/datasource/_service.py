@@ -1,0 +1,431 @@
+"""What the datasource flows do: request bodies and one async function per route.
+
+The flows in this folder are a trigger and one of these functions. v1 routes speak
+DB-GPT's ``DBConfig`` and ``connect_config`` rows; v2 routes speak its serve module's
+``{type, params, description}``. Passwords are never answered: ``db_pwd`` (and v2's
+``params.password``) come back masked, and an edit that sends the mask keeps the stored one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from operators.datasource import (
+    DB_TYPES,
+    connector_for,
+    forget,
+    normalise_type,
+    rebuild_summaries,
+)
+from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasource, current_store
+from server.envelope import result_failed
+from server.errors import ApiError
+
+log = logging.getLogger("awel.datasource")
+
+
+class DBConfig(BaseModel):
+    """DB-GPT's body of ``db/add``, ``db/edit``, ``db/test/connect``, ``db/refresh``."""
+
+    db_type: str = Field(description="mysql, postgresql, duckdb or sqlite.")
+    db_name: str = Field(description="The datasource's name (the database, for servers).")
+    file_path: str = Field("", description="The database file (sqlite, duckdb).")
+    db_host: str = ""
+    db_port: int = 0
+    db_user: str = ""
+    db_pwd: str = Field("", description="Sent back masked ('******') to keep the stored one.")
+    comment: str = ""
+    ext_config: dict[str, Any] | None = Field(None, description="e.g. {'schema': 'sales'}.")
+
+    @field_validator("db_name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("db_name must not be empty")
+        return value
+
+
+class DBName(BaseModel):
+    db_name: str = Field(description="The datasource's name.")
+
+
+class DBListQuery(BaseModel):
+    db_name: str | None = Field(None, description="Only this datasource.")
+    user_id: str | None = Field(None, description="Only what this user may see.")
+
+
+class DBSummaryQuery(BaseModel):
+    db_name: str = Field(description="The datasource's name.")
+    db_type: str = Field(description="Its type.")
+
+
+def _to_datasource(body: DBConfig, *, keep_masked: bool) -> Datasource:
+    kind = normalise_type(body.db_type)
+    pwd: str | None = body.db_pwd
+    if keep_masked and pwd == PASSWORD_MASK:
+        pwd = None
+    return Datasource(
+        db_type=kind,
+        db_name=body.db_name,
+        db_path=body.file_path if DB_TYPES[kind] else "",
+        db_host=body.db_host,
+        db_port=body.db_port,
+        db_user=body.db_user,
+        db_pwd=pwd,
+        comment=body.comment,
+        ext_config=body.ext_config,
+    )
+
+
+# --- the schema summary, built after an add in the background ---------------------------
+
+_building: set[asyncio.Task[None]] = set()
+
+
+async def _cancel_building() -> None:
+    for task in list(_building):
+        task.cancel()
+    if _building:
+        await asyncio.gather(*_building, return_exceptions=True)
+
+
+def _summarise_later(ds: Datasource) -> None:
+    store = current_store()
+
+    async def build() -> None:
+        try:
+            await rebuild_summaries(store, ds)
+        except Exception as exc:
+            log.warning("the schema summary of '%s' was not built: %s", ds.db_name, exc)
+
+    task = asyncio.get_running_loop().create_task(build())
+    _building.add(task)
+    task.add_done_callback(_building.discard)
+    store.on_close(_cancel_building)
+
+
+async def _summarise_now(ds: Datasource) -> None:
+    await rebuild_summaries(current_store(), ds)
+
+
+# --- v1: /api/v1/chat/db/* -------------------------------------------------------------
+
+
+async def db_list(query: DBListQuery) -> list[dict[str, Any]]:
+    found = await current_store().list_datasources(user_id=query.user_id, db_name=query.db_name)
+    return [ds.public() for ds in found]
+
+
+async def db_add(body: DBConfig) -> bool:
+    ds = _to_datasource(body, keep_masked=False)
+    store = current_store()
+    if await store.get_datasource(ds.db_name) is not None:
+        await store.add_datasource(ds)  # raises DatasourceExists naming it
+    # An unusable datasource is refused before it is stored, with the reason.
+    await connector_for(ds).test()
+    added = await store.add_datasource(ds)
+    _summarise_later(added)
+    return True
+
+
+async def db_edit(body: DBConfig) -> bool:
+    store = current_store()
+    current = await store.require_datasource(body.db_name)
+    ds = _to_datasource(body, keep_masked=True)
+    probe = ds if ds.db_pwd is not None else _with_password(ds, current.password)
+    await connector_for(probe).test()
+    await store.update_datasource(ds)
+    await forget(ds.db_name)
+    return True
+
+
+def _with_password(ds: Datasource, password: str) -> Datasource:
+    fields = {name: getattr(ds, name) for name in ds.__dataclass_fields__}
+    fields["db_pwd"] = password
+    return Datasource(**fields)
+
+
+async def db_delete(body: DBName) -> bool:
+    store = current_store()
+    if not await store.delete_datasource(body.db_name):
+        raise UnknownDatasource(body.db_name)
+    await forget(body.db_name)
+    return True
+
+
+async def db_test_connect(body: DBConfig) -> dict[str, Any]:
+    """DB-GPT answers a failed test with HTTP 200 and ``err_code`` E1001."""
+    try:
+        ds = _to_datasource(body, keep_masked=True)
+        if ds.db_pwd is None:
+            stored = await current_store().require_datasource(ds.db_name)
+            ds = _with_password(ds, stored.password)
+        connector = connector_for(ds)
+        await connector.test()
+    except ApiError as exc:
+        return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
+    return {"success": True, "err_code": None, "err_msg": None, "data": True}
+
+
+async def db_summary(query: DBSummaryQuery) -> bool:
+    ds = await current_store().require_datasource(query.db_name)
+    await _summarise_now(ds)
+    return True
+
+
+async def db_refresh(body: DBConfig) -> bool:
+    ds = await current_store().require_datasource(body.db_name)
+    await _summarise_now(ds)
+    return True
+
+
+async def db_support_type(_: Any) -> list[dict[str, Any]]:
+    return [{"db_type": name, "is_file_db": is_file} for name, is_file in DB_TYPES.items()]
+
+
+# --- v2: /api/v2/serve/datasources -----------------------------------------------------
+
+#: v2's ``params`` keys per field of a datasource.
+_PARAMS = {
+    "host": "db_host",
+    "port": "db_port",
+    "user": "db_user",
+    "password": "db_pwd",
+    "database": "db_name",
+    "path": "db_path",
+}
+
+
+class DatasourceRequest(BaseModel):
+    """v2's create/update body: ``{type, params, description}``, or the older flat form
+    (``db_type``, ``db_name``, ``db_path`` ...). ``id`` picks the datasource to update."""
+
+    id: int | None = None
+    type: str | None = Field(None, description="mysql, postgresql, duckdb or sqlite.")
+    params: dict[str, Any] | None = Field(
+        None, description="host, port, user, password, database, path, schema."
+    )
+    description: str | None = None
+    db_type: str | None = None
+    db_name: str | None = None
+    db_path: str = ""
+    db_host: str = ""
+    db_port: int = 0
+    db_user: str = ""
+    db_pwd: str = ""
+    comment: str = ""
+
+    def datasource(self) -> Datasource:
+        if self.type is not None or self.params is not None:
+            return self._from_params()
+        if not self.db_type:
+            raise _bad("give type and params (or db_type and db_name)", "type")
+        if not self.db_name:
+            raise _bad("db_name is required", "db_name")
+        kind = normalise_type(self.db_type)
+        return Datasource(
+            db_type=kind,
+            db_name=self.db_name,
+            db_path=self.db_path,
+            db_host=self.db_host,
+            db_port=self.db_port,
+            db_user=self.db_user,
+            db_pwd=None if self.db_pwd == PASSWORD_MASK else self.db_pwd,
+            comment=self.comment,
+        )
+
+    def _from_params(self) -> Datasource:
+        if not self.type:
+            raise _bad("type is required (mysql, postgresql, duckdb or sqlite)", "type")
+        kind = normalise_type(self.type)
+        params = dict(self.params or {})
+        fields: dict[str, Any] = {}
+        for key, name in _PARAMS.items():
+            if key in params and params[key] is not None:
+                fields[name] = params.pop(key)
+        if DB_TYPES[kind]:
+            if not fields.get("db_path"):
+                raise _bad(f"params.path is required for {kind}", "params.path")
+            fields.setdefault("db_name", Path(str(fields["db_path"])).stem)
+        elif not fields.get("db_name"):
+            raise _bad(f"params.database is required for {kind}", "params.database")
+        try:
+            port = int(fields.get("db_port") or 0)
+        except (TypeError, ValueError):
+            raise _bad("params.port must be a number", "params.port") from None
+        password = fields.get("db_pwd")
+        ext = {k: v for k, v in params.items() if k in ("schema",)} or None
+        return Datasource(
+            db_type=kind,
+            db_name=str(fields["db_name"]),
+            db_path=str(fields.get("db_path", "")),
+            db_host=str(fields.get("db_host", "")),
+            db_port=port,
+            db_user=str(fields.get("db_user", "")),
+            db_pwd=None if password == PASSWORD_MASK else str(password or ""),
+            comment=self.description or "",
+            ext_config=ext,
+        )
+
+
+class DatasourceId(BaseModel):
+    datasource_id: int = Field(description="The datasource's id.")
+
+
+class Page(BaseModel):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=1000)
+
+
+def _bad(message: str, field: str) -> ApiError:
+    return ApiError(400, message, code="invalid_request", err_code="E0001", param=field)
+
+
+def _v2(ds: Datasource) -> dict[str, Any]:
+    params: dict[str, Any]
+    if DB_TYPES.get(ds.db_type, False):
+        params = {"path": ds.db_path}
+    else:
+        params = {
+            "host": ds.db_host,
+            "port": ds.db_port,
+            "user": ds.db_user,
+            "password": PASSWORD_MASK if ds.password else "",
+            "database": ds.db_name,
+        }
+        if (ds.ext_config or {}).get("schema"):
+            params["schema"] = (ds.ext_config or {})["schema"]
+    public = ds.public()
+    return {
+        "id": ds.id,
+        "type": ds.db_type,
+        "params": params,
+        "description": ds.comment,
+        "db_name": ds.db_name,
+        "gmt_created": public["gmt_created"],
+        "gmt_modified": public["gmt_modified"],
+    }
+
+
+async def _by_id(ds_id: int) -> Datasource:
+    found = await current_store().get_datasource_by_id(ds_id)
+    if found is None:
+        raise UnknownDatasource(str(ds_id), field="datasource_id", status=404)
+    return found
+
+
+async def v2_create(body: DatasourceRequest) -> dict[str, Any]:
+    ds = body.datasource()
+    store = current_store()
+    if await store.get_datasource(ds.db_name) is not None:
+        await store.add_datasource(ds)  # raises DatasourceExists naming it
+    await connector_for(_with_password(ds, ds.password)).test()
+    added = await store.add_datasource(ds)
+    _summarise_later(added)
+    return _v2(added)
+
+
+async def v2_update(body: DatasourceRequest) -> dict[str, Any]:
+    ds = body.datasource()
+    store = current_store()
+    current = await _by_id(body.id) if body.id is not None else None
+    if current is None:
+        current = await store.require_datasource(ds.db_name)
+    probe = ds if ds.db_pwd is not None else _with_password(ds, current.password)
+    await connector_for(probe).test()
+    updated = await store.update_datasource(ds, by_id=current.id)
+    await forget(current.db_name)
+    return _v2(updated)
+
+
+async def v2_get(query: DatasourceId) -> dict[str, Any]:
+    return _v2(await _by_id(query.datasource_id))
+
+
+async def v2_delete(query: DatasourceId) -> dict[str, Any]:
+    ds = await _by_id(query.datasource_id)
+    await current_store().delete_datasource(ds.db_name)
+    await forget(ds.db_name)
+    return _v2(ds)
+
+
+async def v2_list(query: Page) -> dict[str, Any]:
+    everything = await current_store().list_datasources()
+    start = (query.page - 1) * query.page_size
+    items = [_v2(ds) for ds in everything[start : start + query.page_size]]
+    total = len(everything)
+    return {
+        "items": items,
+        "total_count": total,
+        "total_pages": math.ceil(total / query.page_size) if total else 0,
+        "page": query.page,
+        "page_size": query.page_size,
+    }
+
+
+async def v2_test_connection(body: DatasourceRequest) -> bool:
+    ds = body.datasource()
+    if ds.db_pwd is None:
+        stored = await current_store().require_datasource(ds.db_name)
+        ds = _with_password(ds, stored.password)
+    await connector_for(ds).test()
+    return True
+
+
+async def v2_refresh(query: DatasourceId) -> bool:
+    await _summarise_now(await _by_id(query.datasource_id))
+    return True
+
+
+_TYPE_PARAMS: dict[bool, list[tuple[str, str, bool, Any, str]]] = {
+    False: [
+        ("host", "str", True, None, "The database server's host."),
+        ("port", "int", True, None, "The database server's port."),
+        ("user", "str", True, None, "Who to log in as."),
+        ("password", "str", False, "", "The password (stored encrypted)."),
+        ("database", "str", True, None, "The database to use (the datasource's name)."),
+    ],
+    True: [("path", "str", True, None, "The database file.")],
+}
+_LABELS = {"mysql": "MySQL", "postgresql": "PostgreSQL", "duckdb": "DuckDB", "sqlite": "SQLite"}
+
+
+async def v2_types(_: Any) -> dict[str, Any]:
+    types = []
+    for name, is_file in DB_TYPES.items():
+        parameters = [
+            {
+                "param_name": p,
+                "param_type": t,
+                "required": req,
+                "default_value": default,
+                "description": desc,
+            }
+            for p, t, req, default, desc in _TYPE_PARAMS[is_file]
+        ]
+        if name == "postgresql":
+            parameters.append(
+                {
+                    "param_name": "schema",
+                    "param_type": "str",
+                    "required": False,
+                    "default_value": "public",
+                    "description": "The schema whose tables are used.",
+                }
+            )
+        types.append(
+            {
+                "name": name,
+                "label": _LABELS[name],
+                "description": f"{_LABELS[name]} datasource",
+                "parameters": parameters,
+            }
+        )
+    return {"types": types}

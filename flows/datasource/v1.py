@@ -1,0 +1,83 @@
+"""DB-GPT's datasource routes, ``/api/v1/chat/db/*``, one flow each (app ``Result``).
+
+``db/list`` masks passwords; ``db/add`` tests the connection before storing and builds the
+schema summary in the background; ``db/summary`` and ``db/refresh`` rebuild it and answer
+when done (DB-GPT's ``db/summary`` does nothing); ``db/test/connect`` answers a failure as
+DB-GPT does, HTTP 200 with ``err_code`` E1001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger, ResponseKind
+from flows.datasource import _service as svc
+
+_PREFIX = "/api/v1/chat/db"
+
+
+def _flow(
+    dag_id: str,
+    path: str,
+    method: str,
+    body: type[Any] | None,
+    action: Callable[[Any], Awaitable[Any]],
+    summary: str,
+    *,
+    response: ResponseKind = ResponseKind.RESULT,
+) -> DAG:
+    with DAG(dag_id, description=summary) as dag:
+        HttpTrigger(
+            path=_PREFIX + path,
+            methods=method,
+            request_body=body,
+            response=response,
+            errors="result",
+            summary=summary,
+            tags=["Datasource"],
+            task_name="trigger",
+        ) >> MapOperator(action, task_name="run")
+    return dag
+
+
+db_list = _flow("chat_db_list", "/list", "GET", svc.DBListQuery, svc.db_list, "List datasources")
+db_add = _flow("chat_db_add", "/add", "POST", svc.DBConfig, svc.db_add, "Add a datasource")
+db_edit = _flow("chat_db_edit", "/edit", "POST", svc.DBConfig, svc.db_edit, "Edit a datasource")
+db_delete = _flow(
+    "chat_db_delete", "/delete", "POST", svc.DBName, svc.db_delete, "Delete a datasource"
+)
+db_test_connect = _flow(
+    "chat_db_test_connect",
+    "/test/connect",
+    "POST",
+    svc.DBConfig,
+    svc.db_test_connect,
+    "Test a datasource's connection",
+    response=ResponseKind.JSON,
+)
+db_summary = _flow(
+    "chat_db_summary",
+    "/summary",
+    "POST",
+    svc.DBSummaryQuery,
+    svc.db_summary,
+    "Rebuild a datasource's schema summary",
+)
+db_refresh = _flow(
+    "chat_db_refresh",
+    "/refresh",
+    "POST",
+    svc.DBConfig,
+    svc.db_refresh,
+    "Rebuild a datasource's schema summary",
+)
+db_support_type = _flow(
+    "chat_db_support_type",
+    "/support/type",
+    "GET",
+    None,
+    svc.db_support_type,
+    "Supported datasource types",
+)
