@@ -8,18 +8,15 @@ so that the file runs in well under a minute on two cores.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from operators.export.cache import find_model
-from operators.llm.engine import InvalidRequest, LocalLLM, load_llm, open_session
-from operators.llm.scheduler import Decoder, DecoderShape
+from operators.llm.engine import InvalidRequest, LocalLLM, load_llm
 from operators.llm.stops import StopMatcher
 from operators.llm.template import ChatTemplate
 from operators.llm.types import (
@@ -199,23 +196,6 @@ async def test_a_prompt_read_in_chunks_gives_the_same_answer(model_dir: Path) ->
     finally:
         await chunked.aclose()
     assert answer.text.startswith("The capital of France is Paris")
-
-
-def test_prompts_prefilled_together_match_one_at_a_time(model_dir: Path) -> None:
-    shape = DecoderShape.from_genai_config(
-        json.loads((model_dir / "genai_config.json").read_text(encoding="utf-8"))
-    )
-    decoder = Decoder(open_session(model_dir / "model.onnx", "cpu", None), shape, max_batch=3)
-    prompts = [[504, 3458, 282, 4649, 314, 2], [1, 9690, 198], [28, 29, 30, 31]]
-    alone = [decoder.add(p) for p in prompts]
-    after_alone = decoder.step([11, 12, 13])
-    for _ in prompts:
-        decoder.remove(0)
-    together = decoder.add_many(prompts)
-    after_together = decoder.step([11, 12, 13])
-    for a, b in zip(alone, together, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-4)
-    np.testing.assert_allclose(after_alone, after_together, atol=1e-4)
 
 
 # --- concurrency and cancellation --------------------------------------------------------
