@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -17,12 +18,15 @@ from operators.cluster.state import Cluster, install_cluster
 from operators.cluster.types import ERROR_PREFIX, ModelInstance, PromptRequest
 from operators.cluster.worker import WorkerManager
 from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
-from operators.models import ModelSet, load_model, using_models
+from operators.models import ModelSet, current_models, load_model, using_models
 from server.cluster import worker_app
 from server.settings import Settings
 from tests.cluster.procs import DATA_DIR, free_port, model_built
 
-needs_model = pytest.mark.skipif(not model_built(), reason="smollm2 is not built (make models)")
+needs_model = pytest.mark.skipif(
+    not (model_built() and model_built("all-minilm-l6-v2")),
+    reason="the default models are not built (make models)",
+)
 
 REQUEST = GenerationRequest(
     model="smollm2",
@@ -39,7 +43,8 @@ def dead(port: int) -> ModelInstance:
 async def worker(tmp_path: Path, registry: ModelRegistry) -> AsyncIterator[TestServer]:
     """A worker app with the real model, its manager registered in ``registry``."""
     llm, _ = load_model(DATA_DIR, "smollm2")
-    async with using_models(ModelSet([llm])):  # type: ignore[list-item]
+    embedder, _ = load_model(DATA_DIR, "all-minilm-l6-v2")
+    async with using_models(ModelSet([llm], [embedder])):  # type: ignore[list-item]
         server = TestServer(worker_app(Settings(data_dir=tmp_path, reload=False)), host="127.0.0.1")
         await server.start_server()
         manager = WorkerManager(registry, host="127.0.0.1", port=server.port or 0)
@@ -70,6 +75,14 @@ async def test_remote_llm_matches_the_local_model_and_fails_over(tmp_path: Path)
             deltas = [d async for d in remote.stream(REQUEST)]
             assert "".join(d.text for d in deltas) == answer.text
             assert deltas[-1].usage is not None
+            # The embeddings model too, through the same worker: the local model's vectors.
+            models = RemoteModelSet(router)
+            await models.refresh()
+            assert [c.id for c in models.cards()] == ["smollm2", "all-minilm-l6-v2"]
+            vectors = await models.embedder("all-minilm-l6-v2").embed(["a cat", "a dog"])
+            local = await current_models().embedder("all-minilm-l6-v2").embed(["a cat", "a dog"])
+            assert vectors.shape == (2, 384)
+            assert np.allclose(vectors, local, atol=1e-5)
         finally:
             await router.aclose()
 
