@@ -89,25 +89,28 @@ __all__ = [
     "open_store",
 ]
 
-_current: MetadataStore | None = None
+# The open stores, most recent last: the last one is current. A stack rather than one slot
+# because apps (tests, the all-in-one process) may start and stop in any order: the store of
+# an app that stopped first must not be put back as current by another's exit.
+_open: list[MetadataStore] = []
 
 
 def current_store() -> MetadataStore:
     """The store installed for this process; :class:`StoreNotOpen` (503) when none is."""
-    if _current is None:
+    if not _open:
         raise StoreNotOpen()
-    return _current
+    return _open[-1]
 
 
 def installed_store() -> MetadataStore | None:
     """The store installed for this process, or None."""
-    return _current
+    return _open[-1] if _open else None
 
 
 def install_store(store: MetadataStore | None) -> MetadataStore | None:
-    """Make ``store`` the process's store; return the one it replaces."""
-    global _current
-    previous, _current = _current, store
+    """Make ``store`` the process's only store (None: no store); return the current one."""
+    previous = installed_store()
+    _open[:] = [store] if store is not None else []
     return previous
 
 
@@ -115,11 +118,13 @@ def install_store(store: MetadataStore | None) -> MetadataStore | None:
 async def open_store(
     url: str | None = None, *, data_dir: Path, secret_key: str | None = None
 ) -> AsyncIterator[MetadataStore]:
-    """Open a store, install it for the block, then put the previous one back and close it."""
+    """Open a store and make it current for the block; then close it, and the store opened
+    before it (if still open) is current again."""
     store = await MetadataStore.open(url, data_dir=data_dir, secret_key=secret_key)
-    previous = install_store(store)
+    _open.append(store)
     try:
         yield store
     finally:
-        install_store(previous)
+        if store in _open:
+            _open.remove(store)
         await store.aclose()

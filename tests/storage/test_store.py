@@ -20,6 +20,7 @@ from operators.storage import (
     TableSummary,
     UnknownDatasource,
     current_store,
+    install_store,
     installed_store,
     open_store,
 )
@@ -240,13 +241,27 @@ async def test_another_key_cannot_read_the_password_but_the_datasource_survives(
         assert ds.password == ""
 
 
-async def test_current_store_is_installed_for_the_block(tmp_path: Path) -> None:
-    assert installed_store() is None
-    with pytest.raises(StoreNotOpen):
-        current_store()
-    async with open_store(None, data_dir=tmp_path) as store:
-        assert current_store() is store
-    assert installed_store() is None
+async def test_current_store_is_the_last_one_still_open(tmp_path: Path) -> None:
+    before = installed_store()
+    async with open_store(None, data_dir=tmp_path / "a") as first:
+        assert current_store() is first
+        second_cm = open_store(None, data_dir=tmp_path / "b")
+        second = await second_cm.__aenter__()
+        assert current_store() is second
+    # The first closed before the second: the second stays current, the first is not back.
+    assert current_store() is second
+    await second_cm.__aexit__(None, None, None)
+    assert installed_store() is before
+
+
+async def test_no_store_is_a_clear_503() -> None:
+    previous = install_store(None)
+    try:
+        with pytest.raises(StoreNotOpen) as caught:
+            current_store()
+        assert caught.value.status == 503
+    finally:
+        install_store(previous)
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
