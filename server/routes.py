@@ -206,7 +206,11 @@ class Route:
         # An operator's ApiError says what the client got wrong (model_not_found, which param).
         code = cause.code if isinstance(cause, ApiError) and cause.code else exc.code
         param = cause.param if isinstance(cause, ApiError) else None
-        return error_response(self.style, status, message, code=code, param=param, err_code=code)
+        # DB-GPT's envelope carries the operator's own err_code (E1001...) where it set one.
+        err_code = cause.err_code if isinstance(cause, ApiError) and cause.err_code else code
+        return error_response(
+            self.style, status, message, code=code, param=param, err_code=err_code
+        )
 
     # --- streams -------------------------------------------------------------------------
 

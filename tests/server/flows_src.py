@@ -141,3 +141,19 @@ with DAG("ticks") as dag:
     t = HttpTrigger("/ticks", methods="POST", request_body=dict, streaming_response=True)
     t >> Ticks(task_name="ticks")
 """
+
+REFUSE = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+from server.errors import ApiError
+
+
+class Refuse(MapOperator[dict, int]):
+    async def map(self, body: dict) -> int:
+        raise ApiError(400, "no such shelf: 'x'", code="unknown_shelf", err_code="E1234")
+
+
+with DAG("refuse") as dag:
+    t = HttpTrigger("/refuse", methods="POST", request_body=dict)
+    t >> Refuse(task_name="refuse")
+"""

@@ -75,6 +75,18 @@ async def test_operator_failure_is_a_500_with_an_error_id_in_the_log(
         assert "ZeroDivisionError" in caplog.text
 
 
+async def test_an_operators_api_error_keeps_its_status_message_and_err_code(
+    tmp_path: Path, dags: Path
+) -> None:
+    (dags / "refuse.py").write_text(flows_src.REFUSE)
+    async with running(tmp_path, shipped=[]) as client:
+        resp = await client.post("/api/v1/awel/trigger/refuse", json={})
+        assert resp.status == 400
+        body = await resp.json()
+        assert body["success"] is False
+        assert body["err_code"] == "E1234" and body["err_msg"] == "no such shelf: 'x'"
+
+
 async def test_json_form_and_query_bodies_all_reach_the_model(tmp_path: Path, dags: Path) -> None:
     (dags / "echo.py").write_text(flows_src.ECHO)
     async with running(tmp_path, shipped=[]) as client:
