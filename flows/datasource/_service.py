@@ -42,6 +42,11 @@ class DBConfig(BaseModel):
     db_pwd: str = Field("", description="Sent back masked ('******') to keep the stored one.")
     comment: str = ""
     ext_config: dict[str, Any] | None = Field(None, description="e.g. {'schema': 'sales'}.")
+    writable: bool = Field(
+        False,
+        description="Let the SQL editor write (CREATE TABLE, INSERT, UPDATE, DELETE, ALTER"
+        " TABLE); read-only when false.",
+    )
 
     @field_validator("db_name")
     @classmethod
@@ -81,6 +86,7 @@ def _to_datasource(body: DBConfig, *, keep_masked: bool) -> Datasource:
         db_pwd=pwd,
         comment=body.comment,
         ext_config=body.ext_config,
+        writable=body.writable,
     )
 
 

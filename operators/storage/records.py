@@ -36,6 +36,9 @@ class Datasource:
     user_id: str | None = None
     user_name: str | None = None
     ext_config: dict[str, Any] | None = None
+    #: Whether the SQL editor may write here (SELECT, CREATE TABLE, INSERT, UPDATE, DELETE,
+    #: ALTER TABLE); read-only otherwise.
+    writable: bool = False
     id: int | None = None
     gmt_created: datetime | None = None
     gmt_modified: datetime | None = None

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -181,7 +181,25 @@ class MetadataStore:
                     f"the metadata database has schema version {row.version}, newer than this"
                     f" awel's {SCHEMA_VERSION}; upgrade awel or use another database"
                 )
-            # Migrations from older versions go here, one step per version.
+            elif row.version < SCHEMA_VERSION:
+                await self._migrate(s, row.version)
+                row.version = SCHEMA_VERSION
+
+    async def _migrate(self, s: AsyncSession, version: int) -> None:
+        """Bring tables of schema ``version`` up to :data:`SCHEMA_VERSION`, one step per
+        version (new tables were already made by ``create_all``)."""
+        if version < 2:
+            columns = await s.run_sync(
+                lambda sync: {
+                    c["name"] for c in inspect(sync.connection()).get_columns("datasources")
+                }
+            )
+            if "writable" not in columns:
+                await s.execute(
+                    text(
+                        "ALTER TABLE datasources ADD COLUMN writable BOOLEAN NOT NULL DEFAULT FALSE"
+                    )
+                )
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
@@ -484,6 +502,7 @@ class MetadataStore:
             user_id=ds.user_id,
             user_name=ds.user_name,
             ext_config=ds.ext_config,
+            writable=ds.writable,
             gmt_created=t,
             gmt_modified=t,
         )
@@ -532,6 +551,7 @@ class MetadataStore:
                     row.user_name = ds.user_name
                 if ds.ext_config is not None:
                     row.ext_config = ds.ext_config
+                row.writable = ds.writable
                 row.gmt_modified = now()
                 await s.flush()
                 return self._datasource(row)
@@ -600,6 +620,7 @@ class MetadataStore:
             user_id=row.user_id,
             user_name=row.user_name,
             ext_config=row.ext_config,
+            writable=bool(row.writable),
             gmt_created=row.gmt_created,
             gmt_modified=row.gmt_modified,
         )

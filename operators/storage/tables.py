@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -22,12 +23,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: The version of the tables below.
-SCHEMA_VERSION = 1
+#: The version of the tables below (2: ``datasources.writable``).
+SCHEMA_VERSION = 2
 
 _Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # LONGBLOB on MySQL: a BLOB holds 64 KiB, too little for a large embedding.
@@ -55,7 +57,8 @@ class SchemaRow(Base):
 
 
 class DatasourceRow(Base):
-    """A database people chat with. ``db_pwd`` holds the password encrypted, never clear."""
+    """A database people chat with. ``db_pwd`` holds the password encrypted, never clear;
+    ``writable`` lets the SQL editor run writes there (off unless set)."""
 
     __tablename__ = "datasources"
 
@@ -72,6 +75,7 @@ class DatasourceRow(Base):
     user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     ext_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
     gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
 
