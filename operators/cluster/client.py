@@ -9,7 +9,7 @@ POST bodies as JSON and DELETE/GET fields in the query string.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -129,7 +129,7 @@ class WorkerClient:
         except aiohttp.ClientError as exc:
             raise ClusterError(f"cannot reach the worker at {self.address}: {exc}") from exc
 
-    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         """``generate_stream``: each NUL-terminated JSON chunk, parsed, as it arrives."""
         url = f"{self.address}/api/worker/generate_stream"
         try:

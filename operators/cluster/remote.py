@@ -26,7 +26,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import Any, cast
 
 import aiohttp
@@ -130,7 +130,8 @@ class InstanceRouter:
         self._failed[inst.address] = time.monotonic()
 
     @contextlib.contextmanager
-    def using(self, inst: ModelInstance) -> Any:
+    def using(self, inst: ModelInstance) -> Iterator[WorkerClient]:
+        """A client of ``inst``, counted as one more request in flight there."""
         addr = inst.address
         self._in_flight[addr] = self._in_flight.get(addr, 0) + 1
         try:

@@ -194,7 +194,10 @@ class WorkerManager:
             log.exception("generation by %s failed", body.model)
             yield ModelOutput.failure(str(exc) or type(exc).__name__).wire()
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            # Close the engine's stream now: a client that hangs up frees its model slot.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def generate(self, body: PromptRequest) -> dict[str, Any]:
         """The last chunk of :meth:`generate_stream`: the whole answer."""
