@@ -152,3 +152,29 @@ class SchemaSummaryRow(Base):
     embedder: Mapped[str | None] = mapped_column(String(255), nullable=True)
     vector: Mapped[bytes | None] = mapped_column(_Blob, nullable=True)
     gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class MessageVersionRow(Base):
+    """A message's content before an edit replaced it (the SQL and chart editors' history).
+
+    ``edit`` numbers a round's edits from 1; the messages one edit changed share it, so an
+    undo restores them together. The row is the message's version ``edit`` (version 1 is what
+    the chat stored). A new table, made by ``create_all`` on older databases too, so it needs
+    no schema version of its own. It goes with its message (``ON DELETE CASCADE``).
+    """
+
+    __tablename__ = "message_versions"
+    __table_args__ = (Index("ix_message_versions_round", "conv_uid", "round_index", "edit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    conv_uid: Mapped[str] = mapped_column(String(128))
+    round_index: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    edit: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(_LongText, default="")
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
