@@ -199,9 +199,11 @@ class Route:
 
     def _failure(self, exc: AwelError) -> web.Response:
         status = status_for(exc)
-        if status >= 500:
-            return internal_error(self.style, exc, self.path)
         cause = exc.__cause__ if isinstance(exc, NodeError) else exc
+        # A 5xx an operator chose (503: no healthy model instance) is an answer, not a
+        # crash: its message is meant for the client. Anything else hides behind an id.
+        if status >= 500 and not isinstance(cause, ApiError):
+            return internal_error(self.style, exc, self.path)
         message = str(cause) if cause is not None else exc.message
         # An operator's ApiError says what the client got wrong (model_not_found, which param).
         code = cause.code if isinstance(cause, ApiError) and cause.code else exc.code
@@ -260,7 +262,10 @@ class Route:
         return resp
 
     def _stream_failed(self, writer: ChunkWriter, exc: BaseException, kind: ResponseKind) -> None:
-        if isinstance(exc, AwelError) and status_for(exc) < 500:
+        cause = exc.__cause__ if isinstance(exc, NodeError) else exc
+        if isinstance(cause, ApiError):
+            message = cause.message
+        elif isinstance(exc, AwelError) and status_for(exc) < 500:
             message = str(exc.__cause__ or exc) if isinstance(exc, NodeError) else exc.message
         else:
             message = log_internal(exc, self.path)

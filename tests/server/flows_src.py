@@ -157,3 +157,19 @@ with DAG("refuse") as dag:
     t = HttpTrigger("/refuse", methods="POST", request_body=dict)
     t >> Refuse(task_name="refuse")
 """
+
+UNAVAILABLE = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+from server.errors import ApiError
+
+
+class NoInstance(MapOperator[dict, int]):
+    async def map(self, body: dict) -> int:
+        raise ApiError(503, "no healthy instance of 'm'", code="model_unavailable")
+
+
+with DAG("unavailable") as dag:
+    t = HttpTrigger("/unavailable", methods="POST", request_body=dict)
+    t >> NoInstance(task_name="route")
+"""

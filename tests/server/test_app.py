@@ -87,6 +87,17 @@ async def test_an_operators_api_error_keeps_its_status_message_and_err_code(
         assert body["err_code"] == "E1234" and body["err_msg"] == "no such shelf: 'x'"
 
 
+async def test_a_5xx_an_operator_chose_is_answered_with_its_own_message(
+    tmp_path: Path, dags: Path
+) -> None:
+    (dags / "unavailable.py").write_text(flows_src.UNAVAILABLE)
+    async with running(tmp_path, shipped=[]) as client:
+        resp = await client.post("/api/v1/awel/trigger/unavailable", json={})
+        assert resp.status == 503
+        body = await resp.json()
+        assert body["err_msg"] == "no healthy instance of 'm'"
+
+
 async def test_json_form_and_query_bodies_all_reach_the_model(tmp_path: Path, dags: Path) -> None:
     (dags / "echo.py").write_text(flows_src.ECHO)
     async with running(tmp_path, shipped=[]) as client:
