@@ -1,0 +1,13 @@
+"""chat_normal: the model answers with the conversation's history in its prompt."""
+
+from awel import DAG, InputOperator
+from flows.chat.scenes._prompts import PROMPTS
+from operators.chat.scene_ops import AskModel, Prompt, TextRound
+
+with DAG("scene_chat_normal", description="Chat with the model, history-aware.") as dag:
+    (
+        InputOperator.from_callable(task_name="input")
+        >> Prompt(PROMPTS / "chat_normal.j2", history=True, task_name="prompt")
+        >> AskModel(task_name="model")
+        >> TextRound(task_name="answer")
+    )

@@ -1,0 +1,1 @@
+"""DB-GPT's dialogue routes (``/api/v1/chat/dialogue/*``), one flow each."""

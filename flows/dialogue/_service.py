@@ -1,0 +1,214 @@
+"""What the dialogue flows do: request bodies and one async function per route.
+
+Conversations are answered as DB-GPT's conversation ``ServerResponse``, messages as its
+``MessageVo``. Every route reads its fields from the query string or a JSON/form body
+(DB-GPT's clients send both ways); ``con_uid`` (DB-GPT's spelling) and ``conv_uid`` are both
+read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from operators.chat.scenes import scene, scene_list
+from operators.chat.session import message_vos
+from operators.storage import Conversation, current_store
+
+__all__ = [
+    "ConvQuery",
+    "ExportQuery",
+    "ListQuery",
+    "NewQuery",
+    "QueryBody",
+    "clear",
+    "delete",
+    "export_messages",
+    "list_dialogues",
+    "messages",
+    "new",
+    "query",
+    "query_page",
+    "scenes",
+]
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
+
+
+def server_response(conv: Conversation, *, user_name: str | None = None) -> dict[str, Any]:
+    """DB-GPT's conversation ``ServerResponse``."""
+    return {
+        "conv_uid": conv.conv_uid,
+        "user_input": conv.summary,
+        "chat_mode": conv.chat_mode,
+        "app_code": conv.app_code,
+        "select_param": conv.select_param,
+        "model_name": conv.model_name,
+        "user_name": conv.user_name or "" if user_name is None else user_name,
+        "sys_code": conv.sys_code,
+        "gmt_created": _time(conv.gmt_created),
+        "gmt_modified": _time(conv.gmt_modified),
+    }
+
+
+class ListQuery(BaseModel):
+    user_name: str | None = Field(None, description="Only this user's conversations.")
+    user_id: str | None = Field(None, description="Alias of user_name.")
+    sys_code: str | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(10, ge=1, le=1000)
+
+
+class NewQuery(BaseModel):
+    chat_mode: str = Field("chat_normal", description="The scene of the new conversation.")
+    app_code: str | None = None
+    user_name: str | None = None
+    user_id: str | None = None
+    sys_code: str | None = None
+
+
+class ConvQuery(BaseModel):
+    con_uid: str | None = Field(None, description="The conversation (DB-GPT's spelling).")
+    conv_uid: str | None = Field(None, description="Alias of con_uid.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ConvQuery:
+        uid = (self.con_uid or self.conv_uid or "").strip()
+        if not uid:
+            raise ValueError("con_uid is required (the conversation's id)")
+        self.con_uid = uid
+        return self
+
+    @property
+    def uid(self) -> str:
+        return self.con_uid or ""
+
+
+class QueryBody(BaseModel):
+    chat_mode: str | None = None
+    conv_uid: str | None = None
+    user_name: str | None = None
+    sys_code: str | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=1000)
+
+
+class ExportQuery(BaseModel):
+    user_name: str | None = None
+    user_id: str | None = None
+    sys_code: str | None = None
+    format: Literal["file", "json"] = Field("file", description="file: a download; json.")
+
+
+async def list_dialogues(q: ListQuery) -> list[dict[str, Any]]:
+    found, _ = await current_store().list_conversations(
+        user_name=q.user_name or q.user_id, sys_code=q.sys_code, page=q.page, page_size=q.page_size
+    )
+    return [server_response(c, user_name="") for c in found]
+
+
+async def new(q: NewQuery) -> dict[str, Any]:
+    """A fresh conversation id; nothing is stored until its first round."""
+    mode = scene(q.chat_mode).code
+    return {
+        "conv_uid": str(uuid.uuid1()),
+        "user_input": "",
+        "chat_mode": mode,
+        "app_code": q.app_code,
+        "select_param": None,
+        "model_name": None,
+        "user_name": q.user_name or q.user_id or "",
+        "sys_code": q.sys_code,
+        "gmt_created": None,
+        "gmt_modified": None,
+    }
+
+
+async def delete(q: ConvQuery) -> None:
+    await current_store().delete_conversation(q.uid)
+
+
+async def clear(q: ConvQuery) -> None:
+    await current_store().clear_messages(q.uid)
+
+
+async def messages(q: ConvQuery) -> list[dict[str, Any]]:
+    return message_vos(await current_store().list_messages(q.uid))
+
+
+async def scenes(_: Any) -> list[dict[str, Any]]:
+    return scene_list()
+
+
+async def query(body: QueryBody) -> dict[str, Any] | None:
+    found, _ = await current_store().list_conversations(
+        user_name=body.user_name,
+        sys_code=body.sys_code,
+        chat_mode=body.chat_mode,
+        conv_uid=body.conv_uid,
+        page=1,
+        page_size=1,
+    )
+    return server_response(found[0]) if found else None
+
+
+async def query_page(body: QueryBody) -> dict[str, Any]:
+    found, total = await current_store().list_conversations(
+        user_name=body.user_name,
+        sys_code=body.sys_code,
+        chat_mode=body.chat_mode,
+        conv_uid=body.conv_uid,
+        page=body.page,
+        page_size=body.page_size,
+    )
+    return {
+        "items": [server_response(c) for c in found],
+        "total_count": total,
+        "total_pages": math.ceil(total / body.page_size) if total else 0,
+        "page": body.page,
+        "page_size": body.page_size,
+    }
+
+
+async def export_messages(q: ExportQuery) -> tuple[str, bytes]:
+    """Every conversation of the user (or all) with its messages, as one JSON document."""
+    store = current_store()
+    user = q.user_name or q.user_id
+    conversations: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        found, total = await store.list_conversations(
+            user_name=user, sys_code=q.sys_code, page=page, page_size=200
+        )
+        for conv in found:
+            msgs = message_vos(await store.list_messages(conv.conv_uid))
+            conversations.append(
+                {
+                    "conv_uid": conv.conv_uid,
+                    "chat_mode": conv.chat_mode,
+                    "app_code": conv.app_code,
+                    "create_time": _time(conv.gmt_created),
+                    "update_time": _time(conv.gmt_modified),
+                    "total_messages": len(msgs),
+                    "messages": msgs,
+                }
+            )
+        if page * 200 >= total or not found:
+            break
+        page += 1
+    doc = {
+        "user_name": user,
+        "sys_code": q.sys_code,
+        "total_conversations": len(conversations),
+        "conversations": conversations,
+    }
+    stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+    name = f"conversations_{stamp}.json" if q.format == "file" else "conversations.json"
+    return name, json.dumps(doc, ensure_ascii=False).encode()

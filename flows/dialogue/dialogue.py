@@ -1,0 +1,93 @@
+"""DB-GPT's dialogue routes, ``/api/v1/chat/dialogue/*``, one flow each (serve ``Result``).
+
+``messages`` and ``messages/history`` are one route under two names (0.8.2 serves the
+second; the brief and older clients call the first). ``export_messages`` answers the JSON
+document itself (not a Result), as a download.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger, ResponseKind
+from flows.dialogue import _service as svc
+
+_PREFIX = "/api/v1/chat/dialogue"
+
+
+def _flow(
+    dag_id: str,
+    path: str,
+    method: str,
+    body: type[Any] | None,
+    action: Callable[[Any], Awaitable[Any]],
+    summary: str,
+    *,
+    response: ResponseKind = ResponseKind.SERVE_RESULT,
+    media_type: str | None = None,
+) -> DAG:
+    with DAG(dag_id, description=summary) as dag:
+        HttpTrigger(
+            path=_PREFIX + path,
+            methods=method,
+            request_body=body,
+            response=response,
+            response_media_type=media_type,
+            errors="serve_result",
+            summary=summary,
+            tags=["Dialogue"],
+            task_name="trigger",
+        ) >> MapOperator(action, task_name="run")
+    return dag
+
+
+dialogue_list = _flow(
+    "dialogue_list", "/list", "GET", svc.ListQuery, svc.list_dialogues, "Recent conversations"
+)
+dialogue_new = _flow("dialogue_new", "/new", "POST", svc.NewQuery, svc.new, "A new conversation id")
+dialogue_delete = _flow(
+    "dialogue_delete", "/delete", "POST", svc.ConvQuery, svc.delete, "Delete a conversation"
+)
+dialogue_scenes = _flow(
+    "dialogue_scenes", "/scenes", "POST", None, svc.scenes, "The chat scenes the UI offers"
+)
+dialogue_messages = _flow(
+    "dialogue_messages",
+    "/messages",
+    "GET",
+    svc.ConvQuery,
+    svc.messages,
+    "A conversation's messages",
+)
+dialogue_messages_history = _flow(
+    "dialogue_messages_history",
+    "/messages/history",
+    "GET",
+    svc.ConvQuery,
+    svc.messages,
+    "A conversation's messages",
+)
+dialogue_clear = _flow(
+    "dialogue_clear", "/clear", "POST", svc.ConvQuery, svc.clear, "Remove a conversation's messages"
+)
+dialogue_query = _flow(
+    "dialogue_query", "/query", "POST", svc.QueryBody, svc.query, "Find a conversation"
+)
+dialogue_query_page = _flow(
+    "dialogue_query_page",
+    "/query_page",
+    "POST",
+    svc.QueryBody,
+    svc.query_page,
+    "Find conversations, a page at a time",
+)
+dialogue_export = _flow(
+    "dialogue_export_messages",
+    "/export_messages",
+    "GET",
+    svc.ExportQuery,
+    svc.export_messages,
+    "Export conversations with their messages",
+    response=ResponseKind.FILE,
+    media_type="application/json",
+)

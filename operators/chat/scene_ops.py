@@ -1,0 +1,383 @@
+"""The operators chat scenes are made of (``flows/chat/scenes/``).
+
+A scene flow takes a :class:`~operators.chat.types.SceneCall` and streams
+:class:`~operators.chat.types.Progress` events, then one
+:class:`~operators.chat.types.RoundDone`:
+
+    input >> Datasource() >> Prompt(template) >> AskModel(draft=True) >> SqlRound()
+
+Failures that belong to the answer (the model failing, no SQL, SQL the gate refuses, SQL
+that fails to run) end the round with a clear message (``RoundDone.error``), never an
+exception: the user sees why, and the round is stored all the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
+from awel.operators import is_stream
+from awel.trigger import HttpTrigger
+from operators.datasource import (
+    QueryResult,
+    connector_for,
+    rebuild_summaries,
+    search_tables,
+)
+from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
+from operators.models import current_models
+from operators.storage import current_store
+from server.errors import ApiError
+
+from .answer import DISPLAY_TYPES, guided_params, parse_charts, parse_sql_answer
+from .chart import chart_view, dashboard_report, error_view
+from .files import excel_datasource, resolve_file
+from .prompt import PromptTemplate
+from .types import ModelDone, Progress, RoundDone, SceneCall, SceneEvent
+
+__all__ = [
+    "MAX_CHART_ROWS",
+    "AskModel",
+    "DashboardRound",
+    "ExcelTable",
+    "NotAvailable",
+    "Prompt",
+    "RunFlow",
+    "SchemaOf",
+    "SqlRound",
+    "TextRound",
+    "find_flow",
+]
+
+log = logging.getLogger("awel.chat")
+
+#: Rows a chart shows at most (the SQL gate caps the query's LIMIT to this).
+MAX_CHART_ROWS = 200
+#: Tables whose summaries go into a prompt at most.
+TOP_K_TABLES = 5
+#: Seconds a scene's query may run.
+QUERY_TIMEOUT = 30.0
+
+
+# --- the schema a data scene talks about ---------------------------------------------------
+
+
+async def _schema_text(call: SceneCall, *, top_k: int = TOP_K_TABLES) -> str:
+    ds = call.datasource
+    assert ds is not None
+    store = current_store()
+    if not await store.list_summaries(ds.db_name):
+        # Never summarised (added straight to the store, or the build after db/add failed).
+        await rebuild_summaries(store, ds)
+    tables = await search_tables(store, ds.db_name, call.user_input, top_k=top_k)
+    return "\n\n".join(t.summary for t in tables)
+
+
+class SchemaOf(MapOperator[SceneCall, SceneCall]):
+    """The datasource ``select_param`` names, and the summaries of the tables most related
+    to the question (embedding search when the summaries have embeddings)."""
+
+    def __init__(self, *, top_k: int = TOP_K_TABLES, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.top_k = top_k
+
+    async def map(self, input_value: SceneCall) -> SceneCall:
+        ds = await current_store().require_datasource(input_value.select_param)
+        call = dataclasses.replace(input_value, datasource=ds)
+        return dataclasses.replace(call, schema=await _schema_text(call, top_k=self.top_k))
+
+
+class ExcelTable(MapOperator[SceneCall, SceneCall]):
+    """The uploaded file ``select_param`` names, as its DuckDB table's datasource."""
+
+    async def map(self, input_value: SceneCall) -> SceneCall:
+        record = await resolve_file(current_store(), input_value.select_param)
+        call = dataclasses.replace(input_value, datasource=excel_datasource(record))
+        return dataclasses.replace(call, schema=await _schema_text(call))
+
+
+# --- prompt and model -----------------------------------------------------------------------
+
+
+class Prompt(MapOperator[SceneCall, SceneCall]):
+    """The scene's request: its template rendered as the system message, the history if
+    ``history``, then the question. ``json_schema`` is handed to the engine for guided
+    decoding where it supports it (see :func:`~operators.chat.answer.guided_params`)."""
+
+    def __init__(
+        self,
+        template: Path,
+        *,
+        history: bool = False,
+        json_schema: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.template = PromptTemplate(template)
+        self.history = history
+        self.json_schema = json_schema
+
+    async def map(self, input_value: SceneCall) -> SceneCall:
+        call = input_value
+        ds = call.datasource
+        system = self.template.render(
+            question=call.user_input,
+            schema=call.schema,
+            db_name=ds.db_name if ds else "",
+            db_type=ds.db_type if ds else "",
+            top_k=MAX_CHART_ROWS,
+            display_types=DISPLAY_TYPES,
+        )
+        messages = [ChatMessage(role="system", content=system)] if system else []
+        if self.history:
+            messages += [m for m in call.history if m.role != "system" or not system]
+        messages.append(ChatMessage(role="user", content=call.user_input))
+        params = GenerationParams(max_new_tokens=call.max_new_tokens, temperature=call.temperature)
+        if self.json_schema is not None:
+            params = guided_params(params, self.json_schema)
+        request = GenerationRequest(model=call.model_name, messages=messages, params=params)
+        return dataclasses.replace(call, request=request)
+
+
+class AskModel(StreamifyAbsOperator[SceneCall, SceneEvent]):
+    """The model's answer as it is written (cumulative :class:`Progress`), then
+    :class:`ModelDone` with the whole text, or the error that stopped it."""
+
+    def __init__(self, *, draft: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.draft = draft
+
+    async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
+        call = input_value
+        assert call.request is not None
+        text = ""
+        try:
+            model = current_models().llm(call.request.model or None)
+            stream = model.stream(call.request)
+            try:
+                async for delta in stream:
+                    if delta.text:
+                        text += delta.text
+                        yield Progress(text, draft=self.draft)
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except ApiError as exc:
+            yield ModelDone(call, text, f"the model cannot answer: {exc.message}")
+            return
+        except Exception as exc:
+            log.exception("chat: the model failed in %s", call.chat_mode)
+            yield ModelDone(call, text, f"the model failed: {exc}")
+            return
+        yield ModelDone(call, text)
+
+
+# --- ends of rounds -----------------------------------------------------------------------
+
+
+class _RoundEnd(TransformStreamAbsOperator[SceneEvent, SceneEvent]):
+    """Passes progress on; turns the model's last word into the round's end."""
+
+    async def transform_stream(
+        self, input_stream: AsyncIterator[SceneEvent]
+    ) -> AsyncIterator[SceneEvent]:
+        async for event in input_stream:
+            if isinstance(event, ModelDone):
+                yield await self.finish(event)
+            else:
+                yield event
+
+    async def finish(self, done: ModelDone) -> RoundDone:
+        raise NotImplementedError
+
+
+class TextRound(_RoundEnd):
+    """The answer is the model's text."""
+
+    async def finish(self, done: ModelDone) -> RoundDone:
+        if done.error is not None:
+            return RoundDone(done.text, error_view(done.error, done.text), done.error)
+        if not done.text.strip():
+            problem = "the model gave an empty answer"
+            return RoundDone("", error_view(problem), problem)
+        return RoundDone(done.text, done.text)
+
+
+async def _run_sql(call: SceneCall, sql: str) -> QueryResult:
+    assert call.datasource is not None
+    return await connector_for(call.datasource).run_query(
+        sql, max_rows=MAX_CHART_ROWS, timeout=QUERY_TIMEOUT
+    )
+
+
+class SqlRound(_RoundEnd):
+    """Text-to-SQL: the answer's SQL through the datasource's gate, run, and shown as the
+    chart-view the answer's ``display_type`` asks for. ``ai`` is the JSON
+    ``{thoughts, sql, display_type, direct_response}``."""
+
+    async def finish(self, done: ModelDone) -> RoundDone:
+        answer = parse_sql_answer(done.text)
+        ai = answer.stored()
+        if done.error is not None:
+            return RoundDone(ai, error_view(done.error, answer.thoughts), done.error)
+        if answer.problem is not None:
+            return RoundDone(ai, error_view(answer.problem, answer.thoughts), answer.problem)
+        if not answer.sql:
+            return RoundDone(ai, answer.direct_response or answer.thoughts)
+        try:
+            result = await _run_sql(done.call, answer.sql)
+        except ApiError as exc:
+            problem = f"the SQL did not run: {exc.message}"
+            return RoundDone(
+                ai, error_view(problem, answer.thoughts), problem, {"sql_error": exc.code}
+            )
+        view = chart_view(answer.thoughts, answer.display_type, result.sql, result)
+        return RoundDone(ai, view, context={"row_count": len(result.rows)})
+
+
+class DashboardRound(_RoundEnd):
+    """Several charts: each spec's SQL run on its own (a failing one keeps its message).
+    ``ai`` is the JSON list of chart specs, ``view`` the JSON report."""
+
+    async def finish(self, done: ModelDone) -> RoundDone:
+        charts = parse_charts(done.text)
+        ai = json.dumps(charts, ensure_ascii=False)
+        if done.error is not None:
+            return RoundDone(ai, error_view(done.error), done.error)
+        if not charts:
+            problem = "the model did not propose any chart as the JSON list asked for"
+            return RoundDone(ai or done.text, error_view(problem, done.text.strip()), problem)
+        ran: list[tuple[dict[str, str], QueryResult | None, str | None]] = []
+        for spec in charts:
+            if not spec["sql"]:
+                ran.append((spec, None, "this chart has no SQL"))
+                continue
+            try:
+                ran.append((spec, await _run_sql(done.call, spec["sql"]), None))
+            except ApiError as exc:
+                ran.append((spec, None, f"the SQL did not run: {exc.message}"))
+        report = dashboard_report(done.call.conv_uid, ran)
+        failed = [p for _, r, p in ran if r is None]
+        error = None
+        if len(failed) == len(ran):
+            error = "none of the dashboard's charts could run: " + "; ".join(p for p in failed if p)
+        return RoundDone(ai, json.dumps(report, ensure_ascii=False), error)
+
+
+# --- scenes that are not made of the above ------------------------------------------------
+
+
+class NotAvailable(StreamifyAbsOperator[SceneCall, SceneEvent]):
+    """A scene this server does not serve yet: says so in the stream."""
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+
+    async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
+        message = f"{input_value.chat_mode} is not available yet: {self.what}"
+        yield RoundDone(message, error_view(message), message)
+
+
+def find_flow(name: str) -> DAG | None:
+    """A loaded flow with an HTTP trigger whose id is ``name`` (shipped or the user's)."""
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("awel_flow_") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, DAG) and value.dag_id == name and _trigger_of(value):
+                return value
+    return None
+
+
+def _trigger_of(dag: DAG) -> HttpTrigger | None:
+    for node in dag.trigger_nodes:
+        if isinstance(node, HttpTrigger):
+            return node
+    return None
+
+
+def _piece(item: Any) -> tuple[str, bool]:
+    """The text of one item a flow streams, and whether it is cumulative."""
+    if isinstance(item, bytes):
+        item = item.decode(errors="replace")
+    if isinstance(item, str):
+        return item, False
+    if isinstance(item, dict):
+        if "text" in item:
+            return str(item.get("text") or ""), not item.get("incremental", False)
+        choices = item.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            part = choices[0].get("delta") or choices[0].get("message") or {}
+            return str(part.get("content") or ""), "message" in choices[0]
+    if hasattr(item, "text"):
+        return str(item.text), False
+    return json.dumps(item, ensure_ascii=False, default=str), False
+
+
+class RunFlow(StreamifyAbsOperator[SceneCall, SceneEvent]):
+    """chat_flow: the question sent to the flow ``select_param`` names, as DB-GPT's
+    ``CommonLLMHttpRequestBody``; what it streams (or answers) is the round's answer."""
+
+    async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
+        call = input_value
+        dag = find_flow(call.select_param)
+        trigger = _trigger_of(dag) if dag is not None else None
+        if dag is None or trigger is None:
+            problem = f"select_param: no flow named '{call.select_param}' is loaded"
+            yield RoundDone("", error_view(problem), problem)
+            return
+        raw: dict[str, Any] = {
+            "model": call.model_name,
+            "messages": call.user_input,
+            "user_input": call.user_input,
+            "stream": True,
+            "temperature": call.temperature,
+            "max_new_tokens": call.max_new_tokens,
+            "conv_uid": call.conv_uid,
+            "span_id": None,
+            "chat_mode": call.chat_mode,
+            "chat_param": call.select_param,
+            "user_name": call.user_name,
+            "sys_code": call.sys_code,
+            "incremental": False,
+            "context": {"conv_uid": call.conv_uid, "chat_mode": call.chat_mode},
+        }
+        text = ""
+        try:
+            body: Any = _flow_input(trigger, raw)
+            out = await dag.output_node.call(body)
+            if is_stream(out):
+                async for item in out:
+                    piece, whole = _piece(item)
+                    text = piece if whole else text + piece
+                    yield Progress(text)
+            else:
+                text, _ = _piece(out)
+        except Exception as exc:
+            cause = exc.__cause__ or exc
+            problem = f"the flow '{call.select_param}' failed: {cause}"
+            log.warning("chat_flow: %s", problem)
+            yield RoundDone(text, error_view(problem, text), problem)
+            return
+        yield RoundDone(text, text)
+
+
+def _flow_input(trigger: HttpTrigger, raw: dict[str, Any]) -> Any:
+    from pydantic import BaseModel
+
+    body = trigger.request_body
+    if body is None:
+        return None
+    if body is str:
+        return raw["user_input"]
+    if isinstance(body, type) and issubclass(body, BaseModel):
+        return body.model_validate(raw)
+    return raw

@@ -1,0 +1,245 @@
+"""One chat round, whatever the scene: checking the request, history in, the scene's flow
+run, the stream written, the round stored.
+
+The round is stored here, not by the scenes, in one transaction (``store.save_round``) and
+only once the scene has ended: a client that hangs up mid-stream leaves no half round, and
+a round whose answer was unusable is stored with its error message as the view, so nothing
+asked is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from awel import BaseOperator
+from operators.llm.types import ChatMessage
+from operators.models import NoModel, current_models
+from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_store
+from server.errors import ApiError
+
+from .chart import error_view
+from .files import resolve_file
+from .request import ConversationVo
+from .scene_ops import find_flow
+from .scenes import Scene, scene
+from .stream import ChatFramer
+from .types import Progress, RoundDone, SceneCall
+
+__all__ = [
+    "HISTORY_ROUNDS",
+    "BadSceneParam",
+    "answer_round",
+    "check_param",
+    "history_of",
+    "message_vos",
+    "model_for",
+    "run_round",
+    "scene_call",
+]
+
+log = logging.getLogger("awel.chat")
+
+#: Earlier rounds a history-aware scene sends the model.
+HISTORY_ROUNDS = 5
+
+
+class BadSceneParam(ApiError):
+    def __init__(self, message: str, field: str = "select_param") -> None:
+        super().__init__(
+            400, f"{field}: {message}", code="invalid_chat_param", err_code="E0001", param=field
+        )
+
+
+def model_for(name: str | None) -> str:
+    """The served model that answers for ``name``: itself if served, else the default (DB-GPT's
+    clients name the models of their own deployment), else the name as given."""
+    models = current_models()
+    if name and models.has_llm(name):
+        return name
+    with contextlib.suppress(NoModel):
+        return models.llm().name
+    return name or ""
+
+
+async def check_param(found: Scene, select_param: str, field: str = "select_param") -> None:
+    """Refuse a scene argument that names nothing, before any answer starts."""
+    if not found.available or not found.needs or found.needs == "space":
+        return
+    if not select_param:
+        what = {"db": "a datasource name", "file": "an uploaded file", "flow": "a flow name"}
+        raise BadSceneParam(f"{found.code} needs {what[found.needs]}", field)
+    if found.needs == "db":
+        try:
+            await current_store().require_datasource(select_param)
+        except UnknownDatasource as exc:
+            raise BadSceneParam(exc.message.replace(" (db_name)", ""), field) from None
+    elif found.needs == "file":
+        await resolve_file(current_store(), select_param)
+    elif found.needs == "flow" and find_flow(select_param) is None:
+        raise BadSceneParam(f"no flow named '{select_param}' is loaded", field)
+
+
+async def history_of(conv_uid: str, rounds: int = HISTORY_ROUNDS) -> list[ChatMessage]:
+    """The last ``rounds`` rounds of the conversation as chat messages."""
+    if not conv_uid:
+        return []
+    messages = await current_store().list_messages(conv_uid)
+    if not messages:
+        return []
+    last = messages[-1].round_index
+    out: list[ChatMessage] = []
+    for m in messages:
+        if m.round_index <= last - rounds:
+            continue
+        if m.role == HUMAN:
+            out.append(ChatMessage(role="user", content=m.content))
+        elif m.role == AI:
+            out.append(ChatMessage(role="assistant", content=m.content))
+    return out
+
+
+async def scene_call(body: ConversationVo) -> SceneCall:
+    """The round ``body`` asks for; :class:`ApiError` naming the field that is wrong."""
+    found = scene(body.chat_mode)
+    if found.code == "chat_normal" and body.ext_info.get("knowledge_space"):
+        found = scene("chat_knowledge")
+    await check_param(found, body.select_param)
+    conv_uid = body.conv_uid.strip() or str(uuid.uuid1())
+    history = await history_of(conv_uid)
+    return SceneCall(
+        conv_uid=conv_uid,
+        chat_mode=found.code,
+        user_input=body.user_input,
+        select_param=body.select_param,
+        model_name=model_for(body.model_name),
+        temperature=body.temperature,
+        max_new_tokens=body.max_new_tokens,
+        user_name=body.user_name,
+        sys_code=body.sys_code,
+        app_code=body.app_code,
+        history=history,
+        ext_info=dict(body.ext_info),
+    )
+
+
+async def _scene_events(node: BaseOperator, call: SceneCall) -> AsyncGenerator[Any, None]:
+    async for event in node.call_stream(call):
+        yield event
+
+
+async def _save(call: SceneCall, done: RoundDone) -> int:
+    found = scene(call.chat_mode)
+    context: dict[str, Any] = {
+        "param_type": found.param_types[0] if found.param_types else "",
+        "param_value": call.select_param,
+        "model_name": call.model_name,
+        **done.context,
+    }
+    if done.error is not None:
+        context["error"] = done.error
+    return await current_store().save_round(
+        call.conv_uid,
+        call.user_input,
+        done.ai,
+        view_message=done.view,
+        chat_mode=call.chat_mode,
+        user_name=call.user_name,
+        sys_code=call.sys_code,
+        app_code=call.app_code,
+        select_param=call.select_param or None,
+        model_name=call.model_name or None,
+        context=context,
+    )
+
+
+async def _finish(
+    node: BaseOperator, call: SceneCall, framer: ChatFramer | None
+) -> AsyncGenerator[Any, None]:
+    """Run the scene; yields the stream's events (if ``framer``) and, last, the RoundDone."""
+    done: RoundDone | None = None
+    shown = ""
+    try:
+        async with contextlib.aclosing(_scene_events(node, call)) as events:
+            async for event in events:
+                if isinstance(event, Progress):
+                    shown = event.text
+                    if framer is not None:
+                        chunk = framer.progress(event)
+                        if chunk:
+                            yield chunk
+                elif isinstance(event, RoundDone):
+                    done = event
+    except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        message = cause.message if isinstance(cause, ApiError) else str(cause)
+        log.warning("chat: %s failed: %s", call.chat_mode, message, exc_info=exc)
+        problem = f"{call.chat_mode} failed: {message}"
+        done = RoundDone(shown, error_view(problem), problem)
+    if done is None:
+        problem = f"{call.chat_mode} ended without an answer"
+        done = RoundDone(shown, error_view(problem), problem)
+    await _save(call, done)
+    yield done
+
+
+async def run_round(
+    node: BaseOperator, call: SceneCall, framer: ChatFramer
+) -> AsyncIterator[bytes]:
+    """The round as SSE events; stored once whole, before its last event is sent."""
+    async with contextlib.aclosing(_finish(node, call, framer)) as items:
+        async for item in items:
+            if isinstance(item, RoundDone):
+                last = framer.final(item.view)
+                if last:
+                    yield last
+                end = framer.end()
+                if end:
+                    yield end
+            else:
+                yield item
+
+
+async def answer_round(node: BaseOperator, call: SceneCall) -> RoundDone:
+    """The round run to its end and stored; its RoundDone."""
+    done: RoundDone | None = None
+    async with contextlib.aclosing(_finish(node, call, None)) as items:
+        async for item in items:
+            if isinstance(item, RoundDone):
+                done = item
+    assert done is not None
+    return done
+
+
+def message_vos(messages: list[Message]) -> list[dict[str, Any]]:
+    """DB-GPT's ``MessageVo`` list: per round ``human``, ``ai``, ``view`` (a view made from
+    the ai text when none was stored)."""
+    default_model: str | None = None
+    with contextlib.suppress(NoModel):
+        default_model = current_models().llm().name
+    rounds: dict[int, dict[str, Message]] = {}
+    for message in messages:
+        rounds.setdefault(message.round_index, {})[message.role] = message
+    out: list[dict[str, Any]] = []
+    for order in sorted(rounds):
+        parts = rounds[order]
+        for role in ("human", "ai", "view"):
+            m: Message | None = parts.get(role)
+            if m is None and role == "view":
+                m = parts.get("ai")
+            if m is None:
+                continue
+            out.append(
+                {
+                    "role": role,
+                    "context": m.content,
+                    "order": order,
+                    "time_stamp": None,
+                    "model_name": default_model or m.model_name,
+                    "feedback": {},
+                }
+            )
+    return out
