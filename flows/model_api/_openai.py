@@ -11,6 +11,9 @@ answer. Parameters follow openai-python and ``shared/spec/openai-conventions.md`
 - ``max_tokens`` left out: 256 new tokens for chat, 16 for text completions (OpenAI's).
 - Usage with ``n > 1`` counts each prompt once and every choice's completion (OpenAI's rule,
   not FastChat's, which adds the prompt once per choice).
+- ``response_format`` (chat): ``json_object`` constrains the answer to a JSON object and
+  ``json_schema`` to its schema (guided decoding, :mod:`operators.llm.guidance`); a schema the
+  grammar compiler refuses is a 400 naming ``response_format``.
 
 Stream chunks are written from templates made once per request: per token the work is one
 ``json.dumps`` of the new text and a string join (the API's overhead is measured per token).
@@ -25,12 +28,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from awel import SKIP_DATA, BranchJoinOperator, TransformStreamAbsOperator
 from awel.operators import Step
 from awel.trigger import HttpTrigger
-from operators.llm.types import Completion, Delta, FinishReason, GenerationParams
+from operators.llm.types import Completion, Delta, FinishReason, GenerationParams, Guidance
 from operators.models import ModelCard
 
 log = logging.getLogger("awel.model_api")
@@ -105,7 +108,9 @@ class Sampling(Body):
     stream_options: StreamOptions | None = None
     user: str | None = None
 
-    def params(self, default_max_tokens: int, choice: int = 0) -> GenerationParams:
+    def params(
+        self, default_max_tokens: int, choice: int = 0, guidance: Guidance | None = None
+    ) -> GenerationParams:
         stop = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
         seed = self.seed
         if seed is not None and choice:
@@ -118,6 +123,7 @@ class Sampling(Body):
             top_k=max(self.top_k or 0, 0),
             stop=[s for s in stop if s],
             seed=seed,
+            guidance=guidance,
         )
 
     @property
@@ -144,10 +150,46 @@ class MessageIn(Body):
         return "".join(part.text for part in self.content)
 
 
+class JsonSchemaFormat(Body):
+    name: str = Field("answer", description="The schema's name (OpenAI requires one).")
+    description: str | None = None
+    # "schema" would shadow pydantic's BaseModel.schema.
+    json_schema: dict[str, Any] = Field(alias="schema", description="A JSON Schema.")
+    strict: bool | None = Field(
+        None, description="Accepted; the local models always follow the schema exactly."
+    )
+
+
+class ResponseFormat(Body):
+    type: Literal["text", "json_object", "json_schema"] = Field(
+        description="text: free; json_object: a JSON object; json_schema: that schema."
+    )
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type 'json_schema' needs a json_schema: {name, schema}")
+        return self
+
+    @property
+    def guidance(self) -> Guidance | None:
+        """The grammar the answer must follow, or None for free text."""
+        if self.type == "json_object":
+            return Guidance(json_schema={"type": "object"})
+        if self.type == "json_schema":
+            assert self.json_schema is not None
+            return Guidance(json_schema=self.json_schema.json_schema)
+        return None
+
+
 class ChatCompletionRequest(Sampling):
     """POST /api/v1/chat/completions."""
 
     messages: list[MessageIn] = Field(min_length=1, description="The conversation so far.")
+    response_format: ResponseFormat | None = Field(
+        None, description="Constrain the answer to JSON, or to a JSON schema."
+    )
 
 
 class CompletionRequest(Sampling):

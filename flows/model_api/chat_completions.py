@@ -24,9 +24,11 @@ from flows.model_api._openai import (
     openai_trigger,
     usage_of,
 )
+from operators.llm.guidance import check
 from operators.llm.operators import LLMGenerate, LLMStream
 from operators.llm.types import ChatMessage, Completion, GenerationRequest
 from operators.models import current_models
+from server.errors import ApiError
 
 #: New tokens when the request sets no max_tokens.
 DEFAULT_MAX_TOKENS = 256
@@ -45,11 +47,19 @@ class ChatRequests(MapOperator[ChatCompletionRequest, list[GenerationRequest]]):
             ChatMessage(role="system" if m.role == "developer" else m.role, content=m.text)
             for m in body.messages
         ]
+        guidance = body.response_format.guidance if body.response_format else None
+        if guidance is not None and (problem := check(guidance)) is not None:
+            raise ApiError(
+                400,
+                f"response_format: the schema cannot guide an answer: {problem}",
+                code="invalid_request",
+                param="response_format",
+            )
         return [
             GenerationRequest(
                 model=body.model,
                 messages=messages,
-                params=body.params(DEFAULT_MAX_TOKENS, choice),
+                params=body.params(DEFAULT_MAX_TOKENS, choice, guidance),
             )
             for choice in range(body.n)
         ]

@@ -8,6 +8,7 @@ from .types import (
     FinishReason,
     GenerationParams,
     GenerationRequest,
+    Guidance,
     LanguageModel,
     Usage,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "FinishReason",
     "GenerationParams",
     "GenerationRequest",
+    "Guidance",
     "LanguageModel",
     "Usage",
 ]

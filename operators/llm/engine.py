@@ -8,8 +8,9 @@ How a request runs:
 
 1. On the event loop: validate, render the chat template (:mod:`.template`), tokenize.
 2. In the worker thread (:mod:`.scheduler`): join the batch at the next step boundary,
-   prefill, then one token per decode step: sample, decode the text incrementally, hold
-   back a possible stop string's start (:mod:`.stops`), decide whether it is finished.
+   prefill, then one token per decode step: mask the tokens a guided request's grammar
+   forbids (:mod:`.guidance`), sample, decode the text incrementally, hold back a possible
+   stop string's start (:mod:`.stops`), decide whether it is finished.
 3. Each piece of text is handed to the loop with ``call_soon_threadsafe`` and comes out of
    :meth:`LocalLLM.stream` as a :class:`~operators.llm.types.Delta`.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,19 @@ import numpy.typing as npt
 
 from awel.errors import AwelError
 
+from .guidance import GuidanceFailed, Guide, check, grammar_tokenizer
 from .scheduler import BatchScheduler, Decoder, DecoderShape
 from .stops import StopMatcher
 from .template import ChatTemplate
-from .types import Completion, Delta, FinishReason, GenerationParams, GenerationRequest, Usage
+from .types import (
+    Completion,
+    Delta,
+    FinishReason,
+    GenerationParams,
+    GenerationRequest,
+    Guidance,
+    Usage,
+)
 
 __all__ = ["InvalidRequest", "LocalLLM", "ModelLoadError", "load_llm", "open_session"]
 
@@ -173,6 +184,7 @@ class _Request:
         prompt: list[int],
         params: GenerationParams,
         loop: asyncio.AbstractEventLoop,
+        guide: Guide | None = None,
     ) -> None:
         self.prompt = prompt
         self.params = params
@@ -187,15 +199,38 @@ class _Request:
         self._text = _Detokenizer(model.tokenizer)
         self._stops = StopMatcher(params.stop)
         self._generated = 0
+        self._guide = guide
+        #: A guide that failed in ``choose``; ``accept`` ends the request with it.
+        self._error: GuidanceFailed | None = None
 
     def choose(self, logits: npt.NDArray[np.float32]) -> int:
+        if self._guide is not None:
+            try:
+                logits = self._guide.mask(logits)
+            except GuidanceFailed as exc:
+                # Raising here would fail the whole batch's step; only this request fails.
+                self._error = exc
+                return next(iter(self._eos), 0)
         return _sample(logits, self.params, self._rng)
 
     def accept(self, token: int) -> bool:
         self._generated += 1
         finish: FinishReason | None = None
+        complete = False
+        if self._guide is not None and self._error is None:
+            try:
+                self._guide.consume(token)
+                complete = self._guide.done
+            except GuidanceFailed as exc:
+                self._error = exc
+        if self._error is not None:
+            self.fail(self._error)
+            return True
         if token in self._eos:
             text, finish = self._text.flush(), "stop"
+        elif complete:
+            # The grammar allows nothing more: end now rather than wait for an end token.
+            text, finish = self._text.add(token) + self._text.flush(), "stop"
         else:
             text = self._text.add(token)
         text, stopped = self._stops.feed(text)
@@ -256,6 +291,9 @@ class LocalLLM:
         self._outbox = _Outbox()
         self._scheduler = BatchScheduler(decoder, name=name, flush=self._outbox.flush)
         self._closed = False
+        # llguidance's view of the vocabulary, built by the first guided request.
+        self._grammar_tokenizer: Any = None
+        self._grammar_lock = threading.Lock()
 
     @property
     def active(self) -> int:
@@ -304,10 +342,30 @@ class LocalLLM:
         """
         if self._closed:
             raise RuntimeError(f"model '{self.name}' is closed")
-        return self._deltas(self.prompt_ids(request), request.params)
+        prompt = self.prompt_ids(request)
+        guidance = request.params.guidance
+        if guidance is not None:
+            problem = check(guidance)
+            if problem is not None:
+                raise InvalidRequest("params.guidance", problem)
+        return self._deltas(prompt, request.params)
+
+    def _guide(self, guidance: Guidance) -> Guide:
+        with self._grammar_lock:
+            if self._grammar_tokenizer is None:
+                self._grammar_tokenizer = grammar_tokenizer(self.tokenizer, self.eos_token_ids)
+        try:
+            return Guide(self._grammar_tokenizer, guidance)
+        except ValueError as exc:
+            raise InvalidRequest("params.guidance", str(exc)) from exc
 
     async def _deltas(self, prompt: list[int], params: GenerationParams) -> AsyncIterator[Delta]:
-        job = _Request(self, prompt, params, asyncio.get_running_loop())
+        guide = None
+        if params.guidance is not None:
+            # Compiling a grammar (and, the first time, the vocabulary) takes milliseconds to
+            # a second: off the event loop.
+            guide = await asyncio.to_thread(self._guide, params.guidance)
+        job = _Request(self, prompt, params, asyncio.get_running_loop(), guide)
         self._scheduler.submit(job)
         finished = False
         try:

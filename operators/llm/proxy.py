@@ -15,7 +15,10 @@ Parameters that map one to one: ``max_new_tokens`` → ``max_tokens`` (the name 
 compatible server accepts; OpenAI's newer ``max_completion_tokens`` is not understood by all),
 ``temperature``, ``top_p``, ``stop`` and ``seed``. ``top_k`` is not an OpenAI field: OpenAI
 itself rejects unknown fields on some models, so it is sent only when the proxy is built with
-``send_top_k=True`` (vLLM, llama.cpp and our own model API accept it).
+``send_top_k=True`` (vLLM, llama.cpp and our own model API accept it). Guidance by a JSON
+schema goes up as ``response_format: {"type": "json_schema", "json_schema": {"name":
+"answer", "schema": ...}}`` (OpenAI's structured outputs, which vLLM, llama.cpp and our model
+API follow too); a regex or Lark grammar has no OpenAI field and is refused.
 
 Upstream failures raise :class:`ProxyError`, carrying the upstream's HTTP status and its own
 message. A caller that is cancelled, or that stops reading a stream (``aclose()`` on the
@@ -233,6 +236,16 @@ class OpenAIProxyLLM:
             body["seed"] = params.seed
         if self.send_top_k and params.top_k > 0:
             body["top_k"] = params.top_k
+        if params.guidance is not None:
+            if params.guidance.json_schema is None:
+                raise ValueError(
+                    "params.guidance: an OpenAI-compatible upstream takes a JSON schema only"
+                    " (response_format); a regex or Lark grammar needs the local engine"
+                )
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": params.guidance.json_schema},
+            }
         if stream:
             body["stream"] = True
             if self.include_usage:

@@ -8,9 +8,9 @@ worker protocol and the chat scenes never care which one answers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 __all__ = [
     "ChatMessage",
@@ -19,6 +19,7 @@ __all__ = [
     "FinishReason",
     "GenerationParams",
     "GenerationRequest",
+    "Guidance",
     "LanguageModel",
     "Usage",
 ]
@@ -33,6 +34,37 @@ class ChatMessage(BaseModel):
     content: str
 
 
+class Guidance(BaseModel):
+    """A grammar the answer must follow: exactly one of ``json_schema``, ``regex``, ``lark``.
+
+    The local engine masks the tokens the grammar does not allow before sampling, so the
+    answer always parses (unless it runs out of ``max_new_tokens``) and ends as soon as the
+    grammar is complete; a proxy passes a JSON schema on as OpenAI's ``response_format``::
+
+        GenerationParams(guidance=Guidance(json_schema={"type": "object"}))
+        GenerationParams(guidance=Guidance(regex=r"(yes|no)"))
+    """
+
+    #: A JSON Schema the answer validates against (compact JSON, as ``json.dumps`` writes).
+    json_schema: dict[str, Any] | None = None
+    #: A regular expression the whole answer matches.
+    regex: str | None = None
+    #: A Lark grammar (llguidance's dialect) whose ``start`` rule the answer matches.
+    lark: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Guidance:
+        given = [
+            name for name in ("json_schema", "regex", "lark") if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of json_schema, regex or lark"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
 class GenerationParams(BaseModel):
     """Sampling and stopping. ``temperature`` 0 means greedy decoding."""
 
@@ -44,6 +76,8 @@ class GenerationParams(BaseModel):
     #: Generation ends before the first of these strings; the string itself is not returned.
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
+    #: Constrain the answer to a grammar (None: free text).
+    guidance: Guidance | None = None
 
 
 class GenerationRequest(BaseModel):

@@ -28,6 +28,7 @@ from operators.llm import (
     Delta,
     GenerationParams,
     GenerationRequest,
+    Guidance,
     LanguageModel,
     Usage,
 )
@@ -181,6 +182,28 @@ async def test_completion_request_shape_with_top_k(fake: tuple[Fake, str]) -> No
         "top_p": 1.0,
         "top_k": 5,
     }
+
+
+async def test_json_schema_guidance_goes_up_as_response_format(
+    fake: tuple[Fake, str], llm: OpenAIProxyLLM
+) -> None:
+    state, _ = fake
+    state.pieces = [sse(chunk('{"a": 1}'), chunk(finish="stop"), "[DONE]")]
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    params = GenerationParams(guidance=Guidance(json_schema=schema))
+    request = GenerationRequest(model="proxy", messages=CHAT, params=params)
+    deltas = await collect(llm.stream(request))
+    assert "".join(d.text for d in deltas) == '{"a": 1}'
+    body = state.requests[0][2]
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema},
+    }
+    # A regex has no OpenAI field: refused before anything is sent.
+    regex = GenerationParams(guidance=Guidance(regex="yes|no"))
+    with pytest.raises(ValueError, match=r"params\.guidance: .* JSON schema only"):
+        await llm.generate(GenerationRequest(model="proxy", messages=CHAT, params=regex))
+    assert len(state.requests) == 1
 
 
 async def test_request_without_input_is_refused(llm: OpenAIProxyLLM) -> None:
