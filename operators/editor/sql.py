@@ -1,0 +1,395 @@
+"""The SQL editor's statements: checked by the chat's sqlglot gate, run with a row cap and a
+timeout, and written only where the datasource allows it.
+
+A datasource is read-only unless its ``writable`` flag is set. On a read-only one the gate
+is the chat's (:func:`operators.datasource.check_sql`: one reading statement, ``LIMIT``
+capped) and the statement runs on the shared read-only connector. On a writable one the
+editor also runs the writes DB-GPT's editor allows: ``CREATE TABLE``, ``INSERT``,
+``UPDATE``, ``DELETE`` and ``ALTER TABLE``, each one statement parsed in the datasource's
+dialect, with nothing inside that reaches files, other sessions or other objects (no
+``DROP``, ``COPY``, ``SELECT ... INTO``, file-reading functions ...). Those run on a
+connector of the editor's own that may write, committed when the statement succeeds.
+
+A statement the gate refuses raises :class:`OperationNotAllowed` ("Operation not allowed:
+..." in DB-GPT's words). A statement that fails on the database is not an error of the
+route (DB-GPT answers success with the message in ``result_info``): :func:`run_sql` returns
+it in :attr:`SqlRun.error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from operators.datasource import (
+    BadDatasource,
+    ConnectFailed,
+    Connector,
+    QueryFailed,
+    QueryTimeout,
+    SQLRejected,
+    check_sql,
+    connection_url,
+    connector_for,
+    dialect_for,
+    normalise_type,
+)
+from operators.datasource.connector import CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from operators.datasource.gate import _FILE_LIKE, _FORBIDDEN_FUNCTIONS, _function_name
+from operators.storage import Datasource, installed_store
+from server.errors import ApiError
+
+__all__ = [
+    "EDITOR_MAX_ROWS",
+    "EDITOR_STATEMENTS",
+    "EditorSQL",
+    "OperationNotAllowed",
+    "SqlRun",
+    "WritableConnector",
+    "check_editor_sql",
+    "close_writers",
+    "run_sql",
+    "text_value",
+]
+
+#: Rows the editor returns at most.
+EDITOR_MAX_ROWS = 1000
+#: What the editor runs on a writable datasource (DB-GPT's list).
+EDITOR_STATEMENTS = "SELECT, CREATE TABLE, INSERT, UPDATE, DELETE, ALTER TABLE"
+
+# Inside an allowed write, anything of these kinds is refused.
+_NESTED: dict[type[exp.Expr], str] = {
+    exp.Drop: "DROP",
+    exp.TruncateTable: "TRUNCATE",
+    exp.Merge: "MERGE",
+    exp.Into: "SELECT ... INTO",
+    exp.Lock: "a locking clause",
+    exp.Copy: "COPY",
+    exp.Attach: "ATTACH",
+    exp.Detach: "DETACH",
+    exp.Pragma: "PRAGMA",
+    exp.Use: "USE",
+    exp.Transaction: "a transaction statement",
+    exp.Commit: "COMMIT",
+    exp.Rollback: "ROLLBACK",
+    exp.Grant: "GRANT",
+    exp.Revoke: "REVOKE",
+    exp.LoadData: "LOAD DATA",
+    exp.Command: "a statement the parser cannot check",
+}
+
+
+class OperationNotAllowed(ApiError):
+    """A statement the editor will not run; the message says why (field ``sql``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            400,
+            f"Operation not allowed: {reason}",
+            code="sql_rejected",
+            err_code="E0003",
+            param="sql",
+        )
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class EditorSQL:
+    """A statement that passed the editor's gate."""
+
+    #: The statement to run, as the gate regenerated it from its syntax tree.
+    sql: str
+    #: "SELECT" for reads, else the write's name ("INSERT", "CREATE TABLE" ...).
+    statement: str
+    #: The LIMIT a read now carries (None for writes, SHOW, EXPLAIN).
+    limit: int | None
+
+    @property
+    def reads(self) -> bool:
+        return self.statement == "SELECT"
+
+
+def check_editor_sql(
+    sql: str, ds: Datasource, *, max_rows: int = EDITOR_MAX_ROWS, field: str = "sql"
+) -> EditorSQL:
+    """What the editor may run of ``sql`` on ``ds``, or :class:`OperationNotAllowed`."""
+    if not sql or not sql.strip():
+        raise OperationNotAllowed(f"{field} is empty; send one SQL statement")
+    try:
+        checked = check_sql(sql, ds.db_type, max_rows=max_rows)
+        return EditorSQL(checked.sql, "SELECT", checked.limit)
+    except SQLRejected as exc:
+        refused = exc.reason
+    if not ds.writable:
+        raise OperationNotAllowed(
+            f"{refused}. Datasource '{ds.db_name}' is read-only; the editor writes only to a"
+            f" datasource configured writable ({EDITOR_STATEMENTS})"
+        )
+    dialect = dialect_for(ds.db_type)
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except (ParseError, TokenError):
+        raise OperationNotAllowed(refused) from None
+    if len(statements) != 1 or isinstance(statements[0], exp.Query):
+        # Not one statement, or a read the gate refused (a forbidden function ...).
+        raise OperationNotAllowed(refused)
+    statement = statements[0]
+    name = _write_name(statement)
+    if name is None:
+        raise OperationNotAllowed(
+            f"{statement.key.upper()} is not a statement the editor runs; it runs"
+            f" {EDITOR_STATEMENTS}"
+        )
+    _check_inside(statement, dialect)
+    return EditorSQL(statement.sql(dialect=dialect), name, None)
+
+
+def _write_name(statement: exp.Expr) -> str | None:
+    if isinstance(statement, exp.Insert):
+        return "INSERT" if isinstance(statement.this, (exp.Table, exp.Schema)) else None
+    if isinstance(statement, exp.Update):
+        return "UPDATE"
+    if isinstance(statement, exp.Delete):
+        return "DELETE"
+    kind = str(statement.args.get("kind") or "").upper()
+    if isinstance(statement, exp.Create) and kind == "TABLE":
+        return "CREATE TABLE"
+    if isinstance(statement, exp.Alter) and kind == "TABLE":
+        return "ALTER TABLE"
+    return None
+
+
+def _check_inside(statement: exp.Expr, dialect: str) -> None:
+    for node in statement.walk():
+        if node is statement:
+            continue
+        for kind, name in _NESTED.items():
+            if isinstance(node, kind):
+                raise OperationNotAllowed(f"{name} may not appear inside the statement")
+        if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Alter)):
+            raise OperationNotAllowed("a statement may not hold another write")
+        if isinstance(node, exp.Func):
+            fname = _function_name(node)
+            if fname in _FORBIDDEN_FUNCTIONS:
+                raise OperationNotAllowed(
+                    f"the function {fname}() reaches files or sessions outside the database"
+                )
+        if dialect == "duckdb" and isinstance(node, exp.Table) and _FILE_LIKE.search(node.name):
+            raise OperationNotAllowed(f"'{node.name}' names a file, not a table of the database")
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def text_value(value: Any) -> str | None:
+    """A cell as DB-GPT's ``SqlRunData.values`` carries it: text, or null."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(bytes(value))} bytes>"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SqlRun:
+    """What running one statement gave: rows (raw values), or the database's error."""
+
+    sql: str
+    columns: list[str]
+    rows: list[list[Any]]
+    run_cost: float
+    result_info: str
+    error: str | None = None
+    truncated: bool = False
+
+    def sql_run_data(self) -> dict[str, Any]:
+        """DB-GPT's ``SqlRunData`` (``colunms`` is its spelling)."""
+        return {
+            "result_info": self.result_info,
+            "run_cost": round(self.run_cost, 6),
+            "colunms": list(self.columns),
+            "values": [[text_value(v) for v in row] for row in self.rows],
+        }
+
+
+def _read_info(rows: int, truncated: bool, cap: int) -> str:
+    if truncated:
+        return f"{rows} rows shown: the result was capped at {cap} rows (more rows exist)"
+    return f"{rows} row{'s' if rows != 1 else ''} (results are capped at {cap} rows)"
+
+
+async def run_sql(
+    ds: Datasource,
+    checked: EditorSQL,
+    *,
+    max_rows: int = EDITOR_MAX_ROWS,
+    timeout: float | None = None,
+) -> SqlRun:
+    """Run a checked statement; a database error comes back in :attr:`SqlRun.error`."""
+    started = time.perf_counter()
+    try:
+        if not ds.writable:
+            result = await connector_for(ds).run_query(
+                checked.sql, max_rows=max_rows, timeout=timeout, checked=True
+            )
+            info = _read_info(len(result.rows), result.truncated, max_rows)
+            return SqlRun(
+                result.sql,
+                result.columns,
+                result.rows,
+                result.elapsed,
+                info,
+                None,
+                result.truncated,
+            )
+        writer = writer_for(ds)
+        columns, rows, truncated, count = await writer.run_sync(
+            lambda conn: _execute(conn, checked, max_rows), timeout=timeout
+        )
+    except (QueryFailed, QueryTimeout, ConnectFailed, BadDatasource) as exc:
+        return SqlRun(checked.sql, [], [], time.perf_counter() - started, exc.message, exc.message)
+    except (SQLAlchemyError, OSError) as exc:
+        message = f"the statement failed on datasource '{ds.db_name}': {_reason(exc)}"
+        return SqlRun(checked.sql, [], [], time.perf_counter() - started, message, message)
+    cost = time.perf_counter() - started
+    if checked.reads or columns:
+        info = _read_info(len(rows), truncated, max_rows)
+    elif count is not None and count >= 0:
+        info = f"{checked.statement} done: {count} row{'s' if count != 1 else ''} affected"
+    else:
+        info = f"{checked.statement} done"
+    return SqlRun(checked.sql, columns, rows, cost, info, None, truncated)
+
+
+def _execute(
+    conn: Connection, checked: EditorSQL, max_rows: int
+) -> tuple[list[str], list[list[Any]], bool, int | None]:
+    result = conn.exec_driver_sql(checked.sql)
+    columns: list[str] = []
+    rows: list[list[Any]] = []
+    truncated = False
+    if result.returns_rows:
+        columns = list(result.keys())
+        fetched = [list(r) for r in result.fetchmany(max_rows + 1)]
+        rows, truncated = fetched[:max_rows], len(fetched) > max_rows
+    count = result.rowcount if not checked.reads else None
+    result.close()
+    if not checked.reads:
+        conn.commit()
+    return columns, rows, truncated, count
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return (lines[0] if lines else type(orig).__name__)[:500]
+
+
+# --- connectors that may write ----------------------------------------------------------
+
+
+class WritableConnector(Connector):
+    """A datasource's engine without the read-only session settings of :class:`Connector`
+    (statement timeouts stay). Only the editor uses it, and only on writable datasources."""
+
+    def __init__(self, ds: Datasource, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        # Not the base's __init__: it opens read-only engines; the rest (timeouts, running
+        # work on a connection) is the base's.
+        self.ds = replace(ds, db_type=normalise_type(ds.db_type))
+        self.kind = self.ds.db_type
+        self.timeout = timeout
+        self.url = _writable_url(self.ds)
+        self._async = None
+        self._sync = None
+        if self.kind == "duckdb":
+            self._sync = create_engine(self.url, pool_pre_ping=False)
+        elif self.kind == "postgresql":
+            self._async = create_async_engine(
+                self.url,
+                pool_pre_ping=True,
+                connect_args={
+                    "timeout": CONNECT_TIMEOUT,
+                    "server_settings": {
+                        "statement_timeout": str(int(timeout * 1000)),
+                        "application_name": "awel-editor",
+                    },
+                },
+            )
+        elif self.kind == "mysql":
+            self._async = create_async_engine(
+                self.url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+            )
+            event.listen(self._async.sync_engine, "connect", self._mysql_session)
+        else:
+            self._async = create_async_engine(self.url)
+
+    def _mysql_session(self, dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SELECT VERSION()")
+        if "mariadb" in str(cursor.fetchone()[0]).lower():
+            cursor.execute(f"SET SESSION max_statement_time = {self.timeout:.3f}")
+        else:
+            cursor.execute(f"SET SESSION max_execution_time = {int(self.timeout * 1000)}")
+        cursor.close()
+
+
+def _writable_url(ds: Datasource) -> URL:
+    url = connection_url(ds)  # checks the settings (a file db's path exists ...)
+    if ds.db_type == "sqlite":
+        return URL.create("sqlite+aiosqlite", database=str(Path(ds.db_path).expanduser().resolve()))
+    return url
+
+
+_writers: dict[str, tuple[str, WritableConnector]] = {}
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _fingerprint(ds: Datasource) -> str:
+    parts = [
+        ds.db_type,
+        ds.db_path,
+        ds.db_host,
+        str(ds.db_port),
+        ds.db_user,
+        ds.password,
+        repr(sorted((ds.ext_config or {}).items())),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def writer_for(ds: Datasource) -> WritableConnector:
+    """The editor's writing connector of ``ds`` (a changed datasource gets a new one)."""
+    key = _fingerprint(ds)
+    found = _writers.get(ds.db_name)
+    if found is not None and found[0] == key:
+        return found[1]
+    writer = WritableConnector(ds)
+    _writers[ds.db_name] = (key, writer)
+    store = installed_store()
+    if store is not None:
+        store.on_close(close_writers)
+    if found is not None:
+        task = asyncio.get_running_loop().create_task(found[1].aclose())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    return writer
+
+
+async def close_writers() -> None:
+    """Close the editor's writing connectors (at shutdown)."""
+    found = list(_writers.values())
+    _writers.clear()
+    for _, writer in found:
+        await writer.aclose()
