@@ -12,12 +12,35 @@ import datetime as dt
 import decimal
 import html
 import json
+import re
 import uuid
 from typing import Any
 
 from operators.datasource import QueryResult
 
-__all__ = ["chart_data", "chart_view", "dashboard_report", "error_view", "jsonable"]
+__all__ = [
+    "chart_data",
+    "chart_view",
+    "dashboard_report",
+    "error_view",
+    "jsonable",
+    "view_json",
+]
+
+# A ``\n`` escape in JSON text: a backslash-n preceded by an even number of backslashes.
+_NEWLINE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\n")
+
+
+def view_json(value: Any) -> str:
+    """JSON for a view, with newlines inside strings written ``\u000a``.
+
+    DB-GPT's plain stream sends newlines as the two characters ``\n`` and its web UI turns
+    every ``\n`` back into a newline, which would put raw newlines inside JSON strings (and
+    break them); ``\u000a`` means the same to a JSON parser and survives that round trip.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _NEWLINE_ESCAPE.sub(lambda m: m.group(1) + "\\u000a", text)
+
 
 ERROR_MARK = '<span style="color:red">ERROR!</span>'
 
@@ -59,9 +82,7 @@ def chart_data(result: QueryResult) -> list[dict[str, Any]]:
 
 def chart_view(thoughts: str, display_type: str, sql: str, result: QueryResult) -> str:
     """``thoughts``, a newline and the chart-view markup of the query's rows."""
-    content = json.dumps(
-        {"type": display_type, "sql": sql, "data": chart_data(result)}, ensure_ascii=False
-    )
+    content = view_json({"type": display_type, "sql": sql, "data": chart_data(result)})
     markup = f'<chart-view content="{html.escape(content, quote=True)}" />'
     return f"{thoughts}\n{markup}" if thoughts else markup
 

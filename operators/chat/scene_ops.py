@@ -36,7 +36,7 @@ from operators.storage import current_store
 from server.errors import ApiError
 
 from .answer import DISPLAY_TYPES, guided_params, parse_charts, parse_sql_answer
-from .chart import chart_view, dashboard_report, error_view
+from .chart import chart_view, dashboard_report, error_view, view_json
 from .files import excel_datasource, resolve_file
 from .prompt import PromptTemplate
 from .types import ModelDone, Progress, RoundDone, SceneCall, SceneEvent
@@ -268,7 +268,7 @@ class DashboardRound(_RoundEnd):
         error = None
         if len(failed) == len(ran):
             error = "none of the dashboard's charts could run: " + "; ".join(p for p in failed if p)
-        return RoundDone(ai, json.dumps(report, ensure_ascii=False), error)
+        return RoundDone(ai, view_json(report), error)
 
 
 # --- scenes that are not made of the above ------------------------------------------------
