@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import unicodedata
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ class BadUpload(ApiError):
 def safe_name(filename: str | None) -> str:
     """A name safe to use in the file system: the last path part, ASCII letters, digits,
     ``.``, ``-``, ``_`` only, no leading dot, at most 100 characters."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    # Some clients percent-encode the name (aiohttp does): decode it first, so an encoded
+    # "../" is cut like a plain one.
+    name = urllib.parse.unquote(filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     name = _UNSAFE.sub("_", name).lstrip("._-")
     if len(name) > 100:

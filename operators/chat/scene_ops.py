@@ -134,9 +134,11 @@ class Prompt(MapOperator[SceneCall, SceneCall]):
             top_k=MAX_CHART_ROWS,
             display_types=DISPLAY_TYPES,
         )
-        messages = [ChatMessage(role="system", content=system)] if system else []
-        if self.history:
-            messages += [m for m in call.history if m.role != "system" or not system]
+        history = call.history if self.history else []
+        # A system prompt the client sent (v2's messages) replaces the scene's own.
+        own = system and not any(m.role == "system" for m in history)
+        messages = [ChatMessage(role="system", content=system)] if own else []
+        messages += history
         messages.append(ChatMessage(role="user", content=call.user_input))
         params = GenerationParams(max_new_tokens=call.max_new_tokens, temperature=call.temperature)
         if self.json_schema is not None:

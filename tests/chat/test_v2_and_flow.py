@@ -1,0 +1,113 @@
+"""``/api/v2/chat/completions`` (whole messages list, max_tokens, OpenAI's shapes) and the
+chat_flow scene running a user's flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from operators.storage import Datasource
+from tests.datasource.conftest import make_sqlite
+
+from .conftest import ScriptedLLM, chat, events, history, plain_texts, serving, sql_answer
+
+V2 = "/api/v2/chat/completions"
+
+
+async def test_v2_uses_every_message_and_max_tokens(tmp_path: Path, llm: ScriptedLLM) -> None:
+    async with serving(tmp_path) as client:
+        body = {
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "Be terse."},
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "one"},
+                {"role": "user", "content": [{"type": "text", "text": "second"}]},
+            ],
+            "max_tokens": 7,
+            "conv_uid": "v2a",
+        }
+        resp = await client.post(V2, json=body)
+        out = await resp.json()
+        assert resp.status == 200, out
+        assert out["id"] == "v2a" and out["object"] == "chat.completion"
+        assert out["choices"][0]["message"]["content"] == "You said: second"
+        assert out["model"] == "scripted"
+        sent = llm.requests[-1]
+        assert [(m.role, m.content) for m in sent.messages or []] == [
+            ("system", "Be terse."), ("user", "first"), ("assistant", "one"), ("user", "second"),
+        ]  # fmt: skip
+        assert sent.params.max_new_tokens == 7
+        assert [m["role"] for m in await history(client, "v2a")] == ["human", "ai", "view"]
+
+        resp = await client.post(V2, json={**body, "stream": True})
+        items = events(await resp.text())
+        assert items[-1] == " [DONE]"
+        chunks = [json.loads(e) for e in items[:-1]]
+        assert all(c["object"] == "chat.completion.chunk" and c["created"] for c in chunks)
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        assert text == "You said: second"
+
+
+async def test_v2_scenes_and_errors(tmp_path: Path, llm: ScriptedLLM) -> None:
+    llm.when("how many", sql_answer("SELECT count(*) AS n FROM users"))
+    shop = Datasource(
+        db_type="sqlite", db_name="shop", db_path=str(make_sqlite(tmp_path / "s.sqlite"))
+    )
+    async with serving(tmp_path, shop) as client:
+        resp = await client.post(
+            V2,
+            json={"messages": [{"role": "user", "content": "how many users"}],
+                  "chat_mode": "chat_data", "chat_param": "shop"},
+        )  # fmt: skip
+        out = await resp.json()
+        assert "<chart-view" in out["choices"][0]["message"]["content"]
+
+        cases = [
+            ({"chat_mode": "chat_poetry"}, "invalid_chat_mode", "chat_mode"),
+            ({"chat_mode": "chat_data"}, "invalid_chat_param", "chat_param"),
+            ({"chat_mode": "chat_data", "chat_param": "nope"}, "invalid_chat_param", "chat_param"),
+        ]
+        for extra, code, param in cases:
+            resp = await client.post(
+                V2, json={"messages": [{"role": "user", "content": "q"}], **extra}
+            )
+            err = (await resp.json())["error"]
+            assert resp.status == 400 and err["code"] == code and err["param"] == param, err
+        resp = await client.post(V2, json={"messages": []})
+        err = (await resp.json())["error"]
+        assert resp.status == 400 and "messages" in err["message"]
+
+
+FLOW = """
+from collections.abc import AsyncIterator
+from typing import Any
+
+from awel import DAG, StreamifyAbsOperator
+from awel.trigger import HttpTrigger
+
+
+class Echo(StreamifyAbsOperator[dict[str, Any], str]):
+    async def streamify(self, body: dict[str, Any]) -> AsyncIterator[str]:
+        for piece in ("flow ", "says: ", body["user_input"]):
+            yield piece
+
+
+with DAG("echo_flow") as dag:
+    HttpTrigger("/echo", methods="POST", request_body=dict, streaming_response=True) >> Echo()
+"""
+
+
+async def test_chat_flow_runs_a_named_flow(tmp_path: Path, llm: ScriptedLLM) -> None:
+    dags = tmp_path / "data" / "dags"
+    dags.mkdir(parents=True)
+    (dags / "echo.py").write_text(FLOW)
+    async with serving(tmp_path) as client:
+        _, _, raw = await chat(
+            client, conv_uid="f1", chat_mode="chat_flow", select_param="echo_flow",
+            user_input="hello",
+        )  # fmt: skip
+        assert plain_texts(raw)[-1] == "flow says: hello"
+        assert (await history(client, "f1"))[2]["context"] == "flow says: hello"
+        _, _, raw = await chat(client, chat_mode="chat_flow", select_param="nope", user_input="x")
+        assert events(raw) == ["[ERROR]select_param: no flow named 'nope' is loaded"]
