@@ -7,10 +7,11 @@ worker protocol and the chat scenes never care which one answers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ChatMessage",
@@ -43,7 +44,12 @@ class Guidance(BaseModel):
 
         GenerationParams(guidance=Guidance(json_schema={"type": "object"}))
         GenerationParams(guidance=Guidance(regex=r"(yes|no)"))
+
+    onnxruntime-genai's ``set_guidance(type, data)`` pair is accepted too, as
+    ``{"type": "json_schema" | "regex" | "lark_grammar", "data": "<text>"}``.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     #: A JSON Schema the answer validates against (compact JSON, as ``json.dumps`` writes).
     json_schema: dict[str, Any] | None = None
@@ -51,6 +57,17 @@ class Guidance(BaseModel):
     regex: str | None = None
     #: A Lark grammar (llguidance's dialect) whose ``start`` rule the answer matches.
     lark: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _genai_pair(cls, value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"type", "data"}:
+            kind = {"lark_grammar": "lark"}.get(value["type"], value["type"])
+            data = value["data"]
+            if kind == "json_schema" and isinstance(data, str):
+                data = json.loads(data)  # a ValueError here is a validation error
+            return {kind: data}
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Guidance:

@@ -98,6 +98,26 @@ def test_guidance_takes_exactly_one_constraint() -> None:
     )
 
 
+def test_guidance_takes_onnxruntime_genais_pair_and_refuses_unknown_keys() -> None:
+    pair = {"type": "json_schema", "data": json.dumps(SQL_ANSWER)}
+    assert Guidance.model_validate(pair) == Guidance(json_schema=SQL_ANSWER)
+    lark = Guidance.model_validate({"type": "lark_grammar", "data": 'start: "a"'})
+    assert lark == Guidance(lark='start: "a"')
+    assert Guidance.model_validate({"type": "regex", "data": "a+"}) == Guidance(regex="a+")
+    # A bare schema is not mistaken for guidance with nothing set.
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        Guidance.model_validate(SQL_ANSWER)
+    with pytest.raises(ValidationError):
+        Guidance.model_validate({"type": "json_schema", "data": "{not json"})
+
+
+def test_the_chat_scenes_schema_reaches_the_engine() -> None:
+    # operators.chat looks the field up at run time and tries the shapes it may take.
+    answer = pytest.importorskip("operators.chat.answer")
+    params = answer.guided_params(GenerationParams(), answer.SQL_ANSWER_SCHEMA)
+    assert params.guidance == Guidance(json_schema=answer.SQL_ANSWER_SCHEMA)
+
+
 @pytest.mark.parametrize(
     ("guidance", "words"),
     [
