@@ -206,6 +206,8 @@ class _Document:
             body = self._request_body(route, request, props, required, in_path)
             if body is not None:
                 op["requestBody"] = body
+        for header, field in trigger.header_fields.items():
+            params.append(_parameter(header, "header", props.get(field), False))
         if params:
             op["parameters"] = params
         style = ErrorStyle(trigger.errors)

@@ -62,6 +62,7 @@ class RequestParser:
                 if isinstance(validator, SchemaValidator)
                 else self.model.model_validate
             )
+        self._headers = tuple(trigger.header_fields.items())
         self._single = tuple(k for k, multi in self.fields.items() if not multi)
         self._multi = tuple(k for k, multi in self.fields.items() if multi)
 
@@ -111,6 +112,12 @@ class RequestParser:
             raw.update(path_params)
         if body:
             raw.update(body)
+        if self._headers:
+            headers = request.headers
+            for header, field in self._headers:
+                value = headers.get(header)
+                if value is not None:
+                    raw[field] = value
         if validate is None:
             return raw
         try:

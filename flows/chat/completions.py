@@ -27,6 +27,8 @@ with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat 
             methods="POST",
             request_body=ConversationVo,
             streaming_response=True,
+            # DB-GPT's web client names its user in a header, which wins over the body.
+            header_fields={"user-id": "user_name"},
             errors="result",
             summary="Chat completions (DB-GPT scenes)",
             tags=["Chat"],

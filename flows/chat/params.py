@@ -21,12 +21,15 @@ def _flow(
     body: type[Any],
     action: Callable[[Any], Awaitable[Any]],
     summary: str,
+    *,
+    header_fields: dict[str, str] | None = None,
 ) -> DAG:
     with DAG(dag_id, description=summary) as dag:
         HttpTrigger(
             path=path,
             methods="POST",
             request_body=body,
+            header_fields=header_fields,
             response="result",
             errors="result",
             summary=summary,
@@ -58,5 +61,11 @@ file_load = _flow(
     "Upload a file (DB-GPT 0.5's name of resource/file/upload)",
 )
 chat_prepare = _flow(
-    "chat_prepare", "/api/v1/chat/prepare", ConversationVo, prepare, "Prepare a chat round"
+    "chat_prepare",
+    "/api/v1/chat/prepare",
+    ConversationVo,
+    prepare,
+    "Prepare a chat round",
+    # DB-GPT's web client names its user in a header, which wins over the body.
+    header_fields={"user-id": "user_name"},
 )

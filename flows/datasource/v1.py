@@ -27,12 +27,14 @@ def _flow(
     summary: str,
     *,
     response: ResponseKind = ResponseKind.RESULT,
+    header_fields: dict[str, str] | None = None,
 ) -> DAG:
     with DAG(dag_id, description=summary) as dag:
         HttpTrigger(
             path=_PREFIX + path,
             methods=method,
             request_body=body,
+            header_fields=header_fields,
             response=response,
             errors="result",
             summary=summary,
@@ -42,7 +44,16 @@ def _flow(
     return dag
 
 
-db_list = _flow("chat_db_list", "/list", "GET", svc.DBListQuery, svc.db_list, "List datasources")
+db_list = _flow(
+    "chat_db_list",
+    "/list",
+    "GET",
+    svc.DBListQuery,
+    svc.db_list,
+    "List datasources",
+    # DB-GPT's web client names its user in a header.
+    header_fields={"user-id": "user_id"},
+)
 db_add = _flow("chat_db_add", "/add", "POST", svc.DBConfig, svc.db_add, "Add a datasource")
 db_edit = _flow("chat_db_edit", "/edit", "POST", svc.DBConfig, svc.db_edit, "Edit a datasource")
 db_delete = _flow(

@@ -146,3 +146,28 @@ async def test_a_client_that_hangs_up_leaves_no_half_round(tmp_path: Path) -> No
         await asyncio.sleep(0.1)
         assert await current_store().list_messages("c-hangup") == []
         assert await current_store().get_conversation("c-hangup") is None
+
+
+async def test_the_user_id_header_names_the_user_of_a_round(
+    tmp_path: Path, llm: ScriptedLLM
+) -> None:
+    # DB-GPT's web client sends its user as `user-id`; the header wins over the body.
+    llm.when("hello", "hi")
+    async with serving(tmp_path) as client:
+        resp = await client.post(
+            "/api/v1/chat/completions",
+            json={
+                "conv_uid": "c-header",
+                "user_input": "hello",
+                "chat_mode": "chat_normal",
+                "user_name": "from-body",
+            },
+            headers={"user-id": "alice"},
+        )
+        assert resp.status == 200
+        await resp.text()
+        mine = await ok(await client.get(f"{DIALOGUE}/list", params={"user_name": "alice"}))
+        assert [c["conv_uid"] for c in mine] == ["c-header"]
+        assert (
+            await ok(await client.get(f"{DIALOGUE}/list", params={"user_name": "from-body"})) == []
+        )

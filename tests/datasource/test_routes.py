@@ -202,3 +202,23 @@ async def test_bad_credentials(tmp_path: Path) -> None:
             added = await failed(await client.post("/api/v1/chat/db/add", json=body))
             assert "cannot connect" in added["err_msg"] and kind in added["err_msg"]
             assert await ok(await client.get("/api/v1/chat/db/list")) == []
+
+
+async def test_db_list_shows_the_user_id_header_user_its_own_and_shared_sources(
+    tmp_path: Path,
+) -> None:
+    from operators.storage import current_store
+
+    def sqlite(name: str, user_id: str | None) -> Datasource:
+        path = tmp_path / f"{name}.db"
+        sqlite3.connect(path).close()
+        return Datasource(db_type="sqlite", db_name=name, db_path=str(path), user_id=user_id)
+
+    async with running(tmp_path) as client:
+        store = current_store()
+        for ds in (sqlite("alices", "alice"), sqlite("bobs", "bob"), sqlite("shared", None)):
+            await store.add_datasource(ds)
+        listed = await ok(await client.get("/api/v1/chat/db/list", headers={"user-id": "alice"}))
+        assert sorted(d["db_name"] for d in listed) == ["alices", "shared"]
+        everyone = await ok(await client.get("/api/v1/chat/db/list"))
+        assert sorted(d["db_name"] for d in everyone) == ["alices", "bobs", "shared"]

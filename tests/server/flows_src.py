@@ -173,3 +173,27 @@ with DAG("unavailable") as dag:
     t = HttpTrigger("/unavailable", methods="POST", request_body=dict)
     t >> NoInstance(task_name="route")
 """
+
+WHO = """
+from pydantic import BaseModel
+
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+
+
+class Who(BaseModel):
+    user_name: str = "001"
+    text: str = ""
+
+
+class Greet(MapOperator[Who, str]):
+    async def map(self, who: Who) -> str:
+        return who.user_name + ": " + who.text
+
+
+with DAG("who") as dag:
+    t = HttpTrigger(
+        "/who", methods="POST", request_body=Who, header_fields={"user-id": "user_name"}
+    )
+    t >> Greet(task_name="greet")
+"""

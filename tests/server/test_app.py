@@ -98,6 +98,22 @@ async def test_a_5xx_an_operator_chose_is_answered_with_its_own_message(
         assert body["err_msg"] == "no healthy instance of 'm'"
 
 
+async def test_a_declared_header_fills_its_field_and_wins_over_the_body(
+    tmp_path: Path, dags: Path
+) -> None:
+    (dags / "who.py").write_text(flows_src.WHO)
+    async with running(tmp_path, shipped=[]) as client:
+        url = "/api/v1/awel/trigger/who"
+        body = {"user_name": "body", "text": "hi"}
+        resp = await client.post(url, json=body, headers={"user-id": "alice"})
+        assert await resp.json() == "alice: hi"
+        assert await (await client.post(url, json=body)).json() == "body: hi"
+        assert await (await client.post(url, json={"text": "x"})).json() == "001: x"
+        doc = await (await client.get("/openapi.json")).json()
+        params = doc["paths"][url]["post"]["parameters"]
+        assert {"name": "user-id", "in": "header"}.items() <= params[0].items()
+
+
 async def test_json_form_and_query_bodies_all_reach_the_model(tmp_path: Path, dags: Path) -> None:
     (dags / "echo.py").write_text(flows_src.ECHO)
     async with running(tmp_path, shipped=[]) as client:
