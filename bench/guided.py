@@ -12,8 +12,9 @@ Four text-to-SQL questions, each asked for a JSON answer ``{thoughts, sql, displ
    make its batch shorter and its prefill share larger; here ``thoughts`` must be at least
    400 characters long, so every guided answer runs the full budget, as free prose does.
 3. **The guide's own work**: the guided answers' tokens replayed through a fresh
-   :class:`~operators.llm.guidance.Guide` (compute the mask, apply it to a vocabulary of
-   logits, consume the token), microseconds per token, beside the measured decode step.
+   :class:`~operators.llm.guidance.Guide`, microseconds per token for computing the mask
+   (llguidance) and for applying it to a vocabulary of logits (numpy), beside the decode
+   step.
 
 Rounds alternate which mode runs first; medians over rounds.
 """
@@ -109,21 +110,27 @@ async def _batch(llm: LocalLLM, guided: bool) -> tuple[float, int]:
     return tokens / (time.perf_counter() - start), tokens
 
 
-def _guide_cost(llm: LocalLLM, texts: list[str]) -> float:
-    """Microseconds of mask + consume per token, replaying ``texts``."""
+def _guide_cost(llm: LocalLLM, texts: list[str]) -> dict[str, float]:
+    """Microseconds per token of the grammar's work (fill the mask, consume the token) and
+    of applying the mask to the logits (which the greedy path skips when the model's
+    favourite is allowed), replaying ``texts``."""
     tokenizer = grammar_tokenizer(llm.tokenizer, llm.eos_token_ids)
-    count, seconds = 0, 0.0
+    count, fill, apply = 0, 0.0, 0.0
     logits = np.zeros(tokenizer.vocab_size, np.float32)
     for text in texts:
         ids = llm.tokenizer.encode(text, add_special_tokens=False).ids
         guide = Guide(tokenizer, Guidance(json_schema=SCHEMA))
-        start = time.perf_counter()
         for token in ids:
-            guide.mask(logits)
+            t0 = time.perf_counter()
+            guide.fill()
+            t1 = time.perf_counter()
+            guide.apply(logits)
+            t2 = time.perf_counter()
             guide.consume(token)
-        seconds += time.perf_counter() - start
+            fill += t1 - t0 + time.perf_counter() - t2
+            apply += t2 - t1
         count += len(ids)
-    return 1e6 * seconds / count
+    return {"fill_and_consume": 1e6 * fill / count, "apply": 1e6 * apply / count}
 
 
 async def main(rounds: int) -> dict[str, Any]:

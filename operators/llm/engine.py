@@ -206,11 +206,17 @@ class _Request:
     def choose(self, logits: npt.NDArray[np.float32]) -> int:
         if self._guide is not None:
             try:
-                logits = self._guide.mask(logits)
+                self._guide.fill()
             except GuidanceFailed as exc:
                 # Raising here would fail the whole batch's step; only this request fails.
                 self._error = exc
                 return next(iter(self._eos), 0)
+            if self.params.temperature == 0.0:
+                # Greedy, and the model's favourite is allowed: it is the masked argmax too.
+                best = int(np.argmax(logits))
+                if self._guide.allows(best):
+                    return best
+            logits = self._guide.apply(logits)
         return _sample(logits, self.params, self._rng)
 
     def accept(self, token: int) -> bool:

@@ -42,6 +42,10 @@ JSON_OPTIONS: dict[str, Any] = {
 }
 
 
+_HALF = np.float32(0.5)
+_INF = np.float32(np.inf)
+
+
 class GuidanceFailed(RuntimeError):
     """The grammar's matcher failed mid-answer (a limit of the parser was hit)."""
 
@@ -98,24 +102,35 @@ class Guide:
         """The grammar is complete: nothing but the end of the answer may follow."""
         return self._matcher.is_stopped()
 
-    def allowed(self) -> npt.NDArray[np.bool_]:
-        """Which tokens the grammar allows next, one flag per vocabulary entry."""
+    def fill(self) -> None:
+        """Compute which tokens the grammar allows next (before :meth:`allows`, :meth:`apply`)."""
         fill_next_token_bitmask(self._matcher, self._bits)
         if self._matcher.is_error():
             raise GuidanceFailed(self._matcher.get_error())
-        flags = np.unpackbits(self._bits.view(np.uint8), count=self._vocab, bitorder="little")
-        return flags.view(np.bool_)
+
+    def allows(self, token: int) -> bool:
+        """Whether the last :meth:`fill` allows ``token``."""
+        if not 0 <= token < self._vocab:
+            return False
+        return bool((int(self._bits[0, token >> 5]) >> (token & 31)) & 1)
+
+    def apply(self, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``logits`` with every token the last :meth:`fill` forbids at minus infinity (a new
+        array). Logits past the tokenizer's vocabulary (padding some exports add) are
+        forbidden too."""
+        n = min(self._vocab, logits.shape[0])
+        flags = np.unpackbits(self._bits.view(np.uint8), count=n, bitorder="little")
+        # Allowed: +inf, forbidden: -inf; the minimum with the logits keeps or forbids each.
+        # Branch-free: several times faster than np.where or a boolean copy on a dense mask.
+        cap: npt.NDArray[np.float32] = (flags.astype(np.float32) - _HALF) * _INF
+        if n < logits.shape[0]:
+            cap = np.concatenate([cap, np.full(logits.shape[0] - n, -np.inf, np.float32)])
+        return np.minimum(logits, cap)
 
     def mask(self, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``logits`` with every token the grammar forbids at minus infinity (a new array).
-
-        Logits past the tokenizer's vocabulary (padding some exports add) are forbidden too.
-        """
-        allowed = self.allowed()
-        out = np.full_like(logits, -np.inf)
-        n = min(self._vocab, logits.shape[0])
-        np.copyto(out[:n], logits[:n], where=allowed[:n])
-        return out
+        """:meth:`fill`, then :meth:`apply`."""
+        self.fill()
+        return self.apply(logits)
 
     def consume(self, token: int) -> None:
         """Advance past the sampled ``token``."""

@@ -153,6 +153,8 @@ def test_the_mask_forbids_all_but_the_grammars_tokens(llm: LocalLLM) -> None:
     words = {llm.tokenizer.decode([int(t)]) for t in allowed}
     assert words and all("yes".startswith(w) or "no".startswith(w) for w in words), words
     assert np.all(logits == 0)  # the input is left alone
+    # The greedy fast path's bit test agrees with the mask everywhere.
+    assert [t for t in range(tokenizer.vocab_size + 5) if guide.allows(t)] == list(allowed)
     guide.consume(llm.tokenizer.encode("yes", add_special_tokens=False).ids[0])
 
 
