@@ -13,10 +13,10 @@ message, the question as the user's, greedy decoding. Two modes:
 - **unguided**: JSON asked for in the prompt only, read leniently with the scene's own parser
   (:func:`operators.chat.answer.parse_sql_answer`: the first JSON object anywhere in the
   text, or a fenced ```sql block);
-- **guided**: the same, with the scene's answer schema as
-  :class:`~operators.llm.types.Guidance` (the local engine masks tokens; a proxy sends
-  ``response_format``);
-- **guided_strict**: the scene's schema made tight: no keys beyond its own
+- **guided**: the same, with a loose form of the scene's answer schema (the same keys, any
+  others allowed, strings unbounded) as :class:`~operators.llm.types.Guidance` (the local
+  engine masks tokens; a proxy sends ``response_format``);
+- **guided_strict**: the scene's schema as the chat scenes send it: no keys beyond its own
   (``additionalProperties: false``) and its strings capped (``thoughts`` and
   ``direct_response`` at 160 characters, ``sql`` at 400). Guidance keeps the JSON well
   formed, but a loose schema lets a small model loop inside a string, or add keys, until it
@@ -72,16 +72,16 @@ from operators.llm.types import (  # noqa: E402
 FIXTURE = Path(__file__).resolve().parent / "text2sql"
 PROMPT = ROOT / "flows" / "chat" / "prompts" / "text_to_sql.j2"
 MODES = ("unguided", "guided", "guided_strict")
-#: The scene's answer schema made tight (mode guided_strict).
-STRICT_SCHEMA: dict[str, Any] = {
-    **SQL_ANSWER_SCHEMA,
-    "additionalProperties": False,
+#: The scene's answer schema as the chat scenes use it (mode guided_strict).
+STRICT_SCHEMA: dict[str, Any] = SQL_ANSWER_SCHEMA
+#: The same keys without the limits: extra keys allowed, strings unbounded (mode guided).
+LOOSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
     "properties": {
-        **SQL_ANSWER_SCHEMA["properties"],
-        "thoughts": {"type": "string", "maxLength": 160},
-        "sql": {"type": "string", "maxLength": 400},
-        "direct_response": {"type": "string", "maxLength": 160},
+        key: {k: v for k, v in prop.items() if k != "maxLength"}
+        for key, prop in SQL_ANSWER_SCHEMA["properties"].items()
     },
+    "required": list(SQL_ANSWER_SCHEMA["required"]),
 }
 #: Rows a predicted query may return (the gate caps its LIMIT), as the chat scene allows.
 MAX_ROWS = 200
@@ -243,7 +243,7 @@ def request(
         top_k=MAX_ROWS,
         display_types=DISPLAY_TYPES,
     )
-    answer = {"guided": SQL_ANSWER_SCHEMA, "guided_strict": STRICT_SCHEMA}.get(mode)
+    answer = {"guided": LOOSE_SCHEMA, "guided_strict": STRICT_SCHEMA}.get(mode)
     guidance = Guidance(json_schema=answer) if answer is not None else None
     return GenerationRequest(
         model=model,

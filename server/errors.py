@@ -62,6 +62,8 @@ class ApiError(Exception):
 # goes wrong inside a flow is the server's problem: 500.
 _CLIENT_CODES = {
     "run.no_input": 400,
+    # The engine refusing a request it cannot run (no messages, a prompt over the context).
+    "llm.invalid_request": 400,
     "run.deadline": 504,
 }
 _CLIENT_PREFIXES = {

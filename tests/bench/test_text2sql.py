@@ -175,7 +175,8 @@ async def test_guided_modes_send_the_scenes_schema(fixture: Path) -> None:
     await text2sql.evaluate(model, examples, "guided", root=fixture)
     await text2sql.evaluate(model, examples, "guided_strict", root=fixture)
     loose, strict = (r.params.guidance for r in model.requests)
-    assert loose == Guidance(json_schema=SQL_ANSWER_SCHEMA)
+    assert loose == Guidance(json_schema=text2sql.LOOSE_SCHEMA)
+    assert strict == Guidance(json_schema=SQL_ANSWER_SCHEMA)
     assert strict is not None and strict.json_schema is not None
     assert strict.json_schema["additionalProperties"] is False
     assert strict.json_schema["properties"]["sql"]["maxLength"] == 400

@@ -197,3 +197,19 @@ with DAG("who") as dag:
     )
     t >> Greet(task_name="greet")
 """
+
+TOO_LONG = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+from operators.llm.engine import InvalidRequest
+
+
+class Engine(MapOperator[dict, int]):
+    async def map(self, body: dict) -> int:
+        raise InvalidRequest("prompt", "2,100 tokens; the model reads at most 2,048")
+
+
+with DAG("too_long") as dag:
+    t = HttpTrigger("/too_long", methods="POST", request_body=dict)
+    t >> Engine(task_name="llm")
+"""

@@ -114,6 +114,16 @@ async def test_a_declared_header_fills_its_field_and_wins_over_the_body(
         assert {"name": "user-id", "in": "header"}.items() <= params[0].items()
 
 
+async def test_a_request_the_model_cannot_run_is_a_400_naming_the_field(
+    tmp_path: Path, dags: Path
+) -> None:
+    (dags / "too_long.py").write_text(flows_src.TOO_LONG)
+    async with running(tmp_path, shipped=[]) as client:
+        resp = await client.post("/api/v1/awel/trigger/too_long", json={})
+        assert resp.status == 400
+        assert (await resp.json())["err_msg"].startswith("prompt: 2,100 tokens")
+
+
 async def test_json_form_and_query_bodies_all_reach_the_model(tmp_path: Path, dags: Path) -> None:
     (dags / "echo.py").write_text(flows_src.ECHO)
     async with running(tmp_path, shipped=[]) as client:
