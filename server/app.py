@@ -20,6 +20,7 @@ from aiohttp import web
 
 from operators.storage import open_store
 
+from . import heap
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
@@ -97,7 +98,14 @@ def make_app(
     app.cleanup_ctx.append(_metadata_store)
     if settings.reload and user_flows:
         app.cleanup_ctx.append(_watch_user_flows)
+    # After the cleanup contexts (aiohttp runs those first): models and stores are loaded,
+    # and what start-up made stays out of the collector's way (server.heap).
+    app.on_startup.append(_freeze_heap)
     return app
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    heap.freeze()
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -177,6 +185,8 @@ async def reload_user_flows(app: web.Application) -> None:
     _observe_flows(app)
     _bind(app, table)
     app[ROUTES].table = table
+    # The flows just replaced may be frozen, and flows are full of reference cycles.
+    heap.refreeze()
     log.info("user flows reloaded: %d routes", len(table.routes))
 
 

@@ -29,6 +29,7 @@ from operators.export.cache import list_models
 from operators.export.sources import KNOWN_MODELS
 from operators.llm.types import Delta
 from operators.models import Kind, ModelSet, current_models, load_model
+from server import heap
 from server.errors import ApiError
 
 from .client import ClusterError
@@ -343,6 +344,10 @@ class WorkerManager:
             model = models.remove(body.model)
         if model is not None:
             await model.aclose()
+            # A model loaded before start-up finished is frozen (server.heap): let the
+            # collector see it again, or its memory would outlive it.
+            del model
+            heap.refreeze()
 
     async def apply(self, body: WorkerApplyRequest) -> WorkerApplyOutput:
         """DB-GPT's ``apply``: start, stop, restart (or update_params, a restart here)."""
