@@ -9,8 +9,8 @@ loaded, and answers DB-GPT's file descriptor.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger
+from awel import DAG
+from flows._route import action_flow
 from flows.chat._service import ModeQuery, UploadRequest, mode_params, prepare, upload
 from operators.chat.request import ConversationVo
 
@@ -24,19 +24,18 @@ def _flow(
     *,
     header_fields: dict[str, str] | None = None,
 ) -> DAG:
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=path,
-            methods="POST",
-            request_body=body,
-            header_fields=header_fields,
-            response="result",
-            errors="result",
-            summary=summary,
-            tags=["Chat"],
-            task_name="trigger",
-        ) >> MapOperator(action, task_name="run")
-    return dag
+    return action_flow(
+        dag_id,
+        path,
+        "POST",
+        body,
+        action,
+        summary,
+        tags=["Chat"],
+        response="result",
+        errors="result",
+        header_fields=header_fields,
+    )
 
 
 params_list = _flow(

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger, ResponseKind
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import action_flow
 from flows.datasource import _service as svc
 
 _PREFIX = "/api/v1/chat/db"
@@ -29,19 +30,18 @@ def _flow(
     response: ResponseKind = ResponseKind.RESULT,
     header_fields: dict[str, str] | None = None,
 ) -> DAG:
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=_PREFIX + path,
-            methods=method,
-            request_body=body,
-            header_fields=header_fields,
-            response=response,
-            errors="result",
-            summary=summary,
-            tags=["Datasource"],
-            task_name="trigger",
-        ) >> MapOperator(action, task_name="run")
-    return dag
+    return action_flow(
+        dag_id,
+        _PREFIX + path,
+        method,
+        body,
+        action,
+        summary,
+        tags=["Datasource"],
+        response=response,
+        errors="result",
+        header_fields=header_fields,
+    )
 
 
 db_list = _flow(

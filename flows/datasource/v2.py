@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger
+from awel import DAG
+from flows._route import action_flow
 from flows.datasource import _service as svc
 
 _PREFIX = "/api/v2/serve"
@@ -24,18 +24,16 @@ def _flow(
     action: Callable[[Any], Awaitable[Any]],
     summary: str,
 ) -> DAG:
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=_PREFIX + path,
-            methods=method,
-            request_body=body,
-            response="serve_result",
-            errors="serve_result",
-            summary=summary,
-            tags=["Datasource"],
-            task_name="trigger",
-        ) >> MapOperator(action, task_name="run")
-    return dag
+    return action_flow(
+        dag_id,
+        _PREFIX + path,
+        method,
+        body,
+        action,
+        summary,
+        tags=["Datasource"],
+        response="serve_result",
+    )
 
 
 create = _flow(

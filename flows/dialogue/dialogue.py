@@ -8,8 +8,9 @@ document itself (not a Result), as a download.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger, ResponseKind
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import action_flow
 from flows.dialogue import _service as svc
 
 _PREFIX = "/api/v1/chat/dialogue"
@@ -26,19 +27,17 @@ def _flow(
     response: ResponseKind = ResponseKind.SERVE_RESULT,
     media_type: str | None = None,
 ) -> DAG:
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=_PREFIX + path,
-            methods=method,
-            request_body=body,
-            response=response,
-            response_media_type=media_type,
-            errors="serve_result",
-            summary=summary,
-            tags=["Dialogue"],
-            task_name="trigger",
-        ) >> MapOperator(action, task_name="run")
-    return dag
+    return action_flow(
+        dag_id,
+        _PREFIX + path,
+        method,
+        body,
+        action,
+        summary,
+        tags=["Dialogue"],
+        response=response,
+        media_type=media_type,
+    )
 
 
 dialogue_list = _flow(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger, ResponseKind
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import action_flow
 from flows.editor._service import Action, enveloped
 
 
@@ -22,17 +23,15 @@ def editor_flow(
 ) -> DAG:
     """A flow answering DB-GPT's app Result (a failure with HTTP 200, as DB-GPT does), or,
     with ``response``, what the action returns (a file)."""
-    run = enveloped(action) if response is ResponseKind.JSON else action
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=path,
-            methods=method,
-            request_body=body,
-            response=response,
-            response_media_type=media_type,
-            errors="result",
-            summary=summary,
-            tags=["Editor"],
-            task_name="trigger",
-        ) >> MapOperator(run, task_name="run")
-    return dag
+    return action_flow(
+        dag_id,
+        path,
+        method,
+        body,
+        enveloped(action) if response is ResponseKind.JSON else action,
+        summary,
+        tags=["Editor"],
+        response=response,
+        errors="result",
+        media_type=media_type,
+    )

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger, ResponseKind
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import action_flow
 from operators.cluster import manage
 from operators.cluster.state import current_cluster
 from operators.cluster.types import WorkerStartupRequest
@@ -43,17 +44,16 @@ async def start(body: WorkerStartupRequest) -> bool:
 
 def _flow(path: str, method: str, body: type[Any] | None, fn: Any, summary: str) -> DAG:
     dag_id = "manage" + path.replace("/api", "").replace("/", "_").replace("-", "_")
-    with DAG(f"{dag_id}_{method.lower()}", description=summary) as dag:
-        HttpTrigger(
-            path=path,
-            methods=method,
-            request_body=body,
-            response=ResponseKind.SERVE_RESULT,
-            summary=summary,
-            tags=_TAGS,
-            task_name="trigger",
-        ) >> MapOperator(map_function=fn, task_name="run")
-    return dag
+    return action_flow(
+        f"{dag_id}_{method.lower()}",
+        path,
+        method,
+        body,
+        fn,
+        summary,
+        tags=_TAGS,
+        response=ResponseKind.SERVE_RESULT,
+    )
 
 
 _ROUTES: list[tuple[tuple[str, ...], str, type[Any] | None, Any, str]] = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger
+from awel import DAG
+from flows._route import action_flow
 from flows.worker.generate import manager
 from operators.cluster.types import (
     CountTokenRequest,
@@ -60,16 +60,7 @@ async def shutdown(body: WorkerStartupRequest) -> None:
 def _flow(
     dag_id: str, path: str, method: str, body: type[Any] | None, fn: Any, summary: str
 ) -> DAG:
-    with DAG(dag_id, description=summary) as dag:
-        HttpTrigger(
-            path=path,
-            methods=method,
-            request_body=body,
-            summary=summary,
-            tags=_TAGS,
-            task_name="trigger",
-        ) >> MapOperator(map_function=fn, task_name="run")
-    return dag
+    return action_flow(dag_id, path, method, body, fn, summary, tags=_TAGS)
 
 
 embeddings_dag = _flow(

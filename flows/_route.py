@@ -1,0 +1,47 @@
+"""The shape most shipped routes share: an HTTP trigger and one action.
+
+Each API module (datasources, dialogues, the editor, the worker and management routes) keeps
+its own small wrapper for its path prefix, envelope and tag; the flow itself is built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger, ResponseKind
+
+
+def action_flow(
+    dag_id: str,
+    path: str,
+    method: str,
+    body: type[Any] | None,
+    action: Any,
+    summary: str,
+    *,
+    tags: Sequence[str],
+    response: ResponseKind | str = ResponseKind.JSON,
+    errors: str = "serve_result",
+    media_type: str | None = None,
+    header_fields: Mapping[str, str] | None = None,
+) -> DAG:
+    """A flow answering ``method path`` with what ``action(request)`` returns.
+
+    ``action`` is a function of the parsed request (a ``body`` model, or None), sync or async.
+    """
+    with DAG(dag_id, description=summary) as dag:
+        HttpTrigger(
+            path=path,
+            methods=method,
+            request_body=body,
+            response=response,
+            response_media_type=media_type,
+            errors=errors,
+            header_fields=header_fields,
+            summary=summary,
+            tags=list(tags),
+            task_name="trigger",
+        ) >> MapOperator(action, task_name="run")
+    return dag
