@@ -177,33 +177,46 @@ def _pg_schema(ds: Datasource) -> str | None:
     return str(schema) if schema else None
 
 
+def _writable_url(ds: Datasource) -> URL:
+    url = connection_url(ds)  # checks the settings (a file db's path exists ...)
+    if ds.db_type == "sqlite":
+        # The read-only URL opens the file with mode=ro; this one may write.
+        return URL.create("sqlite+aiosqlite", database=str(Path(ds.db_path).expanduser().resolve()))
+    return url
+
+
 class Connector:
     """A datasource's engine. Use :func:`connector_for` to share one per datasource."""
 
-    def __init__(self, ds: Datasource, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, ds: Datasource, *, timeout: float = DEFAULT_TIMEOUT, read_only: bool = True
+    ) -> None:
+        """``read_only=False`` is for the editor on datasources marked writable: the same
+        engine and statement timeouts, without the session's read-only settings."""
         self.ds = Datasource(**{**_fields(ds), "db_type": normalise_type(ds.db_type)})
         self.kind = self.ds.db_type
         self.timeout = timeout
-        self.url = connection_url(self.ds)
+        self.read_only = read_only
+        self.url = connection_url(self.ds) if read_only else _writable_url(self.ds)
         self._async: AsyncEngine | None = None
         self._sync: Engine | None = None
         if self.kind == "duckdb":
             self._sync = create_engine(
-                self.url, connect_args={"read_only": True}, pool_pre_ping=False
+                self.url,
+                connect_args={"read_only": True} if read_only else {},
+                pool_pre_ping=False,
             )
         elif self.kind == "postgresql":
-            ms = str(int(timeout * 1000))
+            settings = {
+                "statement_timeout": str(int(timeout * 1000)),
+                "application_name": "awel" if read_only else "awel-editor",
+            }
+            if read_only:
+                settings["default_transaction_read_only"] = "on"
             self._async = create_async_engine(
                 self.url,
                 pool_pre_ping=True,
-                connect_args={
-                    "timeout": CONNECT_TIMEOUT,
-                    "server_settings": {
-                        "default_transaction_read_only": "on",
-                        "statement_timeout": ms,
-                        "application_name": "awel",
-                    },
-                },
+                connect_args={"timeout": CONNECT_TIMEOUT, "server_settings": settings},
             )
         elif self.kind == "mysql":
             self._async = create_async_engine(
@@ -223,7 +236,8 @@ class Connector:
         cursor = dbapi_conn.cursor()
         cursor.execute("SELECT VERSION()")
         version = str(cursor.fetchone()[0])
-        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        if self.read_only:
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
         if "mariadb" in version.lower():
             cursor.execute(f"SET SESSION max_statement_time = {self.timeout:.3f}")
         else:

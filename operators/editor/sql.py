@@ -21,15 +21,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
@@ -41,12 +38,10 @@ from operators.datasource import (
     QueryTimeout,
     SQLRejected,
     check_sql,
-    connection_url,
     connector_for,
     dialect_for,
-    normalise_type,
 )
-from operators.datasource.connector import CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from operators.datasource.connector import DEFAULT_TIMEOUT
 from operators.datasource.gate import _FILE_LIKE, _FORBIDDEN_FUNCTIONS, _function_name
 from operators.storage import Datasource, installed_store
 from server.errors import ApiError
@@ -305,51 +300,7 @@ class WritableConnector(Connector):
     (statement timeouts stay). Only the editor uses it, and only on writable datasources."""
 
     def __init__(self, ds: Datasource, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        # Not the base's __init__: it opens read-only engines; the rest (timeouts, running
-        # work on a connection) is the base's.
-        self.ds = replace(ds, db_type=normalise_type(ds.db_type))
-        self.kind = self.ds.db_type
-        self.timeout = timeout
-        self.url = _writable_url(self.ds)
-        self._async = None
-        self._sync = None
-        if self.kind == "duckdb":
-            self._sync = create_engine(self.url, pool_pre_ping=False)
-        elif self.kind == "postgresql":
-            self._async = create_async_engine(
-                self.url,
-                pool_pre_ping=True,
-                connect_args={
-                    "timeout": CONNECT_TIMEOUT,
-                    "server_settings": {
-                        "statement_timeout": str(int(timeout * 1000)),
-                        "application_name": "awel-editor",
-                    },
-                },
-            )
-        elif self.kind == "mysql":
-            self._async = create_async_engine(
-                self.url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
-            )
-            event.listen(self._async.sync_engine, "connect", self._mysql_session)
-        else:
-            self._async = create_async_engine(self.url)
-
-    def _mysql_session(self, dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("SELECT VERSION()")
-        if "mariadb" in str(cursor.fetchone()[0]).lower():
-            cursor.execute(f"SET SESSION max_statement_time = {self.timeout:.3f}")
-        else:
-            cursor.execute(f"SET SESSION max_execution_time = {int(self.timeout * 1000)}")
-        cursor.close()
-
-
-def _writable_url(ds: Datasource) -> URL:
-    url = connection_url(ds)  # checks the settings (a file db's path exists ...)
-    if ds.db_type == "sqlite":
-        return URL.create("sqlite+aiosqlite", database=str(Path(ds.db_path).expanduser().resolve()))
-    return url
+        super().__init__(ds, timeout=timeout, read_only=False)
 
 
 _writers: dict[str, tuple[str, WritableConnector]] = {}
