@@ -37,7 +37,6 @@ from operators.editor.sql import (
     SqlRun,
     check_editor_sql,
     run_sql,
-    writer_for,
 )
 from operators.editor.tables import Table, list_tables
 from operators.storage import AI, VIEW, Datasource, current_store
@@ -220,7 +219,7 @@ def _table_node(table: Table) -> dict[str, Any]:
 async def db_tables(query: TablesQuery) -> dict[str, Any]:
     """One page of the datasource's schema tree; ``total`` counts the matching tables."""
     ds = await current_store().require_datasource(query.db_name)
-    connector = writer_for(ds) if ds.writable else connector_for(ds)
+    connector = connector_for(ds, read_only=not ds.writable)
     tables, total = await list_tables(
         connector, search=query.search_str, page_index=query.page_index, page_size=query.page_size
     )

@@ -401,7 +401,8 @@ def _is_connect_error(exc: BaseException) -> bool:
 
 # --- one connector per datasource ------------------------------------------------------
 
-_connectors: dict[str, tuple[str, Connector]] = {}
+#: (db_name, read_only) -> (fingerprint of the settings, its connector).
+_connectors: dict[tuple[str, bool], tuple[str, Connector]] = {}
 
 
 def _fingerprint(ds: Datasource) -> str:
@@ -418,15 +419,17 @@ def _fingerprint(ds: Datasource) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def connector_for(ds: Datasource) -> Connector:
+def connector_for(ds: Datasource, *, read_only: bool = True) -> Connector:
     """The shared connector of ``ds``; a changed datasource gets a new one (the old one is
-    closed in the background)."""
+    closed in the background). ``read_only=False``: the editor's writing one, for
+    datasources marked writable."""
     key = _fingerprint(ds)
-    found = _connectors.get(ds.db_name)
+    slot = (ds.db_name, read_only)
+    found = _connectors.get(slot)
     if found is not None and found[0] == key:
         return found[1]
-    connector = Connector(ds)
-    _connectors[ds.db_name] = (key, connector)
+    connector = Connector(ds, read_only=read_only)
+    _connectors[slot] = (key, connector)
     store = installed_store()
     if store is not None:
         # The pools live as long as the store: the server closes both at shutdown.
@@ -449,10 +452,11 @@ def _close_later(connector: Connector) -> None:
 
 
 async def forget(db_name: str) -> None:
-    """Close and drop the connector of ``db_name`` (after an edit or a delete)."""
-    found = _connectors.pop(db_name, None)
-    if found is not None:
-        await found[1].aclose()
+    """Close and drop the connectors of ``db_name`` (after an edit or a delete)."""
+    for read_only in (True, False):
+        found = _connectors.pop((db_name, read_only), None)
+        if found is not None:
+            await found[1].aclose()
 
 
 async def close_connectors() -> None:

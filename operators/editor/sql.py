@@ -18,8 +18,6 @@ it in :attr:`SqlRun.error`.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +31,6 @@ from sqlglot.errors import ParseError, TokenError
 from operators.datasource import (
     BadDatasource,
     ConnectFailed,
-    Connector,
     QueryFailed,
     QueryTimeout,
     SQLRejected,
@@ -41,9 +38,8 @@ from operators.datasource import (
     connector_for,
     dialect_for,
 )
-from operators.datasource.connector import DEFAULT_TIMEOUT
 from operators.datasource.gate import _FILE_LIKE, _FORBIDDEN_FUNCTIONS, _function_name
-from operators.storage import Datasource, installed_store
+from operators.storage import Datasource
 from server.errors import ApiError
 
 __all__ = [
@@ -52,9 +48,7 @@ __all__ = [
     "EditorSQL",
     "OperationNotAllowed",
     "SqlRun",
-    "WritableConnector",
     "check_editor_sql",
-    "close_writers",
     "run_sql",
     "text_value",
 ]
@@ -249,7 +243,7 @@ async def run_sql(
                 None,
                 result.truncated,
             )
-        writer = writer_for(ds)
+        writer = connector_for(ds, read_only=False)
         columns, rows, truncated, count = await writer.run_sync(
             lambda conn: _execute(conn, checked, max_rows), timeout=timeout
         )
@@ -293,54 +287,3 @@ def _reason(exc: BaseException) -> str:
 
 
 # --- connectors that may write ----------------------------------------------------------
-
-
-class WritableConnector(Connector):
-    """A datasource's engine without the read-only session settings of :class:`Connector`
-    (statement timeouts stay). Only the editor uses it, and only on writable datasources."""
-
-    def __init__(self, ds: Datasource, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        super().__init__(ds, timeout=timeout, read_only=False)
-
-
-_writers: dict[str, tuple[str, WritableConnector]] = {}
-_closing: set[asyncio.Task[None]] = set()
-
-
-def _fingerprint(ds: Datasource) -> str:
-    parts = [
-        ds.db_type,
-        ds.db_path,
-        ds.db_host,
-        str(ds.db_port),
-        ds.db_user,
-        ds.password,
-        repr(sorted((ds.ext_config or {}).items())),
-    ]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def writer_for(ds: Datasource) -> WritableConnector:
-    """The editor's writing connector of ``ds`` (a changed datasource gets a new one)."""
-    key = _fingerprint(ds)
-    found = _writers.get(ds.db_name)
-    if found is not None and found[0] == key:
-        return found[1]
-    writer = WritableConnector(ds)
-    _writers[ds.db_name] = (key, writer)
-    store = installed_store()
-    if store is not None:
-        store.on_close(close_writers)
-    if found is not None:
-        task = asyncio.get_running_loop().create_task(found[1].aclose())
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
-    return writer
-
-
-async def close_writers() -> None:
-    """Close the editor's writing connectors (at shutdown)."""
-    found = list(_writers.values())
-    _writers.clear()
-    for _, writer in found:
-        await writer.aclose()

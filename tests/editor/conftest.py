@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from operators.datasource import close_connectors
-from operators.editor.sql import close_writers
 from operators.storage import Datasource, current_store
 from tests.datasource.conftest import fill_server_db, make_sqlite, server_datasource
 from tests.server.conftest import running
@@ -44,10 +43,8 @@ async def shop_datasource(kind: str, tmp_path: Path, name: str) -> AsyncIterator
                 ds = server_datasource(url, kind)
                 yield ds
                 await close_connectors()
-                await close_writers()
     finally:
         await close_connectors()
-        await close_writers()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
