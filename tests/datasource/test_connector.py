@@ -112,3 +112,33 @@ async def test_unreachable_server_is_a_clear_error() -> None:
             await connector.test()
     finally:
         await connector.aclose()
+
+
+async def test_schema_search_ranks_tables_with_the_real_embeddings_model(tmp_path: Path) -> None:
+    """The path a large schema takes: summaries embedded, questions matched by cosine."""
+    import os
+
+    from operators.embed.engine import load_embedder
+    from operators.export.cache import find_model
+    from operators.models import ModelSet, using_models
+
+    from .conftest import make_sqlite
+
+    data = Path(os.environ.get("AWEL_TEST_DATA_DIR", "data"))
+    info = find_model(data, "all-minilm-l6-v2")
+    if info is None:
+        pytest.skip(f"all-minilm-l6-v2 is not built in {data} (make models)")
+    db = make_sqlite(tmp_path / "shop.db")
+    shop = Datasource(db_type="sqlite", db_name="shop", db_path=str(db))
+    embedder = load_embedder(info.path, name="all-minilm-l6-v2")
+    async with (
+        using_models(ModelSet(embedders=[embedder])),
+        open_store(None, data_dir=tmp_path) as store,
+    ):
+        stored = await store.add_datasource(shop)
+        summaries = await rebuild_summaries(store, stored)
+        assert all(s.embedder == "all-minilm-l6-v2" for s in summaries)
+        found = await search_tables(store, "shop", "what did each purchase cost?", top_k=1)
+        assert [s.table_name for s in found] == ["orders"]
+        found = await search_tables(store, "shop", "who are our customers?", top_k=1)
+        assert [s.table_name for s in found] == ["users"]
