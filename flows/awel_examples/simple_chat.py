@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field
 from awel import DAG, MapOperator, UnstreamifyAbsOperator
 from awel.trigger import HttpTrigger
 from operators.llm.operators import LLMStream
+from operators.llm.timing import GenerationTimer
 from operators.llm.types import ChatMessage, Delta, GenerationRequest
 from operators.models import NoModel, current_models
 
@@ -45,55 +45,26 @@ class ToRequest(MapOperator[ChatInput, GenerationRequest]):
         return GenerationRequest(model=name, messages=[message])
 
 
-def _ms() -> int:
-    return int(time.time() * 1000)
-
-
 class ToModelOutput(UnstreamifyAbsOperator[Delta, dict[str, Any]]):
     """Collects the answer, timing it as DB-GPT's ``metrics`` report."""
 
     async def unstreamify(self, input_stream: AsyncIterator[Delta]) -> dict[str, Any]:
         request: GenerationRequest = self.current_dag_context.get_task_output("request")
-        start = _ms()
-        first: int | None = None
+        timer = GenerationTimer()
         parts: list[str] = []
         last = Delta()
-        count = 0
         try:
             async for delta in input_stream:
-                count += 1
+                timer.saw(delta)
                 if delta.text:
-                    first = first or _ms()
                     parts.append(delta.text)
                 last = delta
         except Exception as exc:
             log.exception("simple_chat: the model failed")
             text = f"**LLMServer Generate Error, Please CheckErrorInfo.**: {exc}"
             return _output(1, text, request.model, None, None, None)
-        end = _ms()
         usage = last.usage.model_dump() if last.usage is not None else None
-        prompt = usage["prompt_tokens"] if usage else 0
-        completion = usage["completion_tokens"] if usage else 0
-        seconds = max(end - start, 1) / 1000
-        decode = max((end - first) / 1000, 1e-3) if first is not None else None
-        prefill = max((first - start) / 1000, 1e-3) if first is not None else None
-        metrics = {
-            "collect_index": count,
-            "start_time_ms": start,
-            "end_time_ms": end,
-            "current_time_ms": end,
-            "first_token_time_ms": first,
-            "first_completion_time_ms": first,
-            "first_completion_tokens": 1 if first is not None else 0,
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "speed_per_second": completion / seconds,
-            "prefill_tokens_per_second": prompt / prefill if prefill else None,
-            "decode_tokens_per_second": (completion - 1) / decode if decode else None,
-            "current_gpu_infos": None,
-            "avg_gpu_infos": None,
-        }
+        metrics = timer.report(last.usage)
         return _output(0, "".join(parts), request.model, last.finish_reason, usage, metrics)
 
 

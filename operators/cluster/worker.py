@@ -27,6 +27,7 @@ import anyio.to_thread
 
 from operators.export.cache import list_models
 from operators.export.sources import KNOWN_MODELS
+from operators.llm.timing import GenerationTimer
 from operators.llm.types import Delta
 from operators.models import Kind, ModelSet, current_models, load_model
 from server import heap
@@ -183,14 +184,21 @@ class WorkerManager:
             yield ModelOutput.failure(str(exc)).wire()
             return
         text = ""
+        # DB-GPT reports timings with each chunk only when the request asks for them.
+        timer = GenerationTimer() if body.metrics else None
         stream = llm.stream(request)
         try:
             async for delta in stream:
+                if timer is not None:
+                    timer.saw(delta)
                 if delta.text:
                     text += delta.text
                 elif delta.finish_reason is None:
                     continue
-                yield output_of(text, delta, body.model).wire()
+                output = output_of(text, delta, body.model)
+                if timer is not None:
+                    output.metrics = timer.report(delta.usage)
+                yield output.wire()
         except Exception as exc:
             log.exception("generation by %s failed", body.model)
             yield ModelOutput.failure(str(exc) or type(exc).__name__).wire()

@@ -3,6 +3,7 @@ routes over the process's own registry and models, and the model API shares them
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
@@ -61,6 +62,16 @@ async def test_all_in_one_serves_the_cluster_in_process(tmp_path: Path) -> None:
                 async with http.post(web_url + "/api/worker/generate_stream", json=body) as r:
                     raw = await r.read()
                 assert raw.count(b"\0") >= 2 and b'"error_code":0' in raw
+                assert all(json.loads(c)["metrics"] is None for c in raw.split(b"\0")[:-1])
+                # Asked for, each chunk carries DB-GPT's timings, the last with the usage.
+                timed = {**body, "metrics": True}
+                async with http.post(web_url + "/api/worker/generate_stream", json=timed) as r:
+                    chunks = [json.loads(c) for c in (await r.read()).split(b"\0")[:-1]]
+                last = chunks[-1]["metrics"]
+                assert all(c["metrics"]["start_time_ms"] == last["start_time_ms"] for c in chunks)
+                assert last["completion_tokens"] == chunks[-1]["usage"]["completion_tokens"] == 3
+                assert last["first_token_time_ms"] >= last["start_time_ms"]
+                assert last["end_time_ms"] >= last["first_token_time_ms"]
                 # Stopping the model on this host unloads it for the model API too: one set.
                 target = {"host": "127.0.0.1", "port": settings.port, "model": "smollm2"}
                 async with http.post(web_url + "/api/v1/worker/models/stop", json=target) as r:
