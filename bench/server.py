@@ -1,9 +1,12 @@
 """Benchmark: the trigger server against a bare aiohttp handler doing the same work.
 
     .venv/bin/python bench/server.py [--duration 10] [--rounds 3] [--connections 32]
+                                     [--loop uvloop|asyncio]
 
 Each server runs in its own process (one event loop, no access log, the same settings) and
-both are loaded the same way in the same run, alternating which goes first each round:
+both are loaded the same way in the same run, alternating which goes first each round. Both
+run on the same event loop: uvloop by default (what ``awel serve`` runs on), or asyncio's
+own with ``--loop asyncio``.
 
 - ``GET /api/v1/awel/trigger/examples/hello?name=x``: requests/s and p99 latency (wrk, or an
   aiohttp client when wrk is missing), and the server's CPU time per request (utime+stime of
@@ -109,11 +112,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, loop: str) -> None:
         self.kind = kind
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--port", str(self.port)],
+            [sys.executable, __file__, "--serve", kind, "--port", str(self.port), "--loop", loop],
             cwd=ROOT,
         )
         deadline = time.monotonic() + 30
@@ -215,18 +218,26 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--streams", type=int, default=200, help="SSE streams read per round")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="both servers' loop"
+    )
     ap.add_argument("--serve", choices=["awel", "bare"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve and args.loop == "uvloop":
+        import uvloop
+
+        # Before web.run_app makes its loop; the same for both servers.
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if args.serve == "awel":
         return serve_awel(args.port)
     if args.serve == "bare":
         return serve_bare(args.port)
 
-    loader = f"wrk -t1 -c{args.connections} -d{max(1, round(args.duration))}s"
+    loader = f"wrk -t1 -c{args.connections} -d{max(1, round(args.duration))}s, {args.loop} loop"
     if not shutil.which("wrk"):
         loader = f"aiohttp client, {args.connections} connections (wrk not installed)"
-    servers = {"bare": Server("bare"), "awel": Server("awel")}
+    servers = {"bare": Server("bare", args.loop), "awel": Server("awel", args.loop)}
     results: dict[str, list[dict[str, float]]] = {"bare": [], "awel": []}
     try:
         for r in range(args.rounds):

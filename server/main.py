@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -50,7 +51,21 @@ def run(
     except AwelError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
-    asyncio.run(serve(settings, apps, role=role, cluster=cluster))
+    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
+        runner.run(serve(settings, apps, role=role, cluster=cluster))
+
+
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when the settings ask for it and it is installed, else asyncio's."""
+    if settings.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop is not installed: running on asyncio's event loop")
+        else:
+            log.info("event loop: uvloop")
+            return uvloop.new_event_loop
+    return None
 
 
 async def serve(

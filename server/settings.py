@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_request_size: int = Field(64 * 1024 * 1024, description="Largest request body, bytes.")
     keepalive: float = Field(15.0, description="Seconds between SSE keep-alive comments.")
     access_log: bool = Field(True, description="Log one line per request.")
+    uvloop: bool = Field(
+        True,
+        description="Run on uvloop's event loop when it is installed (about a quarter less"
+        " CPU per request than asyncio's own loop; bench/server.py).",
+    )
     metrics: bool = Field(
         True, description="Serve Prometheus metrics at GET /metrics and count requests."
     )

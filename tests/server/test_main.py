@@ -97,6 +97,7 @@ async def test_serve_answers_and_finishes_in_flight_requests_on_sigterm(tmp_path
         assert proc.wait(15) == 0
         log = proc.stdout.read() if proc.stdout else ""
         assert f"serving on http://127.0.0.1:{port}" in log
+        assert "event loop: uvloop" in log  # the default, as the dev install brings it
         assert '"GET /api/v1/awel/trigger/examples/hello?name=Al HTTP/1.1" 200' in log
 
 
@@ -135,3 +136,18 @@ def test_unknown_settings_are_errors(tmp_path: Path) -> None:
 def test_user_dags_default_under_the_data_dir(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).user_dags == tmp_path / "dags"
     assert Settings(data_dir=tmp_path, dags_dir=tmp_path / "x").user_dags == tmp_path / "x"
+
+
+def test_the_event_loop_is_uvloop_unless_turned_off() -> None:
+    import uvloop
+
+    from server.main import loop_factory
+
+    factory = loop_factory(Settings())
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    assert loop_factory(Settings(uvloop=False)) is None
