@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
@@ -64,6 +65,17 @@ class UploadedFile:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class FileAnswer:
+    """What a ``response="file"`` flow may answer when a bare path, bytes or
+    ``(filename, data)`` is not enough: ``inline`` sends the content as the body itself,
+    without asking the client to save it (DB-GPT's ``export_messages?format=json``)."""
+
+    content: bytes | str | Path
+    filename: str | None = None
+    inline: bool = False
 
 
 class StreamErrorStyle(enum.StrEnum):

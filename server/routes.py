@@ -22,7 +22,7 @@ from aiohttp import web
 from awel.dag import DAG
 from awel.errors import AwelError, NodeError
 from awel.operators import STREAM_CLASSES, BaseOperator, is_stream
-from awel.trigger import HttpTrigger, ResponseKind, StreamErrorStyle
+from awel.trigger import FileAnswer, HttpTrigger, ResponseKind, StreamErrorStyle
 
 from .envelope import result_ok
 from .errors import (
@@ -324,18 +324,21 @@ def _text(route: Route, out: Any) -> web.Response:
 
 def _file(route: Route, out: Any) -> web.StreamResponse:
     name: str | None = None
-    if isinstance(out, tuple) and len(out) == 2:
+    inline = False
+    if isinstance(out, FileAnswer):
+        name, inline, out = out.filename, out.inline, out.content
+    elif isinstance(out, tuple) and len(out) == 2:
         name, out = out
+    headers = dict(route._headers or {})
     if isinstance(out, (str, Path)):
         path = Path(out)
-        resp = web.FileResponse(path, headers=route._headers)
-        resp.headers["Content-Disposition"] = f'attachment; filename="{name or path.name}"'
-        return resp
-    data = out if isinstance(out, bytes) else dumps(out)
-    headers = dict(route._headers or {})
-    headers["Content-Disposition"] = f'attachment; filename="{name or "download"}"'
+        if not inline:
+            headers["Content-Disposition"] = f'attachment; filename="{name or path.name}"'
+        return web.FileResponse(path, headers=headers)
+    if not inline:
+        headers["Content-Disposition"] = f'attachment; filename="{name or "download"}"'
     return web.Response(
-        body=data,
+        body=out if isinstance(out, bytes) else dumps(out),
         status=route._status,
         content_type=route.trigger.response_media_type or "application/octet-stream",
         headers=headers,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from awel.trigger import FileAnswer
 from operators.chat.scenes import scene, scene_list
 from operators.chat.session import message_vos
 from operators.storage import Conversation, current_store
@@ -177,7 +178,7 @@ async def query_page(body: QueryBody) -> dict[str, Any]:
     }
 
 
-async def export_messages(q: ExportQuery) -> tuple[str, bytes]:
+async def export_messages(q: ExportQuery) -> FileAnswer:
     """Every conversation of the user (or all) with its messages, as one JSON document."""
     store = current_store()
     user = q.user_name or q.user_id
@@ -210,5 +211,6 @@ async def export_messages(q: ExportQuery) -> tuple[str, bytes]:
         "conversations": conversations,
     }
     stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-    name = f"conversations_{stamp}.json" if q.format == "file" else "conversations.json"
-    return name, json.dumps(doc, ensure_ascii=False).encode()
+    data = json.dumps(doc, ensure_ascii=False).encode()
+    # format=json: the document itself, as DB-GPT answers it; file: a download.
+    return FileAnswer(data, f"conversations_{stamp}.json", inline=q.format == "json")

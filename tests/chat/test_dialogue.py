@@ -94,6 +94,9 @@ async def test_the_life_of_a_conversation(tmp_path: Path, llm: ScriptedLLM) -> N
 
         resp = await client.get(f"{DIALOGUE}/export_messages", params={"format": "json"})
         assert resp.status == 200
+        # format=json answers the document itself, not a download.
+        assert "Content-Disposition" not in resp.headers
+        assert resp.headers["Content-Type"].startswith("application/json")
         exported = json.loads(await resp.read())
         assert exported["total_conversations"] == 1
         conv = exported["conversations"][0]
