@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -106,3 +107,19 @@ async def shop(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
                 await close_connectors()
     finally:
         await close_connectors()
+
+
+def db_config(ds: Datasource, **changes: Any) -> dict[str, Any]:
+    """The body of ``db/add`` (and ``test/connect``, ``edit``) for ``ds``, with ``changes``."""
+    body = {
+        "db_type": ds.db_type,
+        "db_name": ds.db_name,
+        "file_path": ds.db_path,
+        "db_host": ds.db_host,
+        "db_port": ds.db_port,
+        "db_user": ds.db_user,
+        "db_pwd": ds.password,
+        "comment": ds.comment,
+    }
+    body.update(changes)
+    return body

@@ -10,24 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from operators.storage import PASSWORD_MASK, Datasource
+from tests.datasource.conftest import db_config
 from tests.server.conftest import running
 
 Client = TestClient[web.Request, web.Application]
-
-
-def db_config(ds: Datasource, **changes: Any) -> dict[str, Any]:
-    body = {
-        "db_type": ds.db_type,
-        "db_name": ds.db_name,
-        "file_path": ds.db_path,
-        "db_host": ds.db_host,
-        "db_port": ds.db_port,
-        "db_user": ds.db_user,
-        "db_pwd": ds.password,
-        "comment": ds.comment,
-    }
-    body.update(changes)
-    return body
 
 
 async def ok(resp: Any) -> Any:

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from operators.datasource import close_connectors
 from operators.storage import Datasource, current_store
-from tests.datasource.conftest import fill_server_db, make_sqlite, server_datasource
+from tests.datasource.conftest import db_config, fill_server_db, make_sqlite, server_datasource
 from tests.server.conftest import running
 from tests.storage.databases import scratch_database
 
@@ -56,21 +56,6 @@ def kind(request: pytest.FixtureRequest) -> str:
 async def shop(kind: str, tmp_path: Path) -> AsyncIterator[Datasource]:
     async with shop_datasource(kind, tmp_path, "shop") as ds:
         yield ds
-
-
-def db_config(ds: Datasource, **changes: Any) -> dict[str, Any]:
-    body = {
-        "db_type": ds.db_type,
-        "db_name": ds.db_name,
-        "file_path": ds.db_path,
-        "db_host": ds.db_host,
-        "db_port": ds.db_port,
-        "db_user": ds.db_user,
-        "db_pwd": ds.password,
-        "comment": ds.comment,
-    }
-    body.update(changes)
-    return body
 
 
 @asynccontextmanager
