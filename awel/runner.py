@@ -320,8 +320,8 @@ class Plan:
                     return await self.execute(ctx, call_data)
             if not self.linear:
                 return await self.execute(ctx, call_data)
-            # The linear case: _run_linear's loop, written out here on purpose. It is the
-            # whole per-node cost of a chain, and calling _run_linear costs a coroutine.
+            # The linear case: _run_linear's loops, written out here on purpose. They are
+            # the whole per-node cost of a chain, and calling _run_linear costs a coroutine.
             values = ctx._values
             append = values.append
             x = call_data
@@ -334,7 +334,7 @@ class Plan:
                         x = await step(x)
                         append(x)
                 else:
-                    # _observed_loop, written out for the same reason.
+                    # Each node timed for the observer (metrics).
                     nodes = self.nodes
                     for step in self.loop_steps:
                         started = _clock()
@@ -377,27 +377,20 @@ class Plan:
                     x = await step(x)
                     append(x)
             else:
-                x = await self._observed_loop(values, x, observer)
+                nodes = self.nodes
+                for step in self.loop_steps:
+                    started = _clock()
+                    try:
+                        x = await step(x)
+                    except BaseException as exc:
+                        observer(nodes[len(values)], _clock() - started, exc)
+                        raise
+                    observer(nodes[len(values)], _clock() - started, None)
+                    append(x)
         except Exception as exc:
             if not _wraps(exc, self.dag):
                 raise
             raise self.nodes[self.blame(exc, len(values))].failure(exc) from exc
-        return x
-
-    async def _observed_loop(self, values: list[Any], x: Any, observer: NodeObserver) -> Any:
-        """The linear loop, telling ``observer`` each node's time (and error)."""
-        append = values.append
-        nodes = self.nodes
-        clock = time.perf_counter
-        for step in self.loop_steps:
-            started = clock()
-            try:
-                x = await step(x)
-            except BaseException as exc:
-                observer(nodes[len(values)], clock() - started, exc)
-                raise
-            observer(nodes[len(values)], clock() - started, None)
-            append(x)
         return x
 
     async def _run_hooks(self, hooks: Sequence[Any]) -> None:
