@@ -155,11 +155,22 @@ class Route:
                     series.fold()
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        """A 413 when the declared body is over the limit, before anything reads it."""
+        """A 413 in the route's error style when the declared body is over the limit.
+
+        aiohttp would refuse only once the body is read, with a message that names no
+        limit; checking Content-Length first also spares reading a body that is refused.
+        """
         size = request.content_length
-        if size is None or size <= self.max_request_size:
+        limit = self.max_request_size
+        if size is None or size <= limit:
             return None
-        return self._too_large(size)
+        return error_response(
+            self.style,
+            413,
+            f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
+            code="request_too_large",
+            err_code="413",
+        )
 
     def _error(self, exc: Exception) -> web.Response:
         """The answer to a failure before the response started."""
@@ -181,21 +192,6 @@ class Route:
         if isinstance(exc, AwelError):
             return self._failure(exc)
         return internal_error(self.style, exc, self.path)
-
-    def _too_large(self, size: int) -> web.Response:
-        """A 413 in the route's error style, before reading the declared body.
-
-        aiohttp would refuse only once the body is read, with a message that names no
-        limit; checking Content-Length first also spares reading a body that is refused.
-        """
-        limit = self.max_request_size
-        return error_response(
-            self.style,
-            413,
-            f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
-            code="request_too_large",
-            err_code="413",
-        )
 
     def _failure(self, exc: AwelError) -> web.Response:
         status = status_for(exc)
