@@ -6,13 +6,14 @@
     .venv/bin/python bench/embed.py --json      # results as JSON on stdout
     .venv/bin/python bench/embed.py --torch-threads 1   # a baseline that a busy core hurts less
 
-**ours**: ``load_embedder`` on the default build (ONNX Runtime fp32, sorted sub-batches,
-pooling in numpy), called through its async ``embed`` as a server would, worker thread and
-all. **baseline**: PyTorch, the way sentence-transformers computes it: transformers'
-``AutoModel`` on the original weights, the batch tokenized with padding to its longest
-sentence and truncation at 256, mean pooling over the mask, L2 normalisation, under
-``torch.inference_mode`` with torch's default threads. sentence-transformers itself is not
-installed here; this is its arithmetic without its wrapper.
+**ours**: ``load_embedder`` on the default build (ONNX Runtime, fused graph with int8
+weights in blocks of 32, sorted sub-batches, pooling in numpy), called through its async
+``embed`` as a server would, worker thread and all. **baseline**: PyTorch, the way
+sentence-transformers computes it: transformers' ``AutoModel`` on the original weights, the
+batch tokenized with padding to its longest sentence and truncation at 256, mean pooling
+over the mask, L2 normalisation, under ``torch.inference_mode`` with torch's default
+threads. sentence-transformers itself is not installed here; this is its arithmetic without
+its wrapper.
 
 Both sides embed the same sentences each round (a fixed corpus of varied length, 3 to about
 230 tokens), rounds interleaved with alternating order after a warm-up. A scenario's rate is
@@ -308,13 +309,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "stats": stats,
         "torch_threads": baseline.torch.get_num_threads(),
         "model": str(info.path),
+        "precision": info.precision,
     }
 
 
 def print_table(result: dict[str, Any], started: str, wall: float, load: str) -> None:
     print(f"embeddings: {NAME}, {result['model']}")
     print(
-        "ours: ONNX Runtime fp32, sorted sub-batches, async embed(); baseline: PyTorch "
+        f"ours: ONNX Runtime ({result['precision']} build), sorted sub-batches, async embed(); "
+        "baseline: PyTorch "
         f"(transformers AutoModel + mean pooling + normalize, as sentence-transformers computes "
         f"it; {result['torch_threads']} torch threads)"
     )

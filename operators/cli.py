@@ -50,7 +50,9 @@ def model() -> None:
 @click.option(
     "--precision",
     type=click.Choice(_PRECISIONS),
-    help="Weights precision (default: int8 for an LLM on CPU, fp16 on CUDA, fp32 for embeddings).",
+    help=(
+        "Weights precision (default on CPU: int8; on CUDA: fp16 for an LLM, fp32 for embeddings)."
+    ),
 )
 @click.option(
     "--device",

@@ -144,14 +144,17 @@ class EncoderRecipe:
     def options(self, source: Source, precision: str | None, device: str) -> dict[str, Any]:
         from .encoder import ENCODER_PRECISIONS
 
-        chosen = precision or "fp32"
+        # int8 runs on onnxruntime's CPU kernels; a GPU gets the exact fp32 graph.
+        chosen = precision or ("fp32" if device == "cuda" else "int8")
         if chosen not in ENCODER_PRECISIONS:
             raise BuildError(
                 f"{source.name}: an encoder builds as {', '.join(ENCODER_PRECISIONS)}, not {chosen}"
             )
-        # The same graph runs on every execution provider, so the device is not an option:
-        # one build serves CPU and CUDA.
-        return {"precision": chosen}
+        # The device picks only the default precision, not the graph: any build runs on
+        # every execution provider (onnxruntime places an op the GPU lacks on the CPU).
+        # "export" names the graph recipe (2: fused for known types, int8 in blocks), so a
+        # cache of the earlier plain graph is not reused for the same precision.
+        return {"precision": chosen, "export": 2}
 
     def steps(self, source: Source, options: dict[str, Any]) -> list[str]:
         return [
@@ -194,9 +197,9 @@ def build_model(
     """Build a model to ONNX once and return its folder in ``<data_dir>/models/``.
 
     ``name_or_path`` is a known name (``smollm2``, ``all-minilm-l6-v2``), a Hugging Face
-    folder or a GGUF file. ``precision`` defaults per kind and device (int8 for an LLM on
-    CPU, fp16 on CUDA, fp32 for an encoder). A cached build with the same source bytes and
-    options is returned at once. Raises :class:`BuildError`.
+    folder or a GGUF file. ``precision`` defaults per kind and device (int8 on CPU; on
+    CUDA fp16 for an LLM, fp32 for an encoder). A cached build with the same source bytes
+    and options is returned at once. Raises :class:`BuildError`.
     """
     if device not in DEVICES:
         raise BuildError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")

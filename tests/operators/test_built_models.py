@@ -59,7 +59,7 @@ def llm() -> ModelInfo:
 
 @pytest.fixture(scope="module")
 def encoder() -> ModelInfo:
-    return built("all-minilm-l6-v2", "fp32")
+    return built("all-minilm-l6-v2", "int8")
 
 
 # --- the LLM ------------------------------------------------------------------------------
@@ -172,6 +172,15 @@ def test_encoder_manifest(encoder: ModelInfo) -> None:
     spec = encoder.manifest["embeddings"]
     assert (spec["pooling"], spec["normalize"], spec["dimension"]) == ("mean", True, 384)
     assert spec["max_length"] == 256 and spec["min_cosine"] >= 0.99
+
+
+def test_encoder_graph_is_fused_and_int8(encoder: ModelInfo) -> None:
+    onnx = pytest.importorskip("onnx")
+    # Every layer's attention is one op, and no fp32 MatMul is left to quantise.
+    assert encoder.manifest["embeddings"]["fused"]["Attention"] == 6
+    ops = {node.op_type for node in onnx.load(str(encoder.path / "model.onnx")).graph.node}
+    assert {"Attention", "MatMulNBits", "EmbedLayerNormalization"} <= ops
+    assert "MatMul" not in ops
 
 
 def test_encoder_pads_to_the_longest_sentence_only(encoder: ModelInfo) -> None:
