@@ -152,9 +152,9 @@ class EncoderRecipe:
             )
         # The device picks only the default precision, not the graph: any build runs on
         # every execution provider (onnxruntime places an op the GPU lacks on the CPU).
-        # "export" names the graph recipe (2: fused for known types, int8 in blocks), so a
-        # cache of the earlier plain graph is not reused for the same precision.
-        return {"precision": chosen, "export": 2}
+        # "export" names the graph recipe (3: fused for known types, layer norms apart, int8
+        # in blocks), so a cache of an earlier graph is not reused for the same precision.
+        return {"precision": chosen, "export": 3}
 
     def steps(self, source: Source, options: dict[str, Any]) -> list[str]:
         return [
