@@ -60,7 +60,7 @@ class DAGContext:
     produced in this call.
     """
 
-    __slots__ = ("_index", "_nodes", "_values", "dag", "run_id", "share_data", "streaming_call")
+    __slots__ = ("_index", "_nodes", "_run_id", "_share", "_values", "dag", "streaming_call")
 
     def __init__(
         self,
@@ -71,13 +71,30 @@ class DAGContext:
         streaming_call: bool = False,
         share_data: dict[str, Any] | None = None,
     ) -> None:
+        # One is made for every call a server answers, so what few calls read (the run id,
+        # the shared dict) is made when first read.
         self.dag = dag
-        self.run_id = next(_run_ids)
         self.streaming_call = streaming_call
-        self.share_data: dict[str, Any] = share_data if share_data is not None else {}
+        self._share = share_data
+        self._run_id = 0
         self._nodes = nodes
         self._index = index
         self._values: list[Any] = []
+
+    @property
+    def run_id(self) -> int:
+        """A number for this call, unique in the process (given when first read)."""
+        if not self._run_id:
+            self._run_id = next(_run_ids)
+        return self._run_id
+
+    @property
+    def share_data(self) -> dict[str, Any]:
+        """The call's shared dict (the one the caller passed, if any)."""
+        share = self._share
+        if share is None:
+            share = self._share = {}
+        return share
 
     # --- node outputs -----------------------------------------------------------------------
 

@@ -202,6 +202,15 @@ class Plan:
         # Observing: a linear plan times its nodes in its own loop (no wrapper coroutine
         # per node); other plans wrap each step. Pass-through entries are not reported.
         self.observer = dag.node_observer
+        #: Each loop step with the list its successful run times go to (None: call the
+        #: observer), when observed (see DAG.set_node_observer).
+        self.timed_steps: list[tuple[Step, list[float] | None]] = []
+        if self.observer is not None and self.linear:
+            timings = getattr(self.observer, "timings", None)
+            first = len(self.steps) - len(self.loop_steps)
+            for i, step in enumerate(self.loop_steps, start=first):
+                sink = timings(self.nodes[i]) if timings is not None else None
+                self.timed_steps.append((step, sink))
         if self.observer is not None and not self.linear:
             for chain in self.chains:
                 chain.steps = [
@@ -308,7 +317,12 @@ class Plan:
         if call_data is EMPTY and self.input_node is not None:
             raise self.no_input()
         if ctx is None:
-            ctx = DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
+            # Positional when there is no shared dict: keywords cost a server's every call.
+            ctx = (
+                DAGContext(self.dag, self.nodes, self.names)
+                if share_data is None
+                else DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
+            )
         elif ctx._nodes is not self.nodes or ctx._values:
             raise RunError("a context runs one call of the plan that made it", code="run.context")
         token = _current.set(ctx)
@@ -336,14 +350,17 @@ class Plan:
                 else:
                     # Each node timed for the observer (metrics).
                     nodes = self.nodes
-                    for step in self.loop_steps:
+                    for step, sink in self.timed_steps:
                         started = _clock()
                         try:
                             x = await step(x)
                         except BaseException as exc:
                             observer(nodes[len(values)], _clock() - started, exc)
                             raise
-                        observer(nodes[len(values)], _clock() - started, None)
+                        if sink is None:
+                            observer(nodes[len(values)], _clock() - started, None)
+                        else:
+                            sink.append(_clock() - started)
                         append(x)
             except BaseException as exc:
                 await _close_streams(values)
@@ -378,14 +395,17 @@ class Plan:
                     append(x)
             else:
                 nodes = self.nodes
-                for step in self.loop_steps:
+                for step, sink in self.timed_steps:
                     started = _clock()
                     try:
                         x = await step(x)
                     except BaseException as exc:
                         observer(nodes[len(values)], _clock() - started, exc)
                         raise
-                    observer(nodes[len(values)], _clock() - started, None)
+                    if sink is None:
+                        observer(nodes[len(values)], _clock() - started, None)
+                    else:
+                        sink.append(_clock() - started)
                     append(x)
         except Exception as exc:
             if not _wraps(exc, self.dag):

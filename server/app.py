@@ -96,6 +96,8 @@ def make_app(
         # After every route: CORS covers the routes registered so far.
         enable_cors(app, settings.cors_origins)
     app.cleanup_ctx.append(_metadata_store)
+    if (metrics := app[METRICS]) is not None:
+        app.cleanup_ctx.append(metrics.folding)
     if settings.reload and user_flows:
         app.cleanup_ctx.append(_watch_user_flows)
     # After the cleanup contexts (aiohttp runs those first): models and stores are loaded,

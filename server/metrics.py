@@ -22,7 +22,8 @@ task name is known by its class. Node times come from the engine's node observer
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,8 +64,10 @@ BUCKETS = (
 # The `le` label values; str() of these bounds is how prometheus-client writes them too.
 _LE = [str(b) for b in BUCKETS] + ["+Inf"]
 _BOUNDS = np.array(BUCKETS, dtype=np.float64)
-#: Observations a series holds before folding them into its buckets (bounds its memory).
+#: Observations a series holds before :meth:`Series.observe` folds them into its buckets.
 FOLD_AT = 1024
+#: Seconds between the app's folds of what the hot paths appended (they check no size).
+FOLD_EVERY = 1.0
 
 # Methods get their own label value; anything else a client sends is "OTHER", so a scanner
 # trying made-up methods cannot grow the series (or the cache).
@@ -75,9 +78,9 @@ class Series:
     """A count and a histogram of durations for one label set (no lock: see the module).
 
     Observations are appended to ``pending`` and folded into the buckets in bulk, at scrape
-    time or every :data:`FOLD_AT` observations: the hot path is a list append (callers on
-    it append to ``pending`` themselves and call :meth:`fold` when it is full), not a
-    bucket search per request.
+    time, every :data:`FOLD_AT` observations made through :meth:`observe`, and every
+    :data:`FOLD_EVERY` seconds while an app runs (:meth:`Metrics.folding`): the hot paths
+    append to ``pending`` themselves, a list append rather than a bucket search.
     """
 
     __slots__ = ("_buckets", "_count", "_sum", "pending")
@@ -150,6 +153,8 @@ class Metrics:
         self.nodes: dict[tuple[str, str], Series] = {}
         #: (dag, "ok" | "error") -> runs.
         self.runs: dict[tuple[str, str], Count] = {}
+        #: (dag, output node) -> its successful run times not yet folded.
+        self._taps: dict[tuple[str, str], _OutputTap] = {}
         self.registry.register(_Exporter(self))
         self.flows_loaded = Gauge(
             "awel_flows_loaded", "Flows mounted at an HTTP route.", registry=self.registry
@@ -200,38 +205,42 @@ class Metrics:
         streaming output node finishes when it hands its stream back, so a stream that fails
         later, while being sent, still counts ``ok``.
         """
-        dag_id = dag.dag_id
-        nodes = self.nodes
-        series: dict[DAGNode, Series] = {
-            node: nodes.setdefault((dag_id, name), Series())
-            for node, name in node_names(dag).items()
-        }
-        ok = self.runs.setdefault((dag_id, "ok"), Count())
-        failed = self.runs.setdefault((dag_id, "error"), Count())
-        try:
-            output: DAGNode | None = dag.output_node
-        except AwelError:
-            # Several leaves: no single output, so only failures count. (A mounted flow
-            # always has one: its route answers with it.)
-            output = None
+        return _NodeObserver(self, dag)
 
-        def observe(node: BaseOperator, seconds: float, error: BaseException | None) -> None:
-            timer = series.get(node)
-            if timer is None:
-                # A node added after the flow was mounted: rare, so resolve it here.
-                timer = series[node] = nodes.setdefault((dag_id, _name_of(node)), Series())
-            # Series.observe written out: this runs for every node of every call.
-            pending = timer.pending
-            pending.append(seconds)
-            if len(pending) >= FOLD_AT:
-                timer.fold()
-            if error is None:
-                if node is output:
-                    ok.value += 1
-            elif not isinstance(error, asyncio.CancelledError):
-                failed.value += 1
+    def output_times(self, dag_id: str, name: str) -> list[float]:
+        """The list a flow's output node's successful run times go to (see _NodeObserver)."""
+        tap = self._taps.get((dag_id, name))
+        if tap is None:
+            tap = self._taps[(dag_id, name)] = _OutputTap(
+                self.nodes.setdefault((dag_id, name), Series()),
+                self.runs.setdefault((dag_id, "ok"), Count()),
+            )
+        return tap.pending
 
-        return observe
+    def fold(self) -> None:
+        """Fold every pending observation (a scrape does; so does the app, every second)."""
+        for tap in list(self._taps.values()):
+            tap.fold()
+        for group in (self.requests, self.nodes):
+            for series in list(group.values()):
+                series.fold()
+
+    async def folding(self, app: web.Application) -> AsyncIterator[None]:
+        """A cleanup context that folds the pending observations every FOLD_EVERY seconds.
+
+        Request and node times are appended to plain lists on the hot path, with no size
+        check there; this bounds what they hold between scrapes.
+        """
+        task = asyncio.create_task(self._fold_forever(), name="awel-metrics-fold")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _fold_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FOLD_EVERY)
+            self.fold()
 
     # --- exposition -------------------------------------------------------------------------
 
@@ -239,6 +248,76 @@ class Metrics:
         """``GET /metrics``: the text format, or OpenMetrics when the scraper asks for it."""
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
+
+
+class _OutputTap:
+    """Successful run times of a flow's output node, each one also an ``ok`` run.
+
+    The engine appends to ``pending`` without calling anything (see
+    :class:`_NodeObserver`); folding moves them into the node's series and counts the runs.
+    """
+
+    __slots__ = ("ok", "pending", "series")
+
+    def __init__(self, series: Series, ok: Count) -> None:
+        self.pending: list[float] = []
+        self.series = series
+        self.ok = ok
+
+    def fold(self) -> None:
+        pending = self.pending
+        if pending:
+            self.ok.value += len(pending)
+            self.series.pending.extend(pending)
+            pending.clear()
+
+
+class _NodeObserver:
+    """Times one flow's nodes and counts its runs (:meth:`Metrics.node_observer`).
+
+    ``timings`` hands the engine a list per node to append successful run times to, which
+    in a linear flow replaces a call per node; other flows, and failures, come through
+    ``__call__``.
+    """
+
+    def __init__(self, metrics: Metrics, dag: DAG) -> None:
+        self.metrics = metrics
+        self.dag_id = dag.dag_id
+        self.series: dict[DAGNode, Series] = {
+            node: metrics.nodes.setdefault((dag.dag_id, name), Series())
+            for node, name in node_names(dag).items()
+        }
+        self.names = node_names(dag)
+        self.ok = metrics.runs.setdefault((dag.dag_id, "ok"), Count())
+        self.failed = metrics.runs.setdefault((dag.dag_id, "error"), Count())
+        try:
+            self.output: DAGNode | None = dag.output_node
+        except AwelError:
+            # Several leaves: no single output, so only failures count. (A mounted flow
+            # always has one: its route answers with it.)
+            self.output = None
+
+    def _series(self, node: DAGNode) -> Series:
+        timer = self.series.get(node)
+        if timer is None:
+            # A node added after the flow was mounted: rare, so resolve it here.
+            key = (self.dag_id, _name_of(node))
+            timer = self.series[node] = self.metrics.nodes.setdefault(key, Series())
+        return timer
+
+    def timings(self, node: DAGNode) -> list[float]:
+        if node is self.output:
+            name = self.names.get(node) or _name_of(node)
+            return self.metrics.output_times(self.dag_id, name)
+        return self._series(node).pending
+
+    def __call__(self, node: BaseOperator, seconds: float, error: BaseException | None) -> None:
+        self._series(node).pending.append(seconds)
+        if error is None:
+            if node is self.output:
+                self.ok.value += 1
+        elif not isinstance(error, asyncio.CancelledError):
+            self.failed.value += 1
 
 
 class _Exporter:
@@ -249,6 +328,7 @@ class _Exporter:
 
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
+        m.fold()
         requests = CounterMetricFamily(
             "awel_http_requests",
             "HTTP requests answered by flow routes, by route template, method and status.",

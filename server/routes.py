@@ -34,7 +34,7 @@ from .errors import (
     status_for,
 )
 from .json import dumps, dumps_text
-from .metrics import FOLD_AT, Metrics, Series
+from .metrics import Metrics, Series
 from .request import RequestParser
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
 
@@ -43,6 +43,8 @@ log = logging.getLogger("awel.server")
 _clock = time.perf_counter
 #: The path parameters of a route without any (shared: never written to).
 _NO_PARAMS: dict[str, str] = {}
+#: A route's last counted answer before its first (no method is empty, so it never matches).
+_NOT_COUNTED: tuple[str, int, Series] = ("", 0, Series())
 #: The body limit of a route no app has bound yet (aiohttp's default).
 DEFAULT_MAX_REQUEST_SIZE = 1024**2
 
@@ -89,12 +91,15 @@ class Route:
         self.metrics: Metrics | None = None
         #: (method, status) -> the metrics series it counts in, resolved once.
         self._series: dict[tuple[str, int], Series] = {}
+        #: The method, status and series of the last answer counted.
+        self._last: tuple[str, int, Series] = _NOT_COUNTED
         self.max_request_size = DEFAULT_MAX_REQUEST_SIZE
 
     def bind(self, metrics: Metrics | None, max_request_size: int) -> None:
         """Give the route what its app decides: where to count requests, the body limit."""
         self.metrics = metrics
         self._series = {}
+        self._last = _NOT_COUNTED
         self.max_request_size = max_request_size
 
     async def answer(
@@ -125,7 +130,13 @@ class Route:
                     if self._may_stream and self.trigger.wants_stream(data):
                         out = await self.node.call_stream(data).start()
                     else:
-                        out = await self.node.call(data)
+                        # BaseOperator.call's cache hit, written out: a request's input is
+                        # never a stream, so the plan for values (slot 1) is the one.
+                        plans = self.node._plans
+                        if plans is not None and plans[0] == self.dag.version and plans[1]:
+                            out = await plans[1].call(data, None, None)
+                        else:
+                            out = await self.node.call(data)
             except Exception as exc:
                 resp = self._error(exc)
             if resp is None:
@@ -144,15 +155,23 @@ class Route:
             raise
         finally:
             if self.metrics is not None:
-                key = (request.method, status)
-                series = self._series.get(key)
-                if series is None:
-                    series = self._series[key] = self.metrics.request_series(self.path, *key)
-                # Series.observe written out (see server.metrics).
-                pending = series.pending
-                pending.append(_clock() - started)
-                if len(pending) >= FOLD_AT:
-                    series.fold()
+                # The series of the last answer is nearly always this one's: two compares
+                # instead of a key tuple and a dict lookup.
+                method = request.method
+                last = self._last
+                if last[0] == method and last[1] == status:
+                    series = last[2]
+                else:
+                    key = (method, status)
+                    known = self._series.get(key)
+                    if known is None:
+                        known = self._series[key] = self.metrics.request_series(
+                            self.path, method, status
+                        )
+                    series = known
+                    self._last = (method, status, series)
+                # Series.observe written out: the app folds what piles up (Metrics.folding).
+                series.pending.append(_clock() - started)
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         """A 413 in the route's error style when the declared body is over the limit.

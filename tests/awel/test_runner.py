@@ -629,6 +629,40 @@ async def test_a_node_observer_times_every_node_and_sees_failures() -> None:
     assert len(seen) == 1
 
 
+async def test_an_observer_with_timing_lists_gets_successes_appended_and_failures_called() -> None:
+    from awel import InputOperator, MapOperator
+
+    class Observer:
+        def __init__(self) -> None:
+            self.lists: dict[str, list[float]] = {}
+            self.called: list[tuple[str, bool]] = []
+
+        def timings(self, node: Any) -> list[float] | None:
+            # A list for "half"; None for "plus", which is then called as usual.
+            return self.lists.setdefault(node.label, []) if node.label == "half" else None
+
+        def __call__(self, node: Any, seconds: float, error: BaseException | None) -> None:
+            self.called.append((node.label, error is None))
+
+    observer = Observer()
+    with DAG("timed_lists") as dag:
+        start = InputOperator.from_callable(task_name="start")
+        half = MapOperator[Any, Any](lambda x: 1 / x, offload=False, task_name="half")
+        plus = MapOperator[Any, Any](lambda x: x + 1, offload=False, task_name="plus")
+        start >> half >> plus
+    dag.set_node_observer(observer)
+    assert await plus.call(2) == 1.5
+    assert await plus.call(4, timeout=5) == 1.25  # the timed path runs the same loop
+    assert len(observer.lists["half"]) == 2 and all(t >= 0 for t in observer.lists["half"])
+    assert observer.called == [("plus", True), ("plus", True)]
+    observer.called.clear()
+    with pytest.raises(NodeError):
+        await plus.call(0)
+    # A failure is always told through the call, never appended.
+    assert observer.called == [("half", False)]
+    assert len(observer.lists["half"]) == 2
+
+
 async def test_a_node_observer_sees_the_nodes_of_a_fan_out() -> None:
     from awel import InputOperator, JoinOperator, MapOperator
 

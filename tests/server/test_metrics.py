@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+import server.metrics as metrics_module
 from awel import DAG, MapOperator
-from server.app import FLOWS, reload_user_flows
+from server.app import FLOWS, METRICS, reload_user_flows
 from server.metrics import Metrics, Series, node_names
 
 from . import flows_src
 from .conftest import FLOWS as SHIPPED_DIR
-from .conftest import abandon_slow_request, running
+from .conftest import abandon_slow_request, running, until
 
 HELLO = [SHIPPED_DIR / "awel_examples" / "hello.py"]
 HELLO_ROUTE = "/api/v1/awel/trigger/examples/hello"
@@ -107,6 +109,51 @@ async def test_node_durations_and_runs_of_the_hello_flow(tmp_path: Path) -> None
     assert value(samples, "awel_dag_runs_total", dag=dag, status="error") == 0
     assert value(samples, "awel_flows_loaded") == 1
     assert value(samples, "awel_flow_load_errors") == 0
+
+
+TWO_STEPS = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+
+with DAG("two_steps") as dag:
+    t = HttpTrigger("/two", methods="POST", request_body=dict, task_name="trigger")
+    t >> MapOperator(lambda body: len(body), task_name="size") >> MapOperator(
+        lambda n: n * 2, task_name="double"
+    )
+"""
+
+
+async def test_each_node_of_a_linear_flow_is_timed_and_each_run_counted_once(
+    tmp_path: Path, dags: Path
+) -> None:
+    # Successful nodes of a linear flow are timed without a call to the observer (the
+    # engine appends to the lists it hands out); the scrape must still see every one.
+    (dags / "two.py").write_text(TWO_STEPS)
+    async with running(tmp_path, shipped=[]) as client:
+        for _ in range(4):
+            assert (await client.post("/api/v1/awel/trigger/two", json={"a": 1})).status == 200
+        samples = await scrape(client)
+    for node in ("size", "double"):
+        assert value(samples, "awel_node_duration_seconds_count", dag="two_steps", node=node) == 4
+    assert value(samples, "awel_dag_runs_total", dag="two_steps", status="ok") == 4
+
+
+async def test_the_app_folds_what_the_hot_paths_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Requests and node times go to plain lists with no size check; the app folds them
+    # on its own, so they stay small between scrapes.
+    monkeypatch.setattr(metrics_module, "FOLD_EVERY", 0.01)
+    async with running(tmp_path, shipped=HELLO) as client:
+        for _ in range(3):
+            await client.get(HELLO_ROUTE, params={"name": "x"})
+        metrics = client.app[METRICS]
+        assert metrics is not None
+        (series,) = [s for (route, *_), s in metrics.requests.items() if route == HELLO_ROUTE]
+        greet = metrics.nodes[("simple_dag_example", "greet")]
+        await until(lambda: not series.pending and greet._count == 3)
+        assert series._count == 3
+        assert metrics.runs[("simple_dag_example", "ok")].value == 3
 
 
 async def test_a_failing_flow_counts_an_error_run(tmp_path: Path, dags: Path) -> None:
