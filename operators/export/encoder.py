@@ -157,29 +157,30 @@ def export_encoder(src: Path, out: Path, *, precision: str) -> dict[str, Any]:
         # The exporter narrates its passes and warns about its own internals; neither is
         # actionable here, and the CLI's stdout is reserved for the resulting path.
         warnings.simplefilter("ignore")
-        if fuse:
-            torch.onnx.export(
-                Encoder(model),
-                args,
-                str(target),
-                input_names=inputs,
-                output_names=["last_hidden_state"],
-                dynamic_axes={name: dims for name in [*inputs, "last_hidden_state"]},
-                opset_version=17,
-                dynamo=False,
-            )
-        else:
-            torch.onnx.export(
-                Encoder(model),
-                args,
-                str(target),
-                input_names=inputs,
-                output_names=["last_hidden_state"],
-                # One entry: the tuple that fills forward(*tensors).
-                dynamic_shapes=(tuple(dims for _ in inputs),),
-                dynamo=True,
-                external_data=large,
-            )
+        # The fusable graph comes from the TorchScript exporter; otherwise torch's dynamo
+        # exporter, whose shapes say batch and sequence are dynamic (one entry: the tuple
+        # that fills forward(*tensors)).
+        how: dict[str, Any] = (
+            {
+                "dynamic_axes": {name: dims for name in [*inputs, "last_hidden_state"]},
+                "opset_version": 17,
+                "dynamo": False,
+            }
+            if fuse
+            else {
+                "dynamic_shapes": (tuple(dims for _ in inputs),),
+                "dynamo": True,
+                "external_data": large,
+            }
+        )
+        torch.onnx.export(
+            Encoder(model),
+            args,
+            str(target),
+            input_names=inputs,
+            output_names=["last_hidden_state"],
+            **how,
+        )
     fused = _fuse(target, config) if fuse else {}
     if precision == "int8":
         _quantize(target)

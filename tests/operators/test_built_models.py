@@ -216,3 +216,24 @@ def test_encoder_matches_pytorch(encoder: ModelInfo) -> None:
     theirs = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=1).numpy()
     cosine = (embed(encoder, SENTENCES) * theirs).sum(axis=1)
     assert cosine.min() >= 0.99, cosine
+
+
+def test_an_encoder_the_optimizer_does_not_know_is_exported_plain(
+    encoder: ModelInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only BERT-family types are fused; any other encoder keeps torch's dynamo graph, and
+    # its int8 build must still pass the cosine check against PyTorch.
+    pytest.importorskip("torch")
+    from operators.export import encoder as export
+
+    monkeypatch.setattr(export, "FUSED_TYPES", frozenset())
+    source = Path(encoder.manifest["source"]["path"])
+    if not source.exists():
+        pytest.skip(f"the source weights {source} are gone")
+    out = tmp_path / "plain"
+    settings = export.export_encoder(source, out, precision="int8")
+    assert settings["fused"] == {}
+    assert export.check_encoder(source, out, settings, precision="int8") >= 0.99
+    onnx = pytest.importorskip("onnx")
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+    assert "Attention" not in ops and "MatMulNBits" in ops
