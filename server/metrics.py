@@ -283,11 +283,11 @@ class _NodeObserver:
     def __init__(self, metrics: Metrics, dag: DAG) -> None:
         self.metrics = metrics
         self.dag_id = dag.dag_id
+        self.names = node_names(dag)
         self.series: dict[DAGNode, Series] = {
             node: metrics.nodes.setdefault((dag.dag_id, name), Series())
-            for node, name in node_names(dag).items()
+            for node, name in self.names.items()
         }
-        self.names = node_names(dag)
         self.ok = metrics.runs.setdefault((dag.dag_id, "ok"), Count())
         self.failed = metrics.runs.setdefault((dag.dag_id, "error"), Count())
         try:
