@@ -1,7 +1,8 @@
 """The shape most shipped routes share: an HTTP trigger and one action.
 
-Each API module (datasources, dialogues, the editor, the worker and management routes) keeps
-its own small wrapper for its path prefix, envelope and tag; the flow itself is built here.
+Each API module binds its path prefix, envelope and tag once
+(``_flow = partial(action_flow, prefix=..., tags=[...], response=...)``) and names only what
+differs per route; the flow itself is built here.
 """
 
 from __future__ import annotations
@@ -21,19 +22,20 @@ def action_flow(
     action: Any,
     summary: str,
     *,
+    prefix: str = "",
     tags: Sequence[str],
     response: ResponseKind | str = ResponseKind.JSON,
     errors: str = "serve_result",
     media_type: str | None = None,
     header_fields: Mapping[str, str] | None = None,
 ) -> DAG:
-    """A flow answering ``method path`` with what ``action(request)`` returns.
+    """A flow answering ``method prefix+path`` with what ``action(request)`` returns.
 
     ``action`` is a function of the parsed request (a ``body`` model, or None), sync or async.
     """
     with DAG(dag_id, description=summary) as dag:
         HttpTrigger(
-            path=path,
+            path=prefix + path,
             methods=method,
             request_body=body,
             response=response,

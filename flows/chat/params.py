@@ -6,41 +6,19 @@ JSON or Parquet into a DuckDB table for chat_excel, runs the learning round when
 loaded, and answers DB-GPT's file descriptor.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
-from awel import DAG
 from flows._route import action_flow
 from flows.chat._service import ModeQuery, UploadRequest, mode_params, prepare, upload
 from operators.chat.request import ConversationVo
 
-
-def _flow(
-    dag_id: str,
-    path: str,
-    body: type[Any],
-    action: Callable[[Any], Awaitable[Any]],
-    summary: str,
-    *,
-    header_fields: dict[str, str] | None = None,
-) -> DAG:
-    return action_flow(
-        dag_id,
-        path,
-        "POST",
-        body,
-        action,
-        summary,
-        tags=["Chat"],
-        response="result",
-        errors="result",
-        header_fields=header_fields,
-    )
+_flow = partial(action_flow, tags=["Chat"], response="result", errors="result")
 
 
 params_list = _flow(
     "chat_mode_params_list",
     "/api/v1/chat/mode/params/list",
+    "POST",
     ModeQuery,
     mode_params,
     "Choices for a scene's select_param",
@@ -48,6 +26,7 @@ params_list = _flow(
 file_upload = _flow(
     "resource_file_upload",
     "/api/v1/resource/file/upload",
+    "POST",
     UploadRequest,
     upload,
     "Upload a file (chat_excel: loaded into DuckDB and learned)",
@@ -55,6 +34,7 @@ file_upload = _flow(
 file_load = _flow(
     "chat_mode_params_file_load",
     "/api/v1/chat/mode/params/file/load",
+    "POST",
     UploadRequest,
     upload,
     "Upload a file (DB-GPT 0.5's name of resource/file/upload)",
@@ -62,6 +42,7 @@ file_load = _flow(
 chat_prepare = _flow(
     "chat_prepare",
     "/api/v1/chat/prepare",
+    "POST",
     ConversationVo,
     prepare,
     "Prepare a chat round",

@@ -8,10 +8,8 @@ DB-GPT does, HTTP 200 with ``err_code`` E1001.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
-from awel import DAG
 from awel.trigger import ResponseKind
 from flows._route import action_flow
 from flows.datasource import _service as svc
@@ -19,29 +17,9 @@ from flows.datasource import _service as svc
 _PREFIX = "/api/v1/chat/db"
 
 
-def _flow(
-    dag_id: str,
-    path: str,
-    method: str,
-    body: type[Any] | None,
-    action: Callable[[Any], Awaitable[Any]],
-    summary: str,
-    *,
-    response: ResponseKind = ResponseKind.RESULT,
-    header_fields: dict[str, str] | None = None,
-) -> DAG:
-    return action_flow(
-        dag_id,
-        _PREFIX + path,
-        method,
-        body,
-        action,
-        summary,
-        tags=["Datasource"],
-        response=response,
-        errors="result",
-        header_fields=header_fields,
-    )
+_flow = partial(
+    action_flow, prefix=_PREFIX, tags=["Datasource"], response=ResponseKind.RESULT, errors="result"
+)
 
 
 db_list = _flow(

@@ -6,34 +6,15 @@ taken too); answers are ``{id, type, params, description, ...}`` with the passwo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
-from awel import DAG
 from flows._route import action_flow
 from flows.datasource import _service as svc
 
 _PREFIX = "/api/v2/serve"
 
 
-def _flow(
-    dag_id: str,
-    path: str,
-    method: str,
-    body: type[Any] | None,
-    action: Callable[[Any], Awaitable[Any]],
-    summary: str,
-) -> DAG:
-    return action_flow(
-        dag_id,
-        _PREFIX + path,
-        method,
-        body,
-        action,
-        summary,
-        tags=["Datasource"],
-        response="serve_result",
-    )
+_flow = partial(action_flow, prefix=_PREFIX, tags=["Datasource"], response="serve_result")
 
 
 create = _flow(

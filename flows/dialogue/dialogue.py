@@ -5,10 +5,8 @@ second; the brief and older clients call the first). ``export_messages`` answers
 document itself (not a Result), as a download.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
-from awel import DAG
 from awel.trigger import ResponseKind
 from flows._route import action_flow
 from flows.dialogue import _service as svc
@@ -16,28 +14,7 @@ from flows.dialogue import _service as svc
 _PREFIX = "/api/v1/chat/dialogue"
 
 
-def _flow(
-    dag_id: str,
-    path: str,
-    method: str,
-    body: type[Any] | None,
-    action: Callable[[Any], Awaitable[Any]],
-    summary: str,
-    *,
-    response: ResponseKind = ResponseKind.SERVE_RESULT,
-    media_type: str | None = None,
-) -> DAG:
-    return action_flow(
-        dag_id,
-        _PREFIX + path,
-        method,
-        body,
-        action,
-        summary,
-        tags=["Dialogue"],
-        response=response,
-        media_type=media_type,
-    )
+_flow = partial(action_flow, prefix=_PREFIX, tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
 
 
 dialogue_list = _flow(

@@ -3,9 +3,9 @@ stopping models (``/api/worker/*``, DB-GPT's raw answers, no envelope)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from awel import DAG
 from flows._route import action_flow
 from flows.worker.generate import manager
 from operators.cluster.types import (
@@ -57,10 +57,7 @@ async def shutdown(body: WorkerStartupRequest) -> None:
     await manager().shutdown(body)
 
 
-def _flow(
-    dag_id: str, path: str, method: str, body: type[Any] | None, fn: Any, summary: str
-) -> DAG:
-    return action_flow(dag_id, path, method, body, fn, summary, tags=_TAGS)
+_flow = partial(action_flow, tags=_TAGS)
 
 
 embeddings_dag = _flow(
