@@ -67,9 +67,9 @@ class DAGContext:
         dag: DAG,
         nodes: Sequence[BaseOperator],
         index: dict[str, int],
+        share_data: dict[str, Any] | None = None,
         *,
         streaming_call: bool = False,
-        share_data: dict[str, Any] | None = None,
     ) -> None:
         # One is made for every call a server answers, so what few calls read (the run id,
         # the shared dict) is made when first read.

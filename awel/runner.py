@@ -317,12 +317,8 @@ class Plan:
         if call_data is EMPTY and self.input_node is not None:
             raise self.no_input()
         if ctx is None:
-            # Positional when there is no shared dict: keywords cost a server's every call.
-            ctx = (
-                DAGContext(self.dag, self.nodes, self.names)
-                if share_data is None
-                else DAGContext(self.dag, self.nodes, self.names, share_data=share_data)
-            )
+            # Positional: keyword arguments cost a server's every call.
+            ctx = DAGContext(self.dag, self.nodes, self.names, share_data)
         elif ctx._nodes is not self.nodes or ctx._values:
             raise RunError("a context runs one call of the plan that made it", code="run.context")
         token = _current.set(ctx)

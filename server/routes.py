@@ -130,13 +130,7 @@ class Route:
                     if self._may_stream and self.trigger.wants_stream(data):
                         out = await self.node.call_stream(data).start()
                     else:
-                        # BaseOperator.call's cache hit, written out: a request's input is
-                        # never a stream, so the plan for values (slot 1) is the one.
-                        plans = self.node._plans
-                        if plans is not None and plans[0] == self.dag.version and plans[1]:
-                            out = await plans[1].call(data, None, None)
-                        else:
-                            out = await self.node.call(data)
+                        out = await self.node.call(data)
             except Exception as exc:
                 resp = self._error(exc)
             if resp is None:
