@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio.to_thread
 from aiohttp import web
 
+from operators.datasource.sandbox import allow_privileged_logins
 from operators.storage import open_store
 
 from . import heap
@@ -75,6 +76,7 @@ def make_app(
         keepalive=settings.keepalive,
     )
     flows.load_shipped()
+    allow_privileged_logins(settings.allow_privileged_datasources)
     app = web.Application(client_max_size=settings.max_request_size)
     app[SETTINGS] = settings
     app[FLOWS] = flows

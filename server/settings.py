@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         True, description="Serve Prometheus metrics at GET /metrics and count requests."
     )
     shutdown_timeout: float = Field(30.0, description="Seconds in-flight requests get to end.")
+    allow_privileged_datasources: bool = Field(
+        False,
+        description="Let datasources log in as a PostgreSQL superuser (or a member of its"
+        " server-file roles) or a MySQL user with FILE. Off: such logins are refused, since SQL"
+        " from chat could then read the database server's files.",
+    )
 
     @field_validator("api_keys", "models", mode="before")
     @classmethod

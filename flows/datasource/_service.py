@@ -47,6 +47,11 @@ class DBConfig(BaseModel):
         description="Let the SQL editor write (CREATE TABLE, INSERT, UPDATE, DELETE, ALTER"
         " TABLE); read-only when false.",
     )
+    allow_ddl: bool = Field(
+        False,
+        description="With writable, also let the SQL editor drop or replace objects (DROP,"
+        " TRUNCATE, CREATE OR REPLACE, ALTER TABLE ... DROP); refused when false.",
+    )
 
     @field_validator("db_name")
     @classmethod
@@ -87,6 +92,7 @@ def _to_datasource(body: DBConfig, *, keep_masked: bool) -> Datasource:
         comment=body.comment,
         ext_config=body.ext_config,
         writable=body.writable,
+        allow_ddl=body.allow_ddl,
     )
 
 

@@ -5,7 +5,9 @@ DuckDB's driver is synchronous, so its work runs in a worker thread. Every conne
 connector opens is read-only at the database, beneath the SQL gate
 (:mod:`operators.datasource.gate`): SQLite files open with ``mode=ro``, DuckDB files with
 ``read_only``, PostgreSQL sessions with ``default_transaction_read_only``, MySQL sessions
-with ``SET SESSION TRANSACTION READ ONLY``. Each query has a statement timeout enforced by
+with ``SET SESSION TRANSACTION READ ONLY``; and every connection, reading or writing, is
+inside its database's sandbox (:mod:`operators.datasource.sandbox`: no files, no other
+databases, no privileged logins). Each query has a statement timeout enforced by
 the database itself (PostgreSQL ``statement_timeout``, MariaDB ``max_statement_time``,
 MySQL ``max_execution_time``; SQLite through a progress handler, DuckDB by interrupting
 the connection), and a last-resort deadline on our side.
@@ -38,6 +40,13 @@ from operators.storage import Datasource, installed_store
 from server.errors import ApiError
 
 from .gate import DEFAULT_MAX_ROWS, check_sql
+from .sandbox import (
+    DUCKDB_CONFIG,
+    PrivilegedLogin,
+    guard_mysql,
+    guard_postgres,
+    sqlite_authorizer,
+)
 
 log = logging.getLogger("awel.datasource")
 
@@ -201,11 +210,11 @@ class Connector:
         self._async: AsyncEngine | None = None
         self._sync: Engine | None = None
         if self.kind == "duckdb":
-            self._sync = create_engine(
-                self.url,
-                connect_args={"read_only": True} if read_only else {},
-                pool_pre_ping=False,
-            )
+            # The database's own sandbox first: no file, URL or other database (sandbox.py).
+            connect_args: dict[str, Any] = {"config": dict(DUCKDB_CONFIG)}
+            if read_only:
+                connect_args["read_only"] = True
+            self._sync = create_engine(self.url, connect_args=connect_args, pool_pre_ping=False)
         elif self.kind == "postgresql":
             settings = {
                 "statement_timeout": str(int(timeout * 1000)),
@@ -218,13 +227,18 @@ class Connector:
                 pool_pre_ping=True,
                 connect_args={"timeout": CONNECT_TIMEOUT, "server_settings": settings},
             )
+            event.listen(self._async.sync_engine, "connect", self._postgres_session)
         elif self.kind == "mysql":
             self._async = create_async_engine(
-                self.url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+                self.url,
+                pool_pre_ping=True,
+                # local_infile: the server may never ask this process for one of its files.
+                connect_args={"connect_timeout": CONNECT_TIMEOUT, "local_infile": False},
             )
             event.listen(self._async.sync_engine, "connect", self._mysql_session)
         else:
             self._async = create_async_engine(self.url)
+            event.listen(self._async.sync_engine, "connect", self._sqlite_session)
 
     @staticmethod
     def _mysql_timeout(conn: Any, seconds: float) -> str:
@@ -232,8 +246,21 @@ class Connector:
             return f"SET SESSION max_statement_time = {seconds:.3f}"
         return f"SET SESSION max_execution_time = {int(seconds * 1000)}"
 
+    def _postgres_session(self, dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            role = (self.ds.ext_config or {}).get("role")
+            guard_postgres(cursor, self.ds.db_name, self.ds.db_user, str(role) if role else None)
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _sqlite_session(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.run_async(lambda conn: conn.set_authorizer(sqlite_authorizer))
+
     def _mysql_session(self, dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
+        guard_mysql(cursor, self.ds.db_name)
         cursor.execute("SELECT VERSION()")
         version = str(cursor.fetchone()[0])
         if self.read_only:
@@ -317,6 +344,8 @@ class Connector:
             await self.run_sync(
                 lambda c: c.execute(text("SELECT 1")).scalar(), timeout=CONNECT_TIMEOUT
             )
+        except PrivilegedLogin:
+            raise
         except Exception as exc:
             # Whatever the driver raises (refused, unknown host, bad login, no such database).
             raise ConnectFailed(self.ds, _reason(exc)) from None

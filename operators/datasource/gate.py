@@ -20,6 +20,7 @@ server's file system or other sessions. A query gets a ``LIMIT`` of at most ``ma
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlglot
@@ -47,7 +48,12 @@ _READ_ROOTS: tuple[type[exp.Expr], ...] = (
     exp.Describe,
 )
 
-_WRITES: dict[type[exp.Expr], str] = {
+#: What no statement from a user or a model may hold anywhere, by syntax-tree kind: each
+#: writes, changes the session or transaction, or reaches past the database. This one table
+#: serves the chat gate (which refuses every kind, anywhere) and the SQL editor (which lets
+#: the writes of its list stand at the top of a statement on a writable datasource, and
+#: refuses every kind inside it), so the two cannot drift apart.
+REFUSED_KINDS: dict[type[exp.Expr], str] = {
     exp.Insert: "INSERT",
     exp.Update: "UPDATE",
     exp.Delete: "DELETE",
@@ -73,47 +79,104 @@ _WRITES: dict[type[exp.Expr], str] = {
     exp.Command: "a statement the parser cannot check",
 }
 
-# Functions that read or write the server's files, reach other databases or sessions: a
-# read-only SELECT must not be a way around the database's own permissions.
-_FORBIDDEN_FUNCTIONS = frozenset(
+#: Functions that read or write the server's files, run SQL given as a string (which the
+#: gate cannot see), reach other databases or sessions, or change the server. Names are
+#: compared as :func:`function_name` normalises them: unquoted, lower-cased, without schema.
+#: The database's own sandbox refuses these too (see ``connector.py``); this is the second
+#: wall, and the one that names the reason.
+REFUSED_FUNCTIONS = frozenset(
     {
-        # DuckDB's file readers and writers
+        # DuckDB: file readers and writers, SQL in a string, other databases, extensions
         "read_csv",
         "read_csv_auto",
         "read_parquet",
         "parquet_scan",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
         "read_json",
         "read_json_auto",
         "read_json_objects",
+        "read_json_objects_auto",
         "read_ndjson",
         "read_ndjson_auto",
+        "read_ndjson_objects",
         "read_text",
         "read_blob",
+        "read_xlsx",
         "glob",
         "sniff_csv",
-        "parquet_metadata",
-        "parquet_schema",
+        "iceberg_scan",
+        "delta_scan",
+        "query",
+        "query_table",
         "sqlite_scan",
         "sqlite_attach",
         "postgres_scan",
+        "postgres_attach",
+        "postgres_query",
+        "postgres_execute",
         "mysql_scan",
+        "mysql_query",
+        "mysql_execute",
         "install_extension",
         "load_extension",
-        # PostgreSQL's server files, large objects, other databases, other sessions
+        "duckdb_secrets",
+        "getenv",
+        # PostgreSQL: server files, large objects, SQL in a string, other databases and
+        # sessions, server settings
         "pg_read_file",
         "pg_read_binary_file",
         "pg_ls_dir",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
         "pg_stat_file",
+        "pg_file_write",
+        "pg_file_rename",
+        "pg_file_unlink",
+        "pg_logdir_ls",
         "lo_import",
         "lo_export",
+        "lo_get",
+        "lo_put",
+        "lo_from_bytea",
+        "lo_create",
+        "lo_creat",
+        "lo_unlink",
+        "lo_open",
+        "loread",
+        "lowrite",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "cursor_to_xml",
+        "ts_stat",
         "dblink",
         "dblink_exec",
+        "dblink_connect",
+        "dblink_connect_u",
+        "dblink_send_query",
+        "dblink_open",
+        "dblink_fetch",
         "pg_terminate_backend",
         "pg_cancel_backend",
         "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_switch_wal",
+        "pg_promote",
         "set_config",
-        # MySQL's server files
+        # MySQL/MariaDB: server files, user functions that run commands
         "load_file",
+        "sys_exec",
+        "sys_eval",
+        # SQLite: its shell's file functions and extension loading
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
     }
 )
 
@@ -174,10 +237,10 @@ def check_sql(
     if isinstance(statement, exp.Describe):
         inner = statement.this
         if isinstance(inner, exp.Query):
-            return CheckedSQL(statement.sql(dialect=dialect), dialect, "explain", None)
-        return CheckedSQL(statement.sql(dialect=dialect), dialect, "describe", None)
+            return CheckedSQL(render(statement, dialect), dialect, "explain", None)
+        return CheckedSQL(render(statement, dialect), dialect, "describe", None)
     if isinstance(statement, exp.Show):
-        return CheckedSQL(statement.sql(dialect=dialect), dialect, "show", None)
+        return CheckedSQL(render(statement, dialect), dialect, "show", None)
     return _limited(statement, dialect, max_rows)
 
 
@@ -204,31 +267,57 @@ def _first_error(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
-def _check_read_only(statement: exp.Expr, dialect: str) -> None:
-    if not isinstance(statement, _READ_ROOTS):
-        if isinstance(statement, tuple(k for k in _WRITES if k is not exp.Command)):
-            raise SQLRejected(
-                f"{_name(statement)} writes to the database; only reading statements (SELECT,"
-                " WITH, SHOW, DESCRIBE, EXPLAIN) may run here"
-            )
-        raise SQLRejected(
-            f"{_name(statement)} is not a reading statement; only SELECT, WITH, SHOW,"
-            " DESCRIBE and EXPLAIN may run here"
-        )
+_READ_ONLY_HINT = "only reading statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) may run here"
+_REFUSED_TUPLE = tuple(REFUSED_KINDS)
+
+
+def refused_kind(node: exp.Expr) -> str | None:
+    """The name :data:`REFUSED_KINDS` gives ``node``'s kind, or None if it may appear."""
+    if not isinstance(node, _REFUSED_TUPLE):
+        return None
+    for kind, name in REFUSED_KINDS.items():
+        if isinstance(node, kind):
+            return name
+    return None  # pragma: no cover - the tuple and the table hold the same kinds
+
+
+def function_name(node: exp.Func) -> str:
+    """A function's name as the database resolves it: unquoted (``"read_text"``), without
+    its schema (``system.main.read_text``: sqlglot keeps the schema outside the call) and
+    lower-cased, so no spelling of a refused function gets past the comparison."""
+    if isinstance(node, exp.Anonymous):
+        this = node.this
+        raw = this.name if isinstance(this, exp.Expr) else str(this)
+    else:
+        raw = node.sql_name()
+    return raw.strip().strip('"`[]').rsplit(".", 1)[-1].lower()
+
+
+def refuse_inside(
+    statement: exp.Expr,
+    dialect: str,
+    *,
+    allowed: Sequence[exp.Expr] = (),
+    found: str = "{name} writes to the database; " + _READ_ONLY_HINT,
+) -> None:
+    """Raise :class:`SQLRejected` at the first node of ``statement`` that is a refused kind
+    (``found`` says so, with the kind's ``{name}``), calls a refused function, or (DuckDB)
+    reads a file as a table. ``allowed``: nodes whose own kind the caller allowed (the
+    editor's write at the top); what lies inside them is still checked."""
     for node in statement.walk():
-        for kind, name in _WRITES.items():
-            if isinstance(node, kind):
-                raise SQLRejected(
-                    f"{name} writes to the database; only reading statements (SELECT, WITH,"
-                    " SHOW, DESCRIBE, EXPLAIN) may run here"
-                    if kind is not exp.Command
-                    else f"it contains {name} ({node.sql(dialect=dialect)[:60]!r})"
-                )
+        name = refused_kind(node)
+        if name is not None and any(node is a for a in allowed):
+            name = None
+        if name is not None:
+            if isinstance(node, exp.Command):
+                raise SQLRejected(f"it contains {name} ({node.sql(dialect=dialect)[:60]!r})")
+            raise SQLRejected(found.format(name=name))
         if isinstance(node, exp.Func):
-            fname = _function_name(node)
-            if fname in _FORBIDDEN_FUNCTIONS:
+            fname = function_name(node)
+            if fname in REFUSED_FUNCTIONS:
                 raise SQLRejected(
-                    f"the function {fname}() reaches files or sessions outside the database"
+                    f"the function {fname}() reaches files, sessions or SQL outside the"
+                    " statement, which is not allowed"
                 )
         if dialect == "duckdb" and isinstance(node, exp.Table):
             name = node.name
@@ -236,27 +325,32 @@ def _check_read_only(statement: exp.Expr, dialect: str) -> None:
                 raise SQLRejected(f"'{name}' names a file, not a table of the database")
 
 
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.this).lower()
-    return node.sql_name().lower()
+def render(statement: exp.Expr, dialect: str) -> str:
+    """The text that runs: regenerated from the checked tree, without comments (MySQL
+    runs ``/*! ... */`` comments as code, and nothing unchecked should reach a database)."""
+    return statement.sql(dialect=dialect, comments=False)
 
 
-def _name(statement: exp.Expr) -> str:
-    for kind, name in _WRITES.items():
-        if isinstance(statement, kind):
-            return name
-    return statement.key.upper()
+def _check_read_only(statement: exp.Expr, dialect: str) -> None:
+    if not isinstance(statement, _READ_ROOTS):
+        name = refused_kind(statement)
+        if name is not None and not isinstance(statement, exp.Command):
+            raise SQLRejected(f"{name} writes to the database; {_READ_ONLY_HINT}")
+        raise SQLRejected(
+            f"{name or statement.key.upper()} is not a reading statement; only SELECT, WITH,"
+            " SHOW, DESCRIBE and EXPLAIN may run here"
+        )
+    refuse_inside(statement, dialect)
 
 
 def _limited(statement: exp.Expr, dialect: str, max_rows: int) -> CheckedSQL:
     if not isinstance(statement, exp.Query):
-        return CheckedSQL(statement.sql(dialect=dialect), dialect, _kind(statement), None)
+        return CheckedSQL(render(statement, dialect), dialect, _kind(statement), None)
     current = _literal_limit(statement)
     limit = max_rows if current is None else min(current, max_rows)
     if current != limit or statement.args.get("limit") is None:
         statement = statement.limit(limit, dialect=dialect)
-    return CheckedSQL(statement.sql(dialect=dialect), dialect, "select", limit)
+    return CheckedSQL(render(statement, dialect), dialect, "select", limit)
 
 
 def _literal_limit(statement: exp.Query) -> int | None:

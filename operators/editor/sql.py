@@ -38,7 +38,7 @@ from operators.datasource import (
     connector_for,
     dialect_for,
 )
-from operators.datasource.gate import _FILE_LIKE, _FORBIDDEN_FUNCTIONS, _function_name
+from operators.datasource.gate import refuse_inside, render
 from operators.storage import Datasource
 from server.errors import ApiError
 
@@ -57,27 +57,8 @@ __all__ = [
 EDITOR_MAX_ROWS = 1000
 #: What the editor runs on a writable datasource (DB-GPT's list).
 EDITOR_STATEMENTS = "SELECT, CREATE TABLE, INSERT, UPDATE, DELETE, ALTER TABLE"
-
-# Inside an allowed write, anything of these kinds is refused.
-_NESTED: dict[type[exp.Expr], str] = {
-    exp.Drop: "DROP",
-    exp.TruncateTable: "TRUNCATE",
-    exp.Merge: "MERGE",
-    exp.Into: "SELECT ... INTO",
-    exp.Lock: "a locking clause",
-    exp.Copy: "COPY",
-    exp.Attach: "ATTACH",
-    exp.Detach: "DETACH",
-    exp.Pragma: "PRAGMA",
-    exp.Use: "USE",
-    exp.Transaction: "a transaction statement",
-    exp.Commit: "COMMIT",
-    exp.Rollback: "ROLLBACK",
-    exp.Grant: "GRANT",
-    exp.Revoke: "REVOKE",
-    exp.LoadData: "LOAD DATA",
-    exp.Command: "a statement the parser cannot check",
-}
+#: What it also runs where the datasource allows DDL (``allow_ddl``).
+DDL_STATEMENTS = "DROP, TRUNCATE, CREATE OR REPLACE, CREATE VIEW/INDEX, any ALTER TABLE"
 
 
 class OperationNotAllowed(ApiError):
@@ -135,17 +116,43 @@ def check_editor_sql(
         # Not one statement, or a read the gate refused (a forbidden function ...).
         raise OperationNotAllowed(refused)
     statement = statements[0]
-    name = _write_name(statement)
+    name = _write_name(statement, ddl=ds.allow_ddl)
     if name is None:
         raise OperationNotAllowed(
             f"{statement.key.upper()} is not a statement the editor runs; it runs"
             f" {EDITOR_STATEMENTS}"
+            + ("" if ds.allow_ddl else f" ({DDL_STATEMENTS} where the datasource allows DDL)")
         )
-    _check_inside(statement, dialect)
-    return EditorSQL(statement.sql(dialect=dialect), name, None)
+    destroys = None if ds.allow_ddl else _destroys(statement)
+    if destroys is not None:
+        raise OperationNotAllowed(
+            f"{destroys} drops or replaces an existing object; datasource '{ds.db_name}' does"
+            " not allow DDL (set allow_ddl on it to run DROP, TRUNCATE, CREATE OR REPLACE and"
+            " ALTER TABLE ... DROP)"
+        )
+    try:
+        # The same table of refused kinds and functions as the chat's gate, inside the write.
+        refuse_inside(
+            statement,
+            dialect,
+            allowed=[statement, *_ddl_actions(statement, ddl=ds.allow_ddl)],
+            found="{name} may not appear inside the statement",
+        )
+    except SQLRejected as exc:
+        raise OperationNotAllowed(exc.reason) from None
+    return EditorSQL(render(statement, dialect), name, None)
 
 
-def _write_name(statement: exp.Expr) -> str | None:
+def _ddl_actions(statement: exp.Expr, *, ddl: bool) -> list[exp.Expr]:
+    """The ``DROP`` actions of an ``ALTER TABLE`` (``DROP COLUMN`` ...), where DDL is allowed."""
+    if not ddl or not isinstance(statement, exp.Alter):
+        return []
+    return [a for a in statement.args.get("actions") or [] if isinstance(a, exp.Drop)]
+
+
+def _write_name(statement: exp.Expr, *, ddl: bool) -> str | None:
+    """The name of the write ``statement`` is, if the editor runs it (``ddl``: the
+    datasource allows DDL), else None."""
     if isinstance(statement, exp.Insert):
         return "INSERT" if isinstance(statement.this, (exp.Table, exp.Schema)) else None
     if isinstance(statement, exp.Update):
@@ -153,30 +160,33 @@ def _write_name(statement: exp.Expr) -> str | None:
     if isinstance(statement, exp.Delete):
         return "DELETE"
     kind = str(statement.args.get("kind") or "").upper()
-    if isinstance(statement, exp.Create) and kind == "TABLE":
-        return "CREATE TABLE"
+    if isinstance(statement, exp.Create) and (kind == "TABLE" or (ddl and kind in _DDL_OBJECTS)):
+        return f"CREATE {kind}"
     if isinstance(statement, exp.Alter) and kind == "TABLE":
         return "ALTER TABLE"
+    if ddl and isinstance(statement, exp.Drop) and kind in _DDL_OBJECTS:
+        return f"DROP {kind}"
+    if ddl and isinstance(statement, exp.TruncateTable):
+        return "TRUNCATE"
     return None
 
 
-def _check_inside(statement: exp.Expr, dialect: str) -> None:
-    for node in statement.walk():
-        if node is statement:
-            continue
-        for kind, name in _NESTED.items():
-            if isinstance(node, kind):
-                raise OperationNotAllowed(f"{name} may not appear inside the statement")
-        if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Alter)):
-            raise OperationNotAllowed("a statement may not hold another write")
-        if isinstance(node, exp.Func):
-            fname = _function_name(node)
-            if fname in _FORBIDDEN_FUNCTIONS:
-                raise OperationNotAllowed(
-                    f"the function {fname}() reaches files or sessions outside the database"
-                )
-        if dialect == "duckdb" and isinstance(node, exp.Table) and _FILE_LIKE.search(node.name):
-            raise OperationNotAllowed(f"'{node.name}' names a file, not a table of the database")
+#: What DDL may create or drop where the datasource allows it.
+_DDL_OBJECTS = frozenset({"TABLE", "VIEW", "INDEX"})
+
+
+def _destroys(statement: exp.Expr) -> str | None:
+    """What part of an allowed write drops or replaces an existing object, or None."""
+    if isinstance(statement, exp.Create) and statement.args.get("replace"):
+        return "CREATE OR REPLACE"
+    if isinstance(statement, exp.Alter):
+        for action in statement.args.get("actions") or []:
+            if isinstance(action, exp.Drop):
+                return "ALTER TABLE ... DROP"
+            if isinstance(action, exp.AlterColumn):
+                # A new type or default rewrites every value of the column.
+                return "ALTER TABLE ... ALTER COLUMN"
+    return None
 
 
 # --- running ---------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class Datasource:
     #: Whether the SQL editor may write here (SELECT, CREATE TABLE, INSERT, UPDATE, DELETE,
     #: ALTER TABLE); read-only otherwise.
     writable: bool = False
+    #: Whether the editor may also drop or replace objects there (DROP, TRUNCATE, CREATE OR
+    #: REPLACE, ALTER TABLE ... DROP); only with ``writable``, off unless set.
+    allow_ddl: bool = False
     id: int | None = None
     gmt_created: datetime | None = None
     gmt_modified: datetime | None = None

@@ -188,18 +188,21 @@ class MetadataStore:
     async def _migrate(self, s: AsyncSession, version: int) -> None:
         """Bring tables of schema ``version`` up to :data:`SCHEMA_VERSION`, one step per
         version (new tables were already made by ``create_all``)."""
-        if version < 2:
+        if version < 3:
             columns = await s.run_sync(
                 lambda sync: {
                     c["name"] for c in inspect(sync.connection()).get_columns("datasources")
                 }
             )
-            if "writable" not in columns:
-                await s.execute(
-                    text(
-                        "ALTER TABLE datasources ADD COLUMN writable BOOLEAN NOT NULL DEFAULT FALSE"
+            # 2: datasources.writable; 3: datasources.allow_ddl.
+            for added in ("writable", "allow_ddl"):
+                if added not in columns:
+                    await s.execute(
+                        text(
+                            f"ALTER TABLE datasources ADD COLUMN {added}"
+                            " BOOLEAN NOT NULL DEFAULT FALSE"
+                        )
                     )
-                )
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
@@ -503,6 +506,7 @@ class MetadataStore:
             user_name=ds.user_name,
             ext_config=ds.ext_config,
             writable=ds.writable,
+            allow_ddl=ds.allow_ddl,
             gmt_created=t,
             gmt_modified=t,
         )
@@ -552,6 +556,7 @@ class MetadataStore:
                 if ds.ext_config is not None:
                     row.ext_config = ds.ext_config
                 row.writable = ds.writable
+                row.allow_ddl = ds.allow_ddl
                 row.gmt_modified = now()
                 await s.flush()
                 return self._datasource(row)
@@ -621,6 +626,7 @@ class MetadataStore:
             user_name=row.user_name,
             ext_config=row.ext_config,
             writable=bool(row.writable),
+            allow_ddl=bool(row.allow_ddl),
             gmt_created=row.gmt_created,
             gmt_modified=row.gmt_modified,
         )

@@ -28,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: The version of the tables below (2: ``datasources.writable``).
-SCHEMA_VERSION = 2
+#: The version of the tables below (2: ``datasources.writable``; 3: ``datasources.allow_ddl``).
+SCHEMA_VERSION = 3
 
 _Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # LONGBLOB on MySQL: a BLOB holds 64 KiB, too little for a large embedding.
@@ -58,7 +58,8 @@ class SchemaRow(Base):
 
 class DatasourceRow(Base):
     """A database people chat with. ``db_pwd`` holds the password encrypted, never clear;
-    ``writable`` lets the SQL editor run writes there (off unless set)."""
+    ``writable`` lets the SQL editor run writes there, ``allow_ddl`` also drops and replaces
+    (both off unless set)."""
 
     __tablename__ = "datasources"
 
@@ -76,6 +77,7 @@ class DatasourceRow(Base):
     user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     ext_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    allow_ddl: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
     gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
 

@@ -26,10 +26,14 @@ _unreachable: dict[str, str] = {}
 
 
 @asynccontextmanager
-async def scratch_database(kind: str) -> AsyncIterator[str]:
+async def scratch_database(kind: str, *, privileged: bool = False) -> AsyncIterator[str]:
     """A fresh, empty database on the ``kind`` service ('postgresql' or 'mysql'); its URL.
 
-    Skips the test when the service is not reachable.
+    The URL logs in as a login of its own that owns the database and nothing else, as the
+    docs tell an admin to set up a datasource: chat and the editor refuse logins that can
+    reach the server's files (operators/datasource/sandbox.py). ``privileged``: log in as
+    the service's admin (the superuser, root) instead. Skips the test when the service is
+    not reachable.
     """
     base = make_url(_SERVER_URLS[kind])
     if kind in _unreachable:
@@ -38,7 +42,8 @@ async def scratch_database(kind: str) -> AsyncIterator[str]:
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            await conn.execute(text(f"CREATE DATABASE {name}"))
+            for sql in _create(kind, name):
+                await conn.execute(text(sql))
     except Exception as exc:  # any failure to reach or create it: not the code under test
         await admin.dispose()
         why = (
@@ -49,11 +54,36 @@ async def scratch_database(kind: str) -> AsyncIterator[str]:
         _unreachable[kind] = why
         pytest.skip(why)
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        url = base.set(database=name)
+        if not privileged:
+            url = url.set(username=name, password=None)
+        yield url.render_as_string(hide_password=False)
     finally:
         async with admin.connect() as conn:
-            if kind == "postgresql":
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            else:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            for sql in _drop(kind, name):
+                await conn.execute(text(sql))
         await admin.dispose()
+
+
+def _create(kind: str, name: str) -> list[str]:
+    if kind == "postgresql":
+        # The owner may create tables in the database's public schema (PostgreSQL 15+).
+        return [f"CREATE ROLE {name} LOGIN", f"CREATE DATABASE {name} OWNER {name}"]
+    # MariaDB matches a login by host; one for each way a loopback client arrives.
+    return [
+        f"CREATE DATABASE {name}",
+        *(f"CREATE USER '{name}'@'{host}'" for host in _MYSQL_HOSTS),
+        *(f"GRANT ALL PRIVILEGES ON {name}.* TO '{name}'@'{host}'" for host in _MYSQL_HOSTS),
+    ]
+
+
+def _drop(kind: str, name: str) -> list[str]:
+    if kind == "postgresql":
+        return [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"DROP ROLE IF EXISTS {name}"]
+    return [
+        f"DROP DATABASE IF EXISTS {name}",
+        *(f"DROP USER IF EXISTS '{name}'@'{host}'" for host in _MYSQL_HOSTS),
+    ]
+
+
+_MYSQL_HOSTS = ("%", "localhost", "127.0.0.1")
