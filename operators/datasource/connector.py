@@ -253,6 +253,9 @@ class Connector:
             guard_postgres(cursor, self.ds.db_name, self.ds.db_user, str(role) if role else None)
         finally:
             cursor.close()
+        # The driver ran those in a transaction: committed, SET ROLE lasts the session (a
+        # rollback would quietly put the login's own role back).
+        dbapi_conn.commit()
 
     @staticmethod
     def _sqlite_session(dbapi_conn: Any, _record: Any) -> None:

@@ -38,7 +38,7 @@ from operators.datasource import (
     connector_for,
     dialect_for,
 )
-from operators.datasource.gate import refuse_inside, render
+from operators.datasource.gate import refuse_inside, refused_kind, render
 from operators.storage import Datasource
 from server.errors import ApiError
 
@@ -119,7 +119,8 @@ def check_editor_sql(
     name = _write_name(statement, ddl=ds.allow_ddl)
     if name is None:
         raise OperationNotAllowed(
-            f"{statement.key.upper()} is not a statement the editor runs; it runs"
+            f"{refused_kind(statement) or statement.key.upper()} is not a statement the"
+            f" editor runs; it runs"
             f" {EDITOR_STATEMENTS}"
             + ("" if ds.allow_ddl else f" ({DDL_STATEMENTS} where the datasource allows DDL)")
         )

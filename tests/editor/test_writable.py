@@ -32,8 +32,12 @@ async def _check_flag(store: MetadataStore) -> None:
     flipped = await store.update_datasource(
         Datasource(db_type="sqlite", db_name="w", db_path="/x", writable=True, db_pwd=None)
     )
-    assert flipped.writable is True
+    assert flipped.writable is True and flipped.allow_ddl is False
     assert (await store.require_datasource("w")).writable is True
+    ddl = await store.update_datasource(
+        Datasource(db_type="sqlite", db_name="w", db_path="/x", writable=True, allow_ddl=True)
+    )
+    assert ddl.allow_ddl is True and (await store.require_datasource("w")).allow_ddl is True
 
 
 async def test_writable_is_stored_and_defaults_to_false(tmp_path: Path) -> None:
