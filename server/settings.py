@@ -71,8 +71,14 @@ class Settings(BaseSettings):
         True, description="Serve Prometheus metrics at GET /metrics and count requests."
     )
     shutdown_timeout: float = Field(30.0, description="Seconds in-flight requests get to end.")
+    # NoDecode: AWEL_DATASOURCE_ROOTS is a comma-separated list of folders.
+    datasource_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders that SQLite and DuckDB datasources registered through the API"
+        " must lie in (none: anywhere but the data folder).",
+    )
 
-    @field_validator("api_keys", "models", mode="before")
+    @field_validator("api_keys", "models", "datasource_roots", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
