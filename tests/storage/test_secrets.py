@@ -119,3 +119,18 @@ async def test_passwords_stored_under_the_fixed_salt_key_still_read_back(tmp_pat
     async with open_store(None, data_dir=tmp_path, secret_key=passphrase) as store:
         assert (await store.require_datasource("new")).password == "new-pw"
         assert (await store.require_datasource("old")).password == "old-pw"
+
+
+def test_awel_serve_refuses_to_start_with_a_key_others_may_read(tmp_path: Path) -> None:
+    from tests.server.test_main import awel_serve, free_port
+
+    data = tmp_path / "data"
+    load_key(data)
+    key = data / "secret.key"
+    key.chmod(0o640)
+    args = ("--port", str(free_port()), "--data-dir", str(data), "--model-api-port", "0")
+    with awel_serve(*args) as proc:
+        assert proc.wait(45) == 1
+        out = proc.stdout.read() if proc.stdout else ""
+    assert f"cannot start: {key} may be read or written by other users" in out, out
+    assert f"chmod 600 {key}" in out and "Traceback" not in out
