@@ -211,7 +211,12 @@ def _observe_flows(app: web.Application) -> None:
 async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
     """The metadata database (datasources, dialogues), open while the app runs."""
     s = app[SETTINGS]
-    async with open_store(s.metadata_db, data_dir=s.data_dir, secret_key=s.secret_key):
+    async with open_store(
+        s.metadata_db,
+        data_dir=s.data_dir,
+        secret_key=s.secret_key,
+        datasource_roots=s.datasource_roots,
+    ):
         yield
 
 

@@ -52,7 +52,11 @@ def run(
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
     with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
-        runner.run(serve(settings, apps, role=role, cluster=cluster))
+        try:
+            runner.run(serve(settings, apps, role=role, cluster=cluster))
+        except AwelError as exc:  # a resource refused to open (an unsafe key file ...)
+            log.error("cannot start: %s", exc)
+            raise SystemExit(1) from None
 
 
 def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:

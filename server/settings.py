@@ -77,8 +77,14 @@ class Settings(BaseSettings):
         " server-file roles) or a MySQL user with FILE. Off: such logins are refused, since SQL"
         " from chat could then read the database server's files.",
     )
+    # NoDecode: AWEL_DATASOURCE_ROOTS is a comma-separated list of folders.
+    datasource_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders that SQLite and DuckDB datasources registered through the API"
+        " must lie in (none: anywhere but the data folder).",
+    )
 
-    @field_validator("api_keys", "models", mode="before")
+    @field_validator("api_keys", "models", "datasource_roots", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

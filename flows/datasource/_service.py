@@ -3,7 +3,9 @@
 The flows in this folder are a trigger and one of these functions. v1 routes speak
 DB-GPT's ``DBConfig`` and ``connect_config`` rows; v2 routes speak its serve module's
 ``{type, params, description}``. Passwords are never answered: ``db_pwd`` (and v2's
-``params.password``) come back masked, and an edit that sends the mask keeps the stored one.
+``params.password``) come back masked, and an edit that sends the mask keeps the stored one,
+but only for the endpoint it was stored for (:mod:`operators.datasource.endpoint`); and a
+file a user registers must pass :mod:`operators.datasource.files`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from operators.datasource import (
     normalise_type,
     rebuild_summaries,
 )
+from operators.datasource.endpoint import changed_endpoint
+from operators.datasource.files import FilePolicy, check_database_file
 from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasource, current_store
 from server.envelope import result_failed
 from server.errors import ApiError
@@ -96,6 +101,60 @@ def _to_datasource(body: DBConfig, *, keep_masked: bool) -> Datasource:
     )
 
 
+# --- what a request may ask of the server's files and stored passwords ------------------
+
+#: The request's name of each endpoint field, per body form.
+_V1_FIELDS = {
+    "type": "db_type",
+    "host": "db_host",
+    "port": "db_port",
+    "user": "db_user",
+    "database": "db_name",
+    "path": "file_path",
+    "password": "db_pwd",
+}
+_V2_FLAT_FIELDS = {**_V1_FIELDS, "path": "db_path"}
+_V2_PARAMS_FIELDS = {
+    "type": "type",
+    **{key: f"params.{key}" for key in ("host", "port", "user", "database", "path", "password")},
+}
+
+
+def _file_policy() -> FilePolicy:
+    store = current_store()
+    url = store.engine.url
+    own = [Path(url.database)] if url.get_backend_name() == "sqlite" and url.database else []
+    return FilePolicy(store.data_dir, store.datasource_roots, own)
+
+
+async def _check_file(ds: Datasource, fields: dict[str, str]) -> None:
+    """Refuse a file datasource whose file a user may not register (the rule named)."""
+    if DB_TYPES.get(ds.db_type, False):
+        # Off the event loop: resolving the path and reading the header touch the disk.
+        policy = _file_policy()
+        await asyncio.to_thread(check_database_file, ds.db_type, ds.db_path, policy, fields["path"])
+
+
+def _with_stored_password(stored: Datasource, ds: Datasource, fields: dict[str, str]) -> Datasource:
+    """``ds`` with ``stored``'s password, which is only sent where it was stored for: a
+    request that changes the endpoint must send the password again."""
+    if ds.ext_config is None:  # no ext_config in a request keeps the stored one
+        ds = replace(ds, ext_config=stored.ext_config)
+    changed = changed_endpoint(stored, ds)
+    if changed:
+        names = ", ".join(fields[name] for name in changed)
+        raise ApiError(
+            400,
+            f"the stored password of '{stored.db_name}' is only used to connect where it was"
+            f" stored for, and this request changes {names}: send the password"
+            f" ({fields['password']}) again",
+            code="invalid_request",
+            err_code="E0001",
+            param=fields["password"],
+        )
+    return replace(ds, db_pwd=stored.password)
+
+
 # --- the schema summary, built after an add in the background ---------------------------
 
 _building: set[asyncio.Task[None]] = set()
@@ -140,6 +199,7 @@ async def db_add(body: DBConfig) -> bool:
     store = current_store()
     if await store.get_datasource(ds.db_name) is not None:
         await store.add_datasource(ds)  # raises DatasourceExists naming it
+    await _check_file(ds, _V1_FIELDS)
     # An unusable datasource is refused before it is stored, with the reason.
     await connector_for(ds).test()
     added = await store.add_datasource(ds)
@@ -151,17 +211,12 @@ async def db_edit(body: DBConfig) -> bool:
     store = current_store()
     current = await store.require_datasource(body.db_name)
     ds = _to_datasource(body, keep_masked=True)
-    probe = ds if ds.db_pwd is not None else _with_password(ds, current.password)
+    await _check_file(ds, _V1_FIELDS)
+    probe = ds if ds.db_pwd is not None else _with_stored_password(current, ds, _V1_FIELDS)
     await connector_for(probe).test()
     await store.update_datasource(ds)
     await forget(ds.db_name)
     return True
-
-
-def _with_password(ds: Datasource, password: str) -> Datasource:
-    fields = {name: getattr(ds, name) for name in ds.__dataclass_fields__}
-    fields["db_pwd"] = password
-    return Datasource(**fields)
 
 
 async def db_delete(body: DBName) -> bool:
@@ -173,14 +228,20 @@ async def db_delete(body: DBName) -> bool:
 
 
 async def db_test_connect(body: DBConfig) -> dict[str, Any]:
-    """DB-GPT answers a failed test with HTTP 200 and ``err_code`` E1001."""
+    """DB-GPT answers a failed test with HTTP 200 and ``err_code`` E1001; a request the
+    server refuses (a file it may not open, the stored password sent elsewhere) is a 400."""
     try:
         ds = _to_datasource(body, keep_masked=True)
+        stored = None
         if ds.db_pwd is None:
             stored = await current_store().require_datasource(ds.db_name)
-            ds = _with_password(ds, stored.password)
-        connector = connector_for(ds)
-        await connector.test()
+    except ApiError as exc:
+        return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
+    await _check_file(ds, _V1_FIELDS)
+    if stored is not None:
+        ds = _with_stored_password(stored, ds, _V1_FIELDS)
+    try:
+        await connector_for(ds).test()
     except ApiError as exc:
         return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
     return {"success": True, "err_code": None, "err_msg": None, "data": True}
@@ -234,8 +295,17 @@ class DatasourceRequest(BaseModel):
     db_pwd: str = ""
     comment: str = ""
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """The body's name of each endpoint field, for messages."""
+        return _V2_PARAMS_FIELDS if self._has_params else _V2_FLAT_FIELDS
+
+    @property
+    def _has_params(self) -> bool:
+        return self.type is not None or self.params is not None
+
     def datasource(self) -> Datasource:
-        if self.type is not None or self.params is not None:
+        if self._has_params:
             return self._from_params()
         if not self.db_type:
             raise _bad("give type and params (or db_type and db_name)", "type")
@@ -338,7 +408,9 @@ async def v2_create(body: DatasourceRequest) -> dict[str, Any]:
     store = current_store()
     if await store.get_datasource(ds.db_name) is not None:
         await store.add_datasource(ds)  # raises DatasourceExists naming it
-    await connector_for(_with_password(ds, ds.password)).test()
+    await _check_file(ds, body.fields)
+    # The mask is no password of anybody's here: nothing is stored yet.
+    await connector_for(replace(ds, db_pwd=ds.password)).test()
     added = await store.add_datasource(ds)
     _summarise_later(added)
     return _v2(added)
@@ -350,7 +422,8 @@ async def v2_update(body: DatasourceRequest) -> dict[str, Any]:
     current = await _by_id(body.id) if body.id is not None else None
     if current is None:
         current = await store.require_datasource(ds.db_name)
-    probe = ds if ds.db_pwd is not None else _with_password(ds, current.password)
+    await _check_file(ds, body.fields)
+    probe = ds if ds.db_pwd is not None else _with_stored_password(current, ds, body.fields)
     await connector_for(probe).test()
     updated = await store.update_datasource(ds, by_id=current.id)
     await forget(current.db_name)
@@ -384,9 +457,13 @@ async def v2_list(query: Page) -> dict[str, Any]:
 
 async def v2_test_connection(body: DatasourceRequest) -> bool:
     ds = body.datasource()
+    await _check_file(ds, body.fields)
     if ds.db_pwd is None:
-        stored = await current_store().require_datasource(ds.db_name)
-        ds = _with_password(ds, stored.password)
+        # The mask names a stored datasource's password: by id when given, else by name.
+        stored = await _by_id(body.id) if body.id is not None else None
+        if stored is None:
+            stored = await current_store().require_datasource(ds.db_name)
+        ds = _with_stored_password(stored, ds, body.fields)
     await connector_for(ds).test()
     return True
 

@@ -33,7 +33,8 @@ The API (every method is async and one transaction; records are frozen dataclass
   the stored password), ``get_datasource(name)``, ``get_datasource_by_id(id)``,
   ``require_datasource(name)`` (:class:`UnknownDatasource` names it), ``list_datasources(
   user_id=, db_name=)``, ``delete_datasource(name)``. Passwords are encrypted at rest
-  (Fernet; key from the ``secret_key`` setting or ``<data_dir>/secret.key``);
+  (Fernet; key from the ``secret_key`` setting, a passphrase salted with
+  ``<data_dir>/secret.salt``, or ``<data_dir>/secret.key``);
   ``Datasource.public()`` is the only form a route answers with, the password masked.
 - Schema summaries: ``replace_summaries(db_name, [TableSummary])``, ``list_summaries(db_name)``.
 - Uploaded files: ``add_file(StoredFile)``, ``get_file(file_id)``, ``list_files(conv_uid=)``,
@@ -45,7 +46,7 @@ data_dir=tmp) as store:``, which installs it for the block.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -116,11 +117,17 @@ def install_store(store: MetadataStore | None) -> MetadataStore | None:
 
 @asynccontextmanager
 async def open_store(
-    url: str | None = None, *, data_dir: Path, secret_key: str | None = None
+    url: str | None = None,
+    *,
+    data_dir: Path,
+    secret_key: str | None = None,
+    datasource_roots: Sequence[Path] = (),
 ) -> AsyncIterator[MetadataStore]:
     """Open a store and make it current for the block; then close it, and the store opened
     before it (if still open) is current again."""
-    store = await MetadataStore.open(url, data_dir=data_dir, secret_key=secret_key)
+    store = await MetadataStore.open(
+        url, data_dir=data_dir, secret_key=secret_key, datasource_roots=datasource_roots
+    )
     _open.append(store)
     try:
         yield store

@@ -41,7 +41,7 @@ from .records import (
     StoredFile,
     TableSummary,
 )
-from .secrets import SecretBox, SecretError, load_key
+from .secrets import SecretBox, SecretError, load_keys
 from .tables import (
     SCHEMA_VERSION,
     Base,
@@ -127,25 +127,41 @@ def _as_new(message: str | NewMessage, role: str) -> NewMessage:
 class MetadataStore:
     """The process's metadata database. Open with :meth:`open`; close with :meth:`aclose`."""
 
-    def __init__(self, engine: AsyncEngine, secrets: SecretBox, data_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secrets: SecretBox,
+        data_dir: Path,
+        datasource_roots: Sequence[Path] = (),
+    ) -> None:
         self.engine = engine
         self.secrets = secrets
         self.data_dir = data_dir
+        #: Where file datasources registered by users may live (empty: anywhere but the
+        #: data folder); the datasource routes enforce it.
+        self.datasource_roots = tuple(datasource_roots)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._close_hooks: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def open(
-        cls, url: str | None = None, *, data_dir: Path, secret_key: str | None = None
+        cls,
+        url: str | None = None,
+        *,
+        data_dir: Path,
+        secret_key: str | None = None,
+        datasource_roots: Sequence[Path] = (),
     ) -> MetadataStore:
         """Connect, create the tables that are missing, and check the schema version."""
+        # Off the event loop: file I/O, and PBKDF2 when the key is a passphrase.
+        secrets = SecretBox(await asyncio.to_thread(load_keys, data_dir, secret_key))
         target = metadata_url(url, data_dir)
         if target.get_backend_name() == "sqlite" and target.database:
             Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        store = cls(engine, SecretBox(load_key(data_dir, secret_key)), data_dir)
+        store = cls(engine, secrets, data_dir, datasource_roots)
         try:
             await store._create_schema()
         except BaseException:
