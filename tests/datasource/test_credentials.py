@@ -21,7 +21,7 @@ from operators.storage import PASSWORD_MASK, Datasource, current_store
 from tests.datasource.conftest import db_config, fill_server_db, server_datasource
 from tests.datasource.test_routes import failed, ok
 from tests.server.conftest import running
-from tests.storage.databases import scratch_database
+from tests.storage.databases import MYSQL_URL, scratch_database
 
 PASSWORD = "Str0ng-pw-of-the-owner"
 
@@ -37,7 +37,8 @@ async def with_password(kind: str) -> AsyncIterator[Datasource]:
             yield replace(ds, db_pwd=PASSWORD)
         else:
             user = f"awel_u_{uuid.uuid4().hex[:8]}"
-            admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+            # Users are made by the service's admin (the scratch login owns one database).
+            admin = create_async_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
             async with admin.connect() as conn:
                 await conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'"))
                 await conn.execute(text(f"GRANT ALL ON {make_url(url).database}.* TO '{user}'@'%'"))
