@@ -97,7 +97,7 @@ _PARAM = re.compile(r"\{\w+\}")
 def flow_requests(client: Client) -> list[tuple[str, str, ErrorStyle]]:
     """(method, path, error style) of every method of every flow route of the app (but the
     open controller probe)."""
-    out = []
+    out: list[tuple[str, str, ErrorStyle]] = []
     for route in client.app[ROUTES].table.routes:
         path = _PARAM.sub("x", route.path)
         if path == "/api/health":
