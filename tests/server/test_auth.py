@@ -357,3 +357,23 @@ async def test_a_key_does_not_lift_the_origin_check(tmp_path: Path) -> None:
         resp = await client.post(ECHO, json={}, headers=headers)
         assert resp.status == 403
         assert echo_calls(client) == []
+
+
+async def test_preflights_pass_and_a_401_reaches_the_listed_page(tmp_path: Path) -> None:
+    async with webserver(tmp_path, api_keys=[KEY], cors_origins=[UI]) as client:
+        preflight = {
+            "Origin": UI,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        }
+        resp = await client.options(ECHO, headers=preflight)
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == UI
+        # The page can read why it was refused.
+        resp = await client.post(ECHO, json={}, headers={"Origin": UI})
+        assert resp.status == 401
+        assert resp.headers["Access-Control-Allow-Origin"] == UI
+        resp = await client.post(
+            ECHO, json={"ok": 1}, headers={"Origin": UI, "Authorization": f"Bearer {KEY}"}
+        )
+        assert resp.status == 200 and echo_calls(client) == [{"ok": 1}]
