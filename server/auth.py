@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -70,6 +71,21 @@ def key_checker(keys: Sequence[str], style_of: Callable[[web.Request], ErrorStyl
         )
 
     return check_api_key
+
+
+def document_keys(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (OpenAPI) saying that every operation but the open ones needs a key,
+    so Swagger UI offers to send one ("Authorize") with its requests."""
+    document.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    }
+    document["security"] = [{"bearer": []}, {"apiKey": []}]
+    for path, item in document.get("paths", {}).items():
+        if path in OPEN_PATHS:
+            for operation in item.values():
+                operation["security"] = []
+    return document
 
 
 def _is_open(request: web.Request) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
 
 from operators.models import install_models
 from server.app import ROUTES
@@ -377,3 +378,19 @@ async def test_preflights_pass_and_a_401_reaches_the_listed_page(tmp_path: Path)
             ECHO, json={"ok": 1}, headers={"Origin": UI, "Authorization": f"Bearer {KEY}"}
         )
         assert resp.status == 200 and echo_calls(client) == [{"ok": 1}]
+
+
+async def test_the_document_says_which_routes_need_a_key(tmp_path: Path) -> None:
+    async with webserver(tmp_path, api_keys=[KEY]) as client:
+        doc = await (await client.get("/openapi.json")).json()
+        validate(doc)
+        schemes = doc["components"]["securitySchemes"]
+        assert schemes["bearer"] == {"type": "http", "scheme": "bearer"}
+        assert schemes["apiKey"]["name"] == "X-Api-Key"
+        assert doc["security"] == [{"bearer": []}, {"apiKey": []}]
+        assert doc["paths"]["/health"]["get"]["security"] == []
+        assert doc["paths"]["/api/health"]["get"]["security"] == []
+        assert "security" not in doc["paths"]["/metrics"]["get"]
+    async with webserver(tmp_path) as client:
+        doc = await (await client.get("/openapi.json")).json()
+        assert "security" not in doc and "securitySchemes" not in doc["components"]
