@@ -22,12 +22,14 @@ from operators.datasource.sandbox import allow_privileged_logins
 from operators.storage import open_store
 
 from . import heap
+from .auth import configured_keys, key_checker
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
 from .flows import FLOW_ERRORS_PATH, FlowSet, webserver_flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
+from .origins import OriginGuard
 from .routes import RouteTable
 from .settings import Settings
 
@@ -78,6 +80,9 @@ def make_app(
     flows.load_shipped()
     allow_privileged_logins(settings.allow_privileged_datasources)
     app = web.Application(client_max_size=settings.max_request_size)
+    if keys := configured_keys(settings.api_keys, settings.cluster_key):
+        # Only when keys are set: an open server pays nothing per request for the check.
+        app.middlewares.append(key_checker(keys, route_style))
     app[SETTINGS] = settings
     app[FLOWS] = flows
     app[METRICS] = Metrics() if settings.metrics else None
@@ -162,6 +167,15 @@ def _mount_shipped(app: web.Application) -> None:
                 app.router.add_route(method, route.path, handler)
 
 
+def route_style(request: web.Request) -> ErrorStyle:
+    """The error style of the route that would answer ``request`` (its app's otherwise)."""
+    methods, _ = request.app[ROUTES].table.match(request.path)
+    if methods:
+        route = methods.get(request.method) or next(iter(methods.values()))
+        return route.style
+    return _style_for(request)
+
+
 def _style_for(request: web.Request) -> ErrorStyle:
     style = request.app[ERROR_STYLE]
     if style is not None:
@@ -195,9 +209,12 @@ async def reload_user_flows(app: web.Application) -> None:
 
 
 def _bind(app: web.Application, table: RouteTable) -> None:
-    """Tell each route where requests are counted and how large a body may be."""
+    """Tell each route where requests are counted, how large a body may be and which
+    other origins may send it state-changing requests."""
+    origins = OriginGuard(app[SETTINGS].cors_origins)
     for route in table.routes:
         route.bind(app[METRICS], app[SETTINGS].max_request_size)
+        route.origins = origins
 
 
 def _observe_flows(app: web.Application) -> None:

@@ -23,8 +23,8 @@ from .settings import Settings
     "--api-key",
     "api_keys",
     multiple=True,
-    help="A key the model API requires as 'Authorization: Bearer KEY' (repeatable;"
-    " also AWEL_API_KEYS, comma-separated).",
+    help="A key every route of both ports requires (health and docs aside) as"
+    " 'Authorization: Bearer KEY' (repeatable; also AWEL_API_KEYS, comma-separated).",
 )
 @click.option(
     "--data-dir",

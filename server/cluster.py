@@ -99,7 +99,8 @@ async def all_in_one(settings: Settings, cluster: ClusterSettings) -> AsyncItera
     registry = ModelRegistry(heartbeat_timeout=cluster.heartbeat_timeout)
     async with using_models(await load_models(settings)):
         manager = _manager(settings, cluster, registry)
-        async with _installed(Cluster(registry, manager)), _managing(manager) as announce:
+        cluster_state = Cluster(registry, manager, key=settings.cluster_key)
+        async with _installed(cluster_state), _managing(manager) as announce:
             yield announce
 
 
@@ -125,9 +126,12 @@ async def _installed(cluster: Cluster) -> AsyncIterator[Cluster]:
 
 
 @contextlib.asynccontextmanager
-async def remote_models(registry: Registry, *, refresh: float) -> AsyncIterator[RemoteModelSet]:
-    """A model set over the cluster, kept current by a background refresh."""
-    models = remote_set(registry, ttl=refresh)
+async def remote_models(
+    registry: Registry, *, refresh: float, key: str | None = None
+) -> AsyncIterator[RemoteModelSet]:
+    """A model set over the cluster (its workers called with ``key``), kept current by a
+    background refresh."""
+    models = remote_set(registry, ttl=refresh, key=key)
     with contextlib.suppress(Exception):
         await models.refresh()
     task = asyncio.create_task(models.run(), name="awel-model-refresh")
@@ -140,10 +144,10 @@ async def remote_models(registry: Registry, *, refresh: float) -> AsyncIterator[
             await task
 
 
-def _controller(cluster: ClusterSettings) -> ControllerClient:
+def _controller(cluster: ClusterSettings, key: str | None) -> ControllerClient:
     if not cluster.controller_addr:
         raise ValueError("this role needs the controller's address (--controller-addr URL)")
-    return ControllerClient(cluster.controller_addr)
+    return ControllerClient(cluster.controller_addr, key=key)
 
 
 @contextlib.asynccontextmanager
@@ -151,28 +155,34 @@ async def role_context(
     role: str, settings: Settings, cluster: ClusterSettings
 ) -> AsyncIterator[Announce]:
     """What a role sets up before its apps listen and tears down after they stop; it
-    gives what to call once they listen."""
+    gives what to call once they listen. Every HTTP client it makes sends the settings'
+    cluster key."""
+    key = settings.cluster_key
     if role == "all-in-one":
         async with all_in_one(settings, cluster) as announce:
             yield announce
         return
     if role == "controller":
         registry = ModelRegistry(heartbeat_timeout=cluster.heartbeat_timeout)
-        async with _installed(Cluster(registry)):
+        async with _installed(Cluster(registry, key=key)):
             yield _nothing
         return
-    client = _controller(cluster)
+    client = _controller(cluster, key)
     try:
         if role == "worker":
             async with using_models(await load_models(settings)):
                 manager = _manager(settings, cluster, client)
-                async with _installed(Cluster(client, manager)), _managing(manager) as announce:
+                cluster_state = Cluster(client, manager, key=key)
+                async with _installed(cluster_state), _managing(manager) as announce:
                     yield announce
         elif role in ("apiserver", "webserver"):
             # The cache of instances lives about one heartbeat: long enough to spare the
             # controller a request per answer, short enough to follow the cluster.
             refresh = min(1.0, cluster.heartbeat_interval)
-            async with remote_models(client, refresh=refresh), _installed(Cluster(client)):
+            async with (
+                remote_models(client, refresh=refresh, key=key),
+                _installed(Cluster(client, key=key)),
+            ):
                 yield _nothing
         else:
             raise ValueError(f"unknown role '{role}'")

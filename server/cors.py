@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp_cors
 from aiohttp import web
 
+from .origins import normalize_origin
+
 #: Every method an ``HttpTrigger`` accepts, and HEAD (answered by GET routes).
 FLOW_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
 
@@ -43,6 +45,8 @@ def enable_cors(app: web.Application, origins: Sequence[str]) -> None:
     options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=False, expose_headers="*", allow_headers="*", allow_methods="*"
     )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
+    # Compared as the browser sends them, as the origin check does (server.origins).
+    defaults = {normalize_origin(origin): options for origin in origins}
+    cors = aiohttp_cors.setup(app, defaults=defaults)
     for resource in list(app.router.resources()):
         cors.add(resource)

@@ -21,6 +21,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from awel.errors import SpecError
 
+from .auth import configured_keys, document_keys
 from .json import dumps
 from .openapi import INFRA, build_document
 from .routes import RouteTable
@@ -63,14 +64,21 @@ def _table(app: web.Application) -> RouteTable:
 
 
 def app_document(app: web.Application, table: RouteTable | None = None) -> dict[str, Any]:
-    """The OpenAPI document of ``app``: its flows' routes and its own (health, metrics...)."""
+    """The OpenAPI document of ``app``: its flows' routes and its own (health, metrics...),
+    and the keys they need when the app has any."""
+    from .app import SETTINGS
+
     table = table if table is not None else _table(app)
     own = [
         path
         for resource in app.router.resources()
         if isinstance(path := resource.get_info().get("path"), str) and path in INFRA
     ]
-    return build_document(table.routes, infra=own)
+    document = build_document(table.routes, infra=own)
+    settings = app[SETTINGS]
+    if configured_keys(settings.api_keys, settings.cluster_key):
+        document_keys(document)
+    return document
 
 
 async def openapi_json(request: web.Request) -> web.Response:

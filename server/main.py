@@ -108,18 +108,20 @@ async def serve(
 
 
 def _log_serving(settings: Settings, role: str = "all-in-one") -> None:
+    keyed = bool(settings.api_keys or settings.cluster_key)
+    keys = "API keys required" if keyed else "no API key required"
     if role != "all-in-one":
-        log.info("%s serving on http://%s:%d", role, settings.host, settings.port)
+        log.info("%s serving on http://%s:%d (%s)", role, settings.host, settings.port, keys)
         return
     log.info(
-        "serving on http://%s:%d (data in %s, user flows in %s)",
+        "serving on http://%s:%d (data in %s, user flows in %s; %s)",
         settings.host,
         settings.port,
         settings.data_dir.resolve(),
         settings.user_dags.resolve(),
+        keys,
     )
     if settings.model_api_port:
-        keys = "API keys required" if settings.api_keys else "no API key required"
         log.info(
             "model API (OpenAI-compatible) on http://%s:%d/api/v1 (%s)",
             settings.host,

@@ -35,6 +35,7 @@ from .errors import (
 )
 from .json import dumps, dumps_text
 from .metrics import Metrics, Series
+from .origins import OWN_ORIGIN_ONLY, SAFE_METHODS, OriginGuard
 from .request import RequestParser
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
 
@@ -94,6 +95,10 @@ class Route:
         #: The method, status and series of the last answer counted.
         self._last: tuple[str, int, Series] = _NOT_COUNTED
         self.max_request_size = DEFAULT_MAX_REQUEST_SIZE
+        #: Who may send this route state-changing requests from a browser (server.origins);
+        #: the app sets its own. GET-only routes never look.
+        self.origins: OriginGuard = OWN_ORIGIN_ONLY
+        self._changes_state = not self.methods <= SAFE_METHODS
 
     def bind(self, metrics: Metrics | None, max_request_size: int) -> None:
         """Give the route what its app decides: where to count requests, the body limit."""
@@ -117,7 +122,13 @@ class Route:
             resp: web.StreamResponse | None = None
             parser = self.parser
             try:
-                if self._query_only:
+                if (
+                    self._changes_state
+                    and request.method not in SAFE_METHODS
+                    and (resp := self._foreign(request)) is not None
+                ):
+                    data = None
+                elif self._query_only:
                     # A GET reads nothing but its query: no coroutine to parse it, and no
                     # body whose size matters.
                     data = parser.parse_now(request, path_params)
@@ -166,6 +177,13 @@ class Route:
                     self._last = (method, status, series)
                 # Series.observe written out: the app folds what piles up (Metrics.folding).
                 series.pending.append(_clock() - started)
+
+    def _foreign(self, request: web.Request) -> web.Response | None:
+        """A 403 in the route's error style when a browser page elsewhere sent this."""
+        why = self.origins.refusal(request)
+        if why is None:
+            return None
+        return error_response(self.style, 403, why, code="origin_not_allowed", err_code="403")
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         """A 413 in the route's error style when the declared body is over the limit.

@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     # NoDecode: AWEL_API_KEYS is a comma-separated list (DB-GPT's form), not JSON.
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Bearer keys the model API requires (none: it is open to whoever reaches it).",
+        description="Keys every route but health and the docs requires, on every port, as"
+        " 'Authorization: Bearer KEY' (none: open to whoever reaches the server).",
+    )
+    cluster_key: str | None = Field(
+        None,
+        description="The key a model cluster's processes send each other (workers to the"
+        " controller, servers to the controller and workers); accepted like an API key.",
     )
     models: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_MODELS),
@@ -90,6 +96,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _no_blank_key(cls, keys: list[str]) -> list[str]:
+        # A blank key could never be sent (an empty Bearer token is no token), so it would
+        # lock everyone out; say so instead. Headers lose surrounding blanks, so keys do too.
+        if any(not k.strip() for k in keys):
+            raise ValueError("an API key is blank")
+        return [k.strip() for k in keys]
+
+    @field_validator("cluster_key")
+    @classmethod
+    def _no_blank_cluster_key(cls, key: str | None) -> str | None:
+        if key is not None and not key.strip():
+            raise ValueError("the cluster key is blank")
+        return key.strip() if key is not None else None
 
     @property
     def user_dags(self) -> Path:

@@ -7,6 +7,9 @@ Registered with the ``awel`` CLI through the ``awel.commands`` entry-point group
     awel start controller --port 8000
     awel start worker --model smollm2 --port 8001 --controller-addr http://127.0.0.1:8000
     awel start apiserver --controller-addr http://127.0.0.1:8000
+
+Give every process the same ``--cluster-key`` (or ``AWEL_CLUSTER_KEY``): the controller and
+the workers then refuse requests without it, and each process sends it to the others.
 """
 
 from __future__ import annotations
@@ -50,6 +53,18 @@ def _common(port: int) -> Callable[[_F], _F]:
                     help="Seconds without a heartbeat before the controller marks an instance"
                     " unhealthy.",
                 ),
+                click.option(
+                    "--cluster-key",
+                    help="The key the cluster's processes require of and send each other"
+                    " (the same on every process; also AWEL_CLUSTER_KEY).",
+                ),
+                click.option(
+                    "--api-key",
+                    "api_keys",
+                    multiple=True,
+                    help="A key this process requires as 'Authorization: Bearer KEY'"
+                    " (repeatable; also AWEL_API_KEYS, comma-separated).",
+                ),
             ]
         ):
             fn = option(fn)
@@ -74,6 +89,7 @@ def _run(role: str, controller_addr: str | None, register_host: str | None, **op
 
     interval = opts.pop("heartbeat_interval")
     timeout = opts.pop("heartbeat_timeout")
+    opts["api_keys"] = list(opts.pop("api_keys", ())) or None
     if interval <= 0 or timeout <= 0:
         raise click.UsageError("--heartbeat-interval and --heartbeat-timeout must be positive")
     try:
@@ -119,18 +135,9 @@ def worker(
 @start.command()
 @_common(8100)
 @_controller_addr
-@click.option("--api-key", "api_keys", multiple=True, help="A Bearer key to require.")
-def apiserver(controller_addr: str, api_keys: tuple[str, ...], **opts: Any) -> None:
+def apiserver(controller_addr: str, **opts: Any) -> None:
     """The OpenAI-compatible model API, answered by the cluster's workers."""
-    _run(
-        "apiserver",
-        controller_addr,
-        None,
-        models=[],
-        api_keys=list(api_keys) or None,
-        model_api_port=0,
-        **opts,
-    )
+    _run("apiserver", controller_addr, None, models=[], model_api_port=0, **opts)
 
 
 @start.command()

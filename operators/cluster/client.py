@@ -4,6 +4,9 @@
 worker, the API server and a webserver with ``--controller-addr`` use a remote controller
 exactly as the all-in-one process uses its local registry. As DB-GPT's client does, it sends
 POST bodies as JSON and DELETE/GET fields in the query string.
+
+Every client of a process sends the cluster key (``Authorization: Bearer``), when one is set,
+with each request: the controller and the workers refuse requests without it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ class ClusterError(Exception):
         self.status = status
 
 
-def http_session(*, connect_timeout: float = 3.0) -> aiohttp.ClientSession:
-    """A session for cluster calls: no total timeout (streams are long), bounded connects."""
+def http_session(*, key: str | None = None, connect_timeout: float = 3.0) -> aiohttp.ClientSession:
+    """A session for cluster calls: no total timeout (streams are long), bounded connects,
+    and the cluster ``key`` on every request."""
     timeout = aiohttp.ClientTimeout(
         total=None, connect=connect_timeout, sock_connect=connect_timeout
     )
     # Loopback and LAN peers: keep connections, many at once.
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-    return aiohttp.ClientSession(timeout=timeout, connector=connector)
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    return aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers)
 
 
 async def _answer(resp: aiohttp.ClientResponse, what: str) -> Any:
@@ -48,17 +53,25 @@ async def _answer(resp: aiohttp.ClientResponse, what: str) -> Any:
 
 
 class ControllerClient:
-    """The registry of a controller at ``address`` (``http://host:8000``)."""
+    """The registry of a controller at ``address`` (``http://host:8000``), called with the
+    cluster ``key``."""
 
-    def __init__(self, address: str, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        key: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.address = address.rstrip("/")
+        self.key = key
         self._session = session
         self._own = session is None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = http_session()
+            self._session = http_session(key=self.key)
             self._own = True
         return self._session
 

@@ -85,10 +85,13 @@ class InstanceRouter:
         registry: Registry,
         *,
         ttl: float = 1.0,
+        key: str | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.registry = registry
         self.ttl = ttl
+        #: The cluster key, sent to the workers.
+        self.key = key
         self._session = session
         self._cache: dict[str, tuple[float, list[ModelInstance]]] = {}
         self._failed: dict[str, float] = {}
@@ -98,7 +101,7 @@ class InstanceRouter:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = http_session()
+            self._session = http_session(key=self.key)
         return self._session
 
     async def instances(self, key: str) -> list[ModelInstance]:
@@ -349,6 +352,6 @@ class RemoteModelSet(ModelSet):
         await self.router.aclose()
 
 
-def remote_set(registry: Registry, *, ttl: float = 1.0) -> RemoteModelSet:
-    """A model set over the cluster behind ``registry``."""
-    return RemoteModelSet(InstanceRouter(registry, ttl=ttl), refresh=ttl)
+def remote_set(registry: Registry, *, ttl: float = 1.0, key: str | None = None) -> RemoteModelSet:
+    """A model set over the cluster behind ``registry``, calling its workers with ``key``."""
+    return RemoteModelSet(InstanceRouter(registry, ttl=ttl, key=key), refresh=ttl)

@@ -33,10 +33,12 @@ class Cluster:
     #: This process's own worker manager, if it has one.
     manager: WorkerManager | None = None
     session: aiohttp.ClientSession | None = None
+    #: The cluster key, sent to other processes' worker managers.
+    key: str | None = None
 
     def http(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
-            self.session = http_session()
+            self.session = http_session(key=self.key)
         return self.session
 
     async def manager_at(self, host: str, port: int) -> WorkerManager | WorkerClient:

@@ -475,7 +475,12 @@ async def test_awel_serve_runs_both_apps_and_stops_both(tmp_path: Path) -> None:
         wait_for(api_port, proc)
         async with aiohttp.ClientSession() as s:
             hello = f"http://127.0.0.1:{web_port}/api/v1/awel/trigger/examples/hello?name=Al"
+            key = {"Authorization": "Bearer k1"}
+            # The key guards both ports.
             async with s.get(hello) as r:
+                assert r.status == 401
+                assert (await r.json())["err_code"] == "401"
+            async with s.get(hello, headers=key) as r:
                 assert r.status == 200
             models = f"http://127.0.0.1:{api_port}/api/v1/models"
             async with s.get(models) as r:
@@ -483,7 +488,7 @@ async def test_awel_serve_runs_both_apps_and_stops_both(tmp_path: Path) -> None:
             async with s.get(models, headers={"Authorization": "Bearer k1"}) as r:
                 assert r.status == 200 and (await r.json())["data"] == []
             # The model API is not on the webserver's port, nor the reverse.
-            async with s.get(f"http://127.0.0.1:{web_port}/api/v1/models") as r:
+            async with s.get(f"http://127.0.0.1:{web_port}/api/v1/models", headers=key) as r:
                 assert r.status == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
