@@ -75,7 +75,9 @@ def make_app(
         keepalive=settings.keepalive,
     )
     flows.load_shipped()
-    app = web.Application(client_max_size=settings.max_request_size)
+    # aiohttp's own cap, for bodies that declare no size: the largest any route takes. Each
+    # route holds its own limit under it (Route.bind), so a 413 names the route's setting.
+    app = web.Application(client_max_size=max(settings.max_json_body, settings.max_upload_size))
     app[SETTINGS] = settings
     app[FLOWS] = flows
     app[METRICS] = Metrics() if settings.metrics else None
@@ -194,8 +196,9 @@ async def reload_user_flows(app: web.Application) -> None:
 
 def _bind(app: web.Application, table: RouteTable) -> None:
     """Tell each route where requests are counted and how large a body may be."""
+    settings = app[SETTINGS]
     for route in table.routes:
-        route.bind(app[METRICS], app[SETTINGS].max_request_size)
+        route.bind(app[METRICS], settings.max_json_body, settings.max_upload_size)
 
 
 def _observe_flows(app: web.Application) -> None:
