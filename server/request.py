@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import annotated_types
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import SchemaValidator
 
@@ -257,9 +258,9 @@ class RequestParser:
 async def _read_form(request: web.Request) -> Any:
     try:
         return await request.post()
-    except (ValueError, LookupError) as exc:
-        # Broken multipart framing (no boundary, a part without a name), a form that is not
-        # in its charset, or a charset Python does not know: the client's body, not ours.
+    except (ValueError, LookupError, HttpProcessingError) as exc:
+        # Broken multipart framing (no boundary, a part without a name, a part header that
+        # is not HTTP), a form not in its charset, or a charset Python does not know.
         kind = request.content_type
         raise bad_body(f"the {kind} body could not be read: {_reason(exc)}") from None
 
@@ -277,6 +278,8 @@ def _decode(raw: bytes, charset: str | None) -> str:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not valid {exc.encoding.upper()} ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, HttpProcessingError):
+        return f"a part's headers are not valid ({exc.message.strip() or 'bad header'})"
     return str(exc)
 
 

@@ -41,6 +41,11 @@ BODIES: dict[str, tuple[bytes, str, str]] = {
     ),
     "a form not in UTF-8": (b"a=\xff", "application/x-www-form-urlencoded", "not valid UTF-8"),
     "multipart without a boundary": (b"--x\r\n", "multipart/form-data", "boundary"),
+    "multipart with a broken part header": (
+        b'--abc\r\nContent-Disposition: form-data; name="\x07"\r\n\r\nx\r\n--abc--\r\n',
+        "multipart/form-data; boundary=abc",
+        "headers are not valid",
+    ),
     "multipart with a wrong boundary": (
         os.urandom(64),
         "multipart/form-data; boundary=abc",
