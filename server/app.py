@@ -79,7 +79,9 @@ def make_app(
     )
     flows.load_shipped()
     allow_privileged_logins(settings.allow_privileged_datasources)
-    app = web.Application(client_max_size=settings.max_request_size)
+    # aiohttp's own cap, for bodies that declare no size: the largest any route takes. Each
+    # route holds its own limit under it (Route.bind), so a 413 names the route's setting.
+    app = web.Application(client_max_size=max(settings.max_json_body, settings.max_upload_size))
     if keys := configured_keys(settings.api_keys, settings.cluster_key):
         # Only when keys are set: an open server pays nothing per request for the check.
         app.middlewares.append(key_checker(keys, route_style))
@@ -211,9 +213,10 @@ async def reload_user_flows(app: web.Application) -> None:
 def _bind(app: web.Application, table: RouteTable) -> None:
     """Tell each route where requests are counted, how large a body may be and which
     other origins may send it state-changing requests."""
-    origins = OriginGuard(app[SETTINGS].cors_origins)
+    settings = app[SETTINGS]
+    origins = OriginGuard(settings.cors_origins)
     for route in table.routes:
-        route.bind(app[METRICS], app[SETTINGS].max_request_size)
+        route.bind(app[METRICS], settings.max_json_body, settings.max_upload_size)
         route.origins = origins
 
 

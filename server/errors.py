@@ -87,15 +87,23 @@ def status_for(error: AwelError) -> int:
     return 500
 
 
-def validation_message(exc: ValidationError, prefix: str) -> tuple[str, str | None, int]:
-    """DB-GPT's ``loc.path:message;`` string, the first bad field, and the problem count."""
+def validation_message(
+    exc: ValidationError, prefix: str, places: dict[str, str] | None = None
+) -> tuple[str, str | None, int]:
+    """DB-GPT's ``loc.path:message;`` string, the first bad field, and the problem count.
+
+    ``places`` names where some fields came from instead of ``prefix`` (``path`` for a
+    path parameter), so the message points at what the client sent.
+    """
     parts = []
     first: str | None = None
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         if first is None:
             first = loc
-        where = f"{prefix}.{loc}" if loc else prefix
+        head = str(err["loc"][0]) if err["loc"] else ""
+        place = places.get(head, prefix) if places else prefix
+        where = f"{place}.{loc}" if loc else place
         parts.append(f"{where}:{err['msg']};")
     return "".join(parts), first, len(parts)
 

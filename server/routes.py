@@ -36,7 +36,7 @@ from .errors import (
 from .json import dumps, dumps_text
 from .metrics import Metrics, Series
 from .origins import OWN_ORIGIN_ONLY, SAFE_METHODS, OriginGuard
-from .request import RequestParser
+from .request import RequestParser, file_fields
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
 
 log = logging.getLogger("awel.server")
@@ -46,8 +46,6 @@ _clock = time.perf_counter
 _NO_PARAMS: dict[str, str] = {}
 #: A route's last counted answer before its first (no method is empty, so it never matches).
 _NOT_COUNTED: tuple[str, int, Series] = ("", 0, Series())
-#: The body limit of a route no app has bound yet (aiohttp's default).
-DEFAULT_MAX_REQUEST_SIZE = 1024**2
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -94,18 +92,33 @@ class Route:
         self._series: dict[tuple[str, int], Series] = {}
         #: The method, status and series of the last answer counted.
         self._last: tuple[str, int, Series] = _NOT_COUNTED
-        self.max_request_size = DEFAULT_MAX_REQUEST_SIZE
+        #: Whether the request takes files (multipart): the upload limit applies, not JSON's.
+        self.takes_files = bool(file_fields(trigger.request_body))
+        #: The setting the body limit comes from, for the 413's message.
+        self.limit_name = "max_body_size of the route's trigger"
         #: Who may send this route state-changing requests from a browser (server.origins);
         #: the app sets its own. GET-only routes never look.
         self.origins: OriginGuard = OWN_ORIGIN_ONLY
         self._changes_state = not self.methods <= SAFE_METHODS
 
-    def bind(self, metrics: Metrics | None, max_request_size: int) -> None:
-        """Give the route what its app decides: where to count requests, the body limit."""
+    @property
+    def max_body(self) -> int:
+        """The largest request body this route reads, bytes."""
+        return self.parser.max_body
+
+    def bind(self, metrics: Metrics | None, max_json_body: int, max_upload_size: int) -> None:
+        """Give the route what its app decides: where to count requests, the body limit
+        (the trigger's own, else the app's for uploads or for everything else)."""
         self.metrics = metrics
         self._series = {}
         self._last = _NOT_COUNTED
-        self.max_request_size = max_request_size
+        own = self.trigger.max_body_size
+        if own is not None:
+            self.parser.max_body = own
+        elif self.takes_files:
+            self.parser.max_body, self.limit_name = max_upload_size, "max_upload_size"
+        else:
+            self.parser.max_body, self.limit_name = max_json_body, "max_json_body"
 
     async def answer(
         self, request: web.Request, path_params: dict[str, str] = _NO_PARAMS
@@ -192,13 +205,16 @@ class Route:
         limit; checking Content-Length first also spares reading a body that is refused.
         """
         size = request.content_length
-        limit = self.max_request_size
-        if size is None or size <= limit:
+        if size is None or size <= self.parser.max_body:
             return None
+        return self._too_large(f"request body is {size} bytes")
+
+    def _too_large(self, what: str) -> web.Response:
+        limit = self.parser.max_body
         return error_response(
             self.style,
             413,
-            f"request body is {size} bytes; the limit is {limit} bytes (max_request_size)",
+            f"{what}; the limit is {limit} bytes ({self.limit_name})",
             code="request_too_large",
             err_code="413",
         )
@@ -215,11 +231,11 @@ class Route:
                 err_code=exc.err_code,
                 headers=exc.headers or None,
             )
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):
+            # A body that declared no size, refused by aiohttp as it was read.
+            return self._too_large("request body is larger than allowed")
         if isinstance(exc, web.HTTPException):
-            # aiohttp's text for a body over the limit names the limit and the size.
-            too_large = isinstance(exc, web.HTTPRequestEntityTooLarge)
-            message = (exc.text or exc.reason) if too_large else exc.reason
-            return error_response(self.style, exc.status, message, err_code=str(exc.status))
+            return error_response(self.style, exc.status, exc.reason, err_code=str(exc.status))
         if isinstance(exc, AwelError):
             return self._failure(exc)
         return internal_error(self.style, exc, self.path)

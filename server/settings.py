@@ -65,7 +65,17 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS ('*' for any)."
     )
-    max_request_size: int = Field(64 * 1024 * 1024, description="Largest request body, bytes.")
+    max_json_body: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Largest request body of a route that takes no files (JSON, forms), bytes;"
+        " a route's trigger may set its own (max_body_size).",
+    )
+    max_upload_size: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body of a route that takes files (multipart), bytes.",
+    )
     keepalive: float = Field(15.0, description="Seconds between SSE keep-alive comments.")
     access_log: bool = Field(True, description="Log one line per request.")
     uvloop: bool = Field(
