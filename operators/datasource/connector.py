@@ -21,6 +21,7 @@ the connection), and a last-resort deadline on our side.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -209,6 +210,11 @@ class Connector:
         self.url = connection_url(self.ds) if read_only else _writable_url(self.ds)
         self._async: AsyncEngine | None = None
         self._sync: Engine | None = None
+        # Work in flight: closing waits for it, since a pool disposed under a checked-out
+        # connection never closes that connection (the old pool is simply dropped).
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         if self.kind == "duckdb":
             # The database's own sandbox first: no file, URL or other database (sandbox.py).
             connect_args: dict[str, Any] = {"config": dict(DUCKDB_CONFIG)}
@@ -275,6 +281,9 @@ class Connector:
         cursor.close()
 
     async def aclose(self) -> None:
+        if self._active:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.timeout + 5)
         if self._async is not None:
             await self._async.dispose()
         if self._sync is not None:
@@ -287,6 +296,8 @@ class Connector:
         """Call ``fn`` with a synchronous connection (in a worker thread for DuckDB, in the
         async engine's greenlet bridge otherwise), under the statement timeout."""
         seconds = timeout or self.timeout
+        self._active += 1
+        self._idle.clear()
         try:
             async with asyncio.timeout(seconds + 5):
                 if self._sync is not None:
@@ -315,6 +326,10 @@ class Connector:
             if _is_timeout(exc):
                 raise QueryTimeout(self.ds, seconds) from None
             raise
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
 
     @staticmethod
     def _duckdb_call(engine: Engine, fn: Callable[[Connection], T], seconds: float) -> T:
