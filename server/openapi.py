@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import typing
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -36,11 +35,12 @@ from pydantic.json_schema import models_json_schema
 from awel import __version__
 from awel.errors import AwelError
 from awel.runner import compile_plan
-from awel.trigger import TRIGGER_PREFIX, ResponseKind, StreamErrorStyle, UploadedFile
+from awel.trigger import TRIGGER_PREFIX, ResponseKind, StreamErrorStyle
 
 from .errors import ErrorStyle
 from .flows import FLOW_ERRORS_PATH
 from .openapi_schema import ERROR_SCHEMAS, LOAD_PROBLEM, Schema, envelope, to_openapi
+from .request import file_fields
 from .routes import Route
 
 log = logging.getLogger("awel.server")
@@ -247,7 +247,7 @@ class _Document:
             shown = {k: v for k, v in props.items() if k not in in_path}
             request = _object(shown, needed)
         content: dict[str, Any] = {"application/json": {"schema": request}}
-        files = _file_fields(route.trigger.request_body)
+        files = file_fields(route.trigger.request_body)
         if files:
             form = {
                 name: _binary(prop) if name in files else prop
@@ -315,23 +315,6 @@ def _binary(prop: Schema) -> Schema:
     if prop.get("type") == "array":
         return {"type": "array", "items": one}
     return one
-
-
-def _file_fields(model: Any) -> set[str]:
-    """The fields (by their JSON names) that take uploaded files."""
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return set()
-    return {
-        info.alias or name
-        for name, info in model.model_fields.items()
-        if _mentions(info.annotation, UploadedFile)
-    }
-
-
-def _mentions(annotation: Any, cls: type) -> bool:
-    if annotation is cls:
-        return True
-    return any(_mentions(arg, cls) for arg in typing.get_args(annotation))
 
 
 def _kinds(route: Route) -> list[ResponseKind]:

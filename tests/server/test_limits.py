@@ -51,15 +51,17 @@ async def test_a_body_over_the_limit_is_a_413_that_names_the_limit(
         assert ok.status == 200
 
 
+async def chunks() -> AsyncIterator[bytes]:
+    """A JSON body four times the limit, sent chunked (no Content-Length)."""
+    yield b'{"name": "'
+    for _ in range(4):
+        yield b"x" * LIMIT
+    yield b'"}'
+
+
 async def test_a_chunked_body_over_the_limit_is_a_json_413_too(tmp_path: Path, dags: Path) -> None:
     # No Content-Length to check up front: aiohttp refuses the body while it is read.
     (dags / "echo.py").write_text(flows_src.ECHO)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        yield b'{"name": "'
-        for _ in range(4):
-            yield b"x" * LIMIT
-        yield b'"}'
 
     async with running(tmp_path, shipped=[], max_json_body=LIMIT) as client:
         resp = await client.post(
@@ -129,12 +131,6 @@ async def test_a_chunked_body_is_held_to_its_routes_limit_not_the_apps(
 ) -> None:
     # aiohttp's own cap is the largest limit (uploads'); a JSON route stops reading at its own.
     (dags / "echo.py").write_text(flows_src.ECHO)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        yield b'{"name": "'
-        for _ in range(4):
-            yield b"x" * LIMIT
-        yield b'"}'
 
     async with running(
         tmp_path, shipped=[], max_json_body=LIMIT, max_upload_size=64 * LIMIT
