@@ -285,8 +285,6 @@ class Route:
                 if writer.error is not None:
                     raise
                 self._stream_failed(writer, exc, kind)
-            except AwelError as exc:
-                self._stream_failed(writer, exc, kind)
             except Exception as exc:
                 self._stream_failed(writer, exc, kind)
             else:
@@ -344,9 +342,6 @@ def _json_body(route: Route, payload: Any) -> web.Response:
     return web.Response(body=body, status=route._status, headers=route._json_headers)
 
 
-_json = _json_body
-
-
 def _result(route: Route, out: Any) -> web.Response:
     return _json_body(route, result_ok(out, host_name=True))
 
@@ -399,7 +394,7 @@ def _single_event(route: Route, out: Any) -> web.Response:
 
 
 _RENDERERS: dict[ResponseKind, Callable[[Route, Any], web.StreamResponse]] = {
-    ResponseKind.JSON: _json,
+    ResponseKind.JSON: _json_body,
     ResponseKind.RESULT: _result,
     ResponseKind.SERVE_RESULT: _serve_result,
     ResponseKind.TEXT: _text,

@@ -182,11 +182,6 @@ def _mysql_database(ds: Datasource) -> str:
     return str(ext.get("database") or ds.db_name)
 
 
-def _pg_schema(ds: Datasource) -> str | None:
-    schema = (ds.ext_config or {}).get("schema")
-    return str(schema) if schema else None
-
-
 def _writable_url(ds: Datasource) -> URL:
     url = connection_url(ds)  # checks the settings (a file db's path exists ...)
     if ds.db_type == "sqlite":
