@@ -7,38 +7,44 @@ The server opens it at start-up and installs it; flows reach it with :func:`curr
 as they reach models with ``operators.models.current_models()``.
 
     >>> store = current_store()  # doctest: +SKIP
-    >>> round_index = await store.save_round(  # doctest: +SKIP
+    >>> round_index = await store.conversations.save_round(  # doctest: +SKIP
     ...     conv_uid, "How many users?", '{"sql": "SELECT count(*) FROM users"}',
     ...     view_message="There are 42 users.", chat_mode="chat_with_db_execute",
     ...     user_name="001", select_param="shop", model_name="smollm2",
     ... )
-    >>> await store.list_messages(conv_uid)  # doctest: +SKIP
+    >>> await store.messages.list(conv_uid)  # doctest: +SKIP
     [Message(role='human', round_index=1, ...), Message(role='ai', ...), Message(role='view', ...)]
 
 The API (every method is async and one transaction; records are frozen dataclasses from
-:mod:`operators.storage.records`):
+:mod:`operators.storage.records`) is one repository per kind of record, each in its own
+module, all on the store's engine:
 
-- Conversations: ``save_round(conv_uid, user_message, assistant_message, *, view_message,
-  chat_mode, user_name, sys_code, app_code, select_param, model_name, context) -> round``
-  (the whole round or nothing; creates the conversation on its first round, its summary the
-  first 250 characters of the question), ``ensure_conversation(conv_uid, ...)``,
-  ``get_conversation(conv_uid)``, ``list_conversations(user_name=, sys_code=, chat_mode=,
-  conv_uid=, page=, page_size=) -> (items, total)``, ``delete_conversation(conv_uid)``,
-  ``clear_messages(conv_uid)``, ``list_messages(conv_uid, round_index=None)``,
-  ``update_message(conv_uid, round_index, role, content=, context=)``. Messages carry
-  DB-GPT's roles ``human``, ``ai``, ``view``; ``index`` orders them, ``round_index``
-  (1-based) groups them.
-- Datasources: ``add_datasource(Datasource)`` (refuses a duplicate name:
-  :class:`DatasourceExists`), ``update_datasource(ds, by_id=None)`` (``db_pwd=None`` keeps
-  the stored password), ``get_datasource(name)``, ``get_datasource_by_id(id)``,
-  ``require_datasource(name)`` (:class:`UnknownDatasource` names it), ``list_datasources(
-  user_id=, db_name=)``, ``delete_datasource(name)``. Passwords are encrypted at rest
-  (Fernet; key from the ``secret_key`` setting, a passphrase salted with
-  ``<data_dir>/secret.salt``, or ``<data_dir>/secret.key``);
-  ``Datasource.public()`` is the only form a route answers with, the password masked.
-- Schema summaries: ``replace_summaries(db_name, [TableSummary])``, ``list_summaries(db_name)``.
-- Uploaded files: ``add_file(StoredFile)``, ``get_file(file_id)``, ``list_files(conv_uid=)``,
-  ``delete_file(file_id)``.
+- ``store.conversations`` (:mod:`.conversations`): ``save_round(conv_uid, user_message,
+  assistant_message, *, view_message, chat_mode, user_name, sys_code, app_code,
+  select_param, model_name, context) -> round`` (the whole round or nothing; creates the
+  conversation on its first round, its summary the first 250 characters of the question),
+  ``ensure(conv_uid, ...)``, ``get(conv_uid)``, ``list(user_name=, sys_code=, chat_mode=,
+  conv_uid=, page=, page_size=) -> (items, total)``, ``delete(conv_uid)``.
+- ``store.messages`` (:mod:`.messages`): ``list(conv_uid, round_index=None)``,
+  ``clear(conv_uid)``, ``update(conv_uid, round_index, role, content=, context=)``.
+  Messages carry DB-GPT's roles ``human``, ``ai``, ``view``; ``index`` orders them,
+  ``round_index`` (1-based) groups them. Edits that keep versions: :mod:`.versions`.
+- ``store.datasources`` (:mod:`.datasources`): ``add(Datasource)`` (refuses a duplicate
+  name: :class:`DatasourceExists`), ``update(ds, by_id=None)`` (``db_pwd=None`` keeps the
+  stored password), ``get(name)``, ``get_by_id(id)``, ``require(name)``
+  (:class:`UnknownDatasource` names it), ``list(user_id=, db_name=)``, ``delete(name)``
+  (its schema summaries too). Passwords are encrypted at rest (Fernet; key from the
+  ``secret_key`` setting, a passphrase salted with ``<data_dir>/secret.salt``, or
+  ``<data_dir>/secret.key``); ``Datasource.public()`` is the only form a route answers
+  with, the password masked.
+- ``store.summaries`` (:mod:`.summaries`): ``replace(db_name, [TableSummary])``,
+  ``list(db_name)``.
+- ``store.files`` (:mod:`.files`): ``add(StoredFile)``, ``get(file_id)``,
+  ``list(conv_uid=)``, ``delete(file_id)``.
+
+The store still answers to its names of before the repositories (``save_round``,
+``list_messages``, ``get_datasource``, ``replace_summaries``, ``add_file`` ...), each the
+repository's method under its old name, until the callers have moved.
 
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.

@@ -14,9 +14,9 @@ lists every version of the round, oldest first, the current one last.
 
 Versions count from 1 (what the chat stored); each edit that changes something adds one,
 each undo takes the last one away. An undo is not an edit of its own, so there is no redo:
-the undone content is gone. Like :meth:`MetadataStore.save_round`, an edit or an undo first
-writes the conversation's row, which takes its write lock, so two edits of one round never
-interleave and never share an edit number.
+the undone content is gone. Like a round (``store.conversations.save_round``), an edit or
+an undo first writes the conversation's row, which takes its write lock, so two edits of
+one round never interleave and never share an edit number.
 """
 
 from __future__ import annotations
