@@ -64,14 +64,17 @@ def serve_awel(port: int) -> None:
     from aiohttp import web
 
     from server.app import make_app
+    from server.flows import webserver_flow_files
     from server.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="awel-bench-"))
     flow = tmp / "sse256.py"
     flow.write_text(SSE_FLOW)
+    # The app `awel serve` builds (every shipped flow mounted; models are loaded by
+    # `awel serve` itself, not by the app, so none here), plus the SSE flow.
     app = make_app(
         Settings(data_dir=tmp, reload=False),
-        shipped=[ROOT / "flows" / "awel_examples" / "hello.py", flow],
+        shipped=[*webserver_flow_files(), flow],
     )
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 

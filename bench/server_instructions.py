@@ -9,9 +9,9 @@ into aiohttp's protocol object, response bytes out of a transport that keeps the
 difference divided by the difference in requests is the cost of one request, free of
 start-up (imports, app building). ``PYTHONHASHSEED=0`` keeps runs repeatable.
 
-Both sides serve ``GET /api/v1/awel/trigger/examples/hello?name=x``: awel as shipped (metrics
-on, the flow in ``flows/awel_examples/hello.py``), bare as one handler answering the same
-JSON string. What it leaves out: the socket system calls (the same on both sides) and the
+Both sides serve ``GET /api/v1/awel/trigger/examples/hello?name=x``: awel as ``awel serve``
+builds it (metrics on, every shipped flow mounted, no models), bare as one handler answering
+the same JSON string. What it leaves out: the socket system calls (the same on both sides) and the
 cache and branch effects that make more instructions cost a little more than their share.
 """
 
@@ -93,10 +93,8 @@ def _awel_app() -> Any:
     from server.settings import Settings
 
     data = Path(tempfile.mkdtemp(prefix="awel-instr-"))
-    return make_app(
-        Settings(data_dir=data, reload=False),
-        shipped=[ROOT / "flows" / "awel_examples" / "hello.py"],
-    )
+    # The app `awel serve` builds: every shipped webserver flow (models are not loaded).
+    return make_app(Settings(data_dir=data, reload=False))
 
 
 async def _serve(kind: str, requests: int) -> None:
