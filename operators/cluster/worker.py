@@ -25,12 +25,12 @@ from typing import Any
 
 import anyio.to_thread
 
+from awel.errors import ApiError
 from operators.export.cache import list_models
 from operators.export.sources import KNOWN_MODELS
 from operators.llm.timing import GenerationTimer
 from operators.llm.types import Delta
 from operators.models import Kind, ModelSet, current_models, load_model
-from server.errors import ApiError
 
 from .client import ClusterError
 from .convert import generation_request, output_of
