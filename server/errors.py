@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from awel.envelope import openai_error, result_failed
 from awel.errors import ApiError, AwelError, NodeError
 
-from .envelope import openai_error, result_failed
 from .json import dumps
 
 log = logging.getLogger("awel.server")

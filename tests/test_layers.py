@@ -15,8 +15,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("awel", "operators", "flows", "server")
 
@@ -100,7 +98,6 @@ def violations() -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="operators/ and flows/ still import server/ (issue 16)")
 def test_every_layer_imports_only_downwards() -> None:
     found = violations()
     assert not found, "imports against the layers (docs/architecture.md):\n" + "\n".join(found)
