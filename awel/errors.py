@@ -139,3 +139,39 @@ class RunError(AwelError):
     """A call could not run as asked (no input for the trigger, the output was skipped ...)."""
 
     code = "run.invalid"
+
+
+class ApiError(Exception):
+    """A failure whose answer its raiser knows: a status, a message for the client, codes.
+
+    Domain code (``operators/``, ``flows/``) raises it, or a subclass, for a request it
+    cannot serve (an unknown model, a refused statement, a datasource that does not answer);
+    the server turns it into the route's envelope with that status. It lives here, below
+    every layer, so that the domain never imports the server.
+
+    It is not an :class:`AwelError` yet: its ``code`` is the public API's code (OpenAI's
+    ``model_not_found``, or None), not a dotted engine code. Giving each domain error a
+    dotted code, and the server one table from codes to statuses and envelopes, is the
+    next step (issue 16).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        err_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        #: OpenAI's `code` (a stable string such as ``model_not_found``).
+        self.code = code
+        #: DB-GPT's ``err_code`` (``E0001``...), when it differs from ``code``.
+        self.err_code = err_code or code
+        #: The request field at fault, when there is one.
+        self.param = param
+        self.headers = headers or {}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn, cast
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 from .embed.types import EmbeddingModel
 from .export.cache import find_model, list_models

@@ -32,6 +32,7 @@ from operators.cluster.state import Cluster, install_cluster
 from operators.cluster.worker import WorkerManager
 from operators.models import using_models
 
+from . import heap
 from .app import make_app
 from .flows import SHIPPED, flow_files, webserver_flow_files
 from .model_api import load_models, make_model_app
@@ -112,6 +113,8 @@ def _manager(settings: Settings, cluster: ClusterSettings, registry: Registry) -
         data_dir=settings.data_dir,
         device=settings.device,
         heartbeat_interval=cluster.heartbeat_interval,
+        # A model the manager stops was frozen with the rest of start-up: let it go.
+        on_model_dropped=heap.refreeze,
     )
 
 

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from awel.errors import AwelError, NodeError
+from awel.envelope import openai_error, result_failed
+from awel.errors import ApiError, AwelError, NodeError
 
-from .envelope import openai_error, result_failed
 from .json import dumps
 
 log = logging.getLogger("awel.server")
@@ -32,30 +32,6 @@ class ErrorStyle(enum.StrEnum):
     SERVE_RESULT = "serve_result"
     #: OpenAI's nested ``{"error": {...}}``.
     OPENAI = "openai"
-
-
-class ApiError(Exception):
-    """A failure with a known status, raised by the server or by an operator."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-        err_code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        #: OpenAI's `code` (a stable string such as ``model_not_found``).
-        self.code = code
-        #: DB-GPT's ``err_code`` (``E0001``...), when it differs from ``code``.
-        self.err_code = err_code or code
-        self.param = param
-        self.headers = headers or {}
 
 
 # Engine error codes that are the caller's doing, and their statuses. Everything else that

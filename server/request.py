@@ -21,9 +21,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import SchemaValidator
 
+from awel.errors import ApiError
 from awel.trigger import HttpTrigger, UploadedFile
 
-from .errors import ApiError, validation_message
+from .errors import validation_message
 
 _QUERY_METHODS = frozenset({"GET", "DELETE", "HEAD"})
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")

@@ -20,13 +20,12 @@ from typing import Any
 from aiohttp import web
 
 from awel.dag import DAG
-from awel.errors import AwelError, NodeError
+from awel.envelope import result_ok
+from awel.errors import ApiError, AwelError, NodeError
 from awel.operators import STREAM_CLASSES, BaseOperator, is_stream
 from awel.trigger import FileAnswer, HttpTrigger, ResponseKind, StreamErrorStyle
 
-from .envelope import result_ok
 from .errors import (
-    ApiError,
     ErrorStyle,
     error_response,
     internal_error,

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from awel.errors import ApiError
 from awel.trigger import UploadedFile
 from flows.chat.scenes import EXCEL_LEARNING, SCENE_FLOWS
 from operators.chat.files import BadUpload, descriptor, store_upload
@@ -31,7 +32,6 @@ from operators.chat.types import RoundDone, SceneCall
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
 from operators.storage import current_store
-from server.errors import ApiError
 
 # --- /api/v1/chat/completions -------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from awel.envelope import result_failed
+from awel.errors import ApiError
 from operators.datasource import (
     DB_TYPES,
     connector_for,
@@ -29,8 +31,6 @@ from operators.datasource import (
 from operators.datasource.endpoint import changed_endpoint
 from operators.datasource.files import FilePolicy, check_database_file
 from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasource, current_store
-from server.envelope import result_failed
-from server.errors import ApiError
 
 log = logging.getLogger("awel.datasource")
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from awel.envelope import result_failed, result_ok
+from awel.errors import ApiError
 from operators.datasource import connector_for
 from operators.editor.chart import Chart, ChartDoesNotFit, build_chart, chart_kind
 from operators.editor.render import FORMATS, UnknownFormat, render_file
@@ -41,8 +43,6 @@ from operators.editor.sql import (
 from operators.editor.tables import Table, list_tables
 from operators.storage import AI, VIEW, Datasource, current_store
 from operators.storage.versions import edit_round, round_history, undo_edit
-from server.envelope import result_failed, result_ok
-from server.errors import ApiError
 
 Action = Callable[[Any], Awaitable[Any]]
 

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from awel import DAG, BranchOperator, MapOperator
+from awel.errors import ApiError
 from flows.model_api._openai import (
     TRIGGER,
     ChatChunks,
@@ -28,7 +29,6 @@ from operators.llm.guidance import check
 from operators.llm.operators import LLMGenerate, LLMStream
 from operators.llm.types import ChatMessage, Completion, GenerationRequest
 from operators.models import current_models
-from server.errors import ApiError
 
 #: New tokens when the request sets no max_tokens.
 DEFAULT_MAX_TOKENS = 256

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from awel import DAG, MapOperator
+from awel.errors import ApiError
 from flows.model_api._openai import TRIGGER, EmbeddingsRequest, note_ignored, openai_trigger
 from operators.embed.operators import Embed, Embeddings, EmbedRequest
 from operators.models import current_models
-from server.errors import ApiError
 
 
 class Texts(MapOperator[EmbeddingsRequest, EmbedRequest]):

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from awel import DAG, MapOperator, StreamifyAbsOperator
+from awel.errors import ApiError
 from awel.trigger import HttpTrigger, ResponseKind
 from operators.cluster.state import current_cluster
 from operators.cluster.types import PromptRequest
 from operators.cluster.worker import WorkerManager
-from server.errors import ApiError
 
 _TAGS = ["Model worker"]
 

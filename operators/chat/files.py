@@ -25,9 +25,9 @@ from typing import Any
 import anyio.to_thread
 import duckdb
 
+from awel.errors import ApiError
 from awel.trigger import UploadedFile
 from operators.storage import Datasource, MetadataStore, StoredFile
-from server.errors import ApiError
 
 __all__ = [
     "BUCKET",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
+from awel.errors import ApiError
 from awel.operators import is_stream
 from awel.trigger import HttpTrigger
 from operators.datasource import (
@@ -33,7 +34,6 @@ from operators.datasource import (
 from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
 from operators.models import current_models
 from operators.storage import current_store
-from server.errors import ApiError
 
 from .answer import DISPLAY_TYPES, guided_params, parse_charts, parse_sql_answer
 from .chart import chart_view, dashboard_report, error_view, view_json

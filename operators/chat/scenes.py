@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 __all__ = [
     "SCENES",

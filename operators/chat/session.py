@@ -16,10 +16,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from awel import BaseOperator
+from awel.errors import ApiError
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
 from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_store
-from server.errors import ApiError
 
 from .chart import error_view
 from .files import resolve_file

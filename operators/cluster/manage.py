@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 from .client import ClusterError, WorkerClient
 from .state import Cluster

@@ -33,10 +33,10 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
+from awel.errors import ApiError
 from operators.embed.types import EmbeddingModel
 from operators.llm.types import Completion, Delta, FinishReason, GenerationRequest, Usage
 from operators.models import Kind, ModelCard, ModelSet, NoModel, UnknownModel, WrongModelKind
-from server.errors import ApiError
 
 from .client import ClusterError, WorkerClient, http_session
 from .convert import prompt_request

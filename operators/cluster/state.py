@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 from .client import WorkerClient, http_session
 from .registry import ModelRegistry, Registry

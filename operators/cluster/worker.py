@@ -25,13 +25,12 @@ from typing import Any
 
 import anyio.to_thread
 
+from awel.errors import ApiError
 from operators.export.cache import list_models
 from operators.export.sources import KNOWN_MODELS
 from operators.llm.timing import GenerationTimer
 from operators.llm.types import Delta
 from operators.models import Kind, ModelSet, current_models, load_model
-from server import heap
-from server.errors import ApiError
 
 from .client import ClusterError
 from .convert import generation_request, output_of
@@ -114,6 +113,7 @@ class WorkerManager:
         device: str = "cpu",
         heartbeat_interval: float = 20.0,
         models: Callable[[], ModelSet] = current_models,
+        on_model_dropped: Callable[[], None] = lambda: None,
     ) -> None:
         if heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive")
@@ -124,6 +124,10 @@ class WorkerManager:
         self.device = device
         self.heartbeat_interval = heartbeat_interval
         self.models = models
+        #: Called once a stopped model is closed and dropped. The server passes its heap
+        #: helper here (``server.heap.refreeze``): a model loaded before start-up finished
+        #: is frozen out of the collector's reach, and would otherwise outlive its stop.
+        self.on_model_dropped = on_model_dropped
         self._beating: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -352,10 +356,8 @@ class WorkerManager:
             model = models.remove(body.model)
         if model is not None:
             await model.aclose()
-            # A model loaded before start-up finished is frozen (server.heap): let the
-            # collector see it again, or its memory would outlive it.
             del model
-            heap.refreeze()
+            self.on_model_dropped()
 
     async def apply(self, body: WorkerApplyRequest) -> WorkerApplyOutput:
         """DB-GPT's ``apply``: start, stop, restart (or update_params, a restart here)."""

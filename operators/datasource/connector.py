@@ -37,8 +37,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from awel.errors import ApiError
 from operators.storage import Datasource, installed_store
-from server.errors import ApiError
 
 from .gate import DEFAULT_MAX_ROWS, check_sql
 from .sandbox import (

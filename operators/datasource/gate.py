@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 #: Our datasource types to sqlglot's dialect names.
 DIALECTS = {

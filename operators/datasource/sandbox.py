@@ -33,7 +33,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 from .gate import REFUSED_FUNCTIONS
 

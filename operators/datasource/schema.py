@@ -23,8 +23,8 @@ import numpy as np
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from awel.errors import ApiError
 from operators.storage import Datasource, MetadataStore, TableSummary
-from server.errors import ApiError
 
 from .connector import Connector, connector_for
 

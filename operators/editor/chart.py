@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 __all__ = [
     "CHART_KINDS",

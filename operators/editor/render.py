@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 import vl_convert
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 __all__ = ["FORMATS", "render_file"]
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from awel.errors import ApiError
 from operators.datasource import (
     BadDatasource,
     ConnectFailed,
@@ -40,7 +41,6 @@ from operators.datasource import (
 )
 from operators.datasource.gate import refuse_inside, refused_kind, render
 from operators.storage import Datasource
-from server.errors import ApiError
 
 __all__ = [
     "EDITOR_MAX_ROWS",

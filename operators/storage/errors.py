@@ -3,7 +3,7 @@ reads ``err_code`` and ``err_msg``; OpenAI-style routes read ``code`` and ``para
 
 from __future__ import annotations
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 
 class DatasourceExists(ApiError):

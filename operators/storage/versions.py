@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import ApiError
+from awel.errors import ApiError
 
 from .tables import ConversationRow, MessageRow, MessageVersionRow, now
 

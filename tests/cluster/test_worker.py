@@ -126,10 +126,14 @@ async def test_start_and_stop_really_load_and_unload(tmp_path: Path) -> None:
         row = next(m for m in listed if m["model_name"] == "all-minilm-l6-v2")
         assert row["worker_type"] == row["model_type"] == "text2vec"
         assert (row["manager_host"], row["manager_port"]) == ("127.0.0.1", manager.port)
+        drops: list[int] = []
+        manager.on_model_dropped = lambda: drops.append(1)
         stopped = time.monotonic()
         r = await client.post("/api/v1/worker/model/stop", json=start)
         assert (await r.json())["data"] is True
         assert time.monotonic() - stopped < 1
+        # The server's hook (server.heap.refreeze) runs once the model is dropped.
+        assert drops == [1]
         assert "all-minilm-l6-v2@text2vec" not in await keys(registry)
         r = await client.post(
             "/api/worker/embeddings", json={"model": "all-minilm-l6-v2", "input": ["a"]}

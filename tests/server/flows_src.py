@@ -145,7 +145,7 @@ with DAG("ticks") as dag:
 REFUSE = """
 from awel import DAG, MapOperator
 from awel.trigger import HttpTrigger
-from server.errors import ApiError
+from awel.errors import ApiError
 
 
 class Refuse(MapOperator[dict, int]):
@@ -161,7 +161,7 @@ with DAG("refuse") as dag:
 UNAVAILABLE = """
 from awel import DAG, MapOperator
 from awel.trigger import HttpTrigger
-from server.errors import ApiError
+from awel.errors import ApiError
 
 
 class NoInstance(MapOperator[dict, int]):

@@ -6,7 +6,10 @@ import gc
 import weakref
 from pathlib import Path
 
+from operators.cluster.registry import ModelRegistry
 from server import heap
+from server.cluster import ClusterSettings, _manager
+from server.settings import Settings
 
 from .conftest import FLOWS, running
 
@@ -37,3 +40,10 @@ async def test_a_started_app_has_frozen_its_heap(tmp_path: Path) -> None:
         assert gc.get_freeze_count() > 0
         resp = await client.get("/api/v1/awel/trigger/examples/hello?name=x")
         assert resp.status == 200
+
+
+def test_the_worker_manager_refreezes_when_it_drops_a_model(tmp_path: Path) -> None:
+    """The domain knows nothing of the heap: the server hands its manager the hook."""
+    settings = Settings(data_dir=tmp_path, reload=False)
+    manager = _manager(settings, ClusterSettings(), ModelRegistry())
+    assert manager.on_model_dropped is heap.refreeze

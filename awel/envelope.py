@@ -4,6 +4,11 @@ DB-GPT answers its app routes with ``{success, err_code, err_msg, data, host_nam
 serve-module routes (and every global error) with the same minus ``host_name``. The
 OpenAI-compatible routes answer errors as ``{"error": {message, type, param, code}}``. A route
 declares its style; nothing mixes them on one route.
+
+These are the shapes :class:`~awel.trigger.ResponseKind` and
+:class:`~awel.trigger.StreamErrorStyle` name, so they live beside the trigger: the server
+writes them, and a flow that must answer a failure inside a success (DB-GPT's HTTP 200 with
+``success: false``) builds it without importing the server.
 """
 
 from __future__ import annotations
