@@ -58,8 +58,8 @@ def _awel_imports(tree: ast.AST) -> list[tuple[str, int]]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for other in node.orelse:
+                visit(other)
             return
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
@@ -67,7 +67,7 @@ def _awel_imports(tree: ast.AST) -> list[tuple[str, int]]:
             else:  # `from . import registry`
                 found.extend((alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("awel."):
-            found.append((node.module.split(".")[1], node.lineno))  # type: ignore[union-attr]
+            found.append(((node.module or "").split(".")[1], node.lineno))
         for child in ast.iter_child_nodes(node):
             visit(child)
 
