@@ -387,6 +387,21 @@ class BranchJoinOperator(JoinOperator[OUT]):
         super().__init__(fn, offload=False, **kwargs)
 
 
+class EitherJoin(BranchJoinOperator[Any]):
+    """The end of a branch whose one side streams and the other answers a value: passes on
+    whichever ran (``SKIP_DATA`` if neither did). Other joins take inputs of one kind; here
+    only one side ever runs, so the kinds never meet."""
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        async def first_ran(*values: Any) -> Any:
+            for value in values:
+                if value is not SKIP_DATA:
+                    return value
+            return SKIP_DATA
+
+        return first_ran, any(inputs)
+
+
 BranchFunc = Callable[[Any], bool | Awaitable[bool]]
 
 
