@@ -108,7 +108,9 @@ class Plan(CompiledPlan):
             if not self.linear:
                 return await self.execute(ctx, call_data)
             # The linear case: _run_linear's loops, written out here on purpose. They are
-            # the whole per-node cost of a chain, and calling _run_linear costs a coroutine.
+            # the whole per-node cost of a chain, and calling _run_linear costs a coroutine
+            # (measured: +180 ns on a 1-node chain's ~1.4 us call). A property test
+            # (tests/awel/test_linear_paths.py) runs both copies on generated chains.
             values = ctx._values
             append = values.append
             x = call_data
