@@ -1,7 +1,7 @@
 """DAGs and their nodes: building with ``with DAG(...)`` and ``>>``, and validation.
 
 A :class:`DAG` is a container of :class:`DAGNode` s. Building is cheap and mutable; every
-structural change bumps ``DAG.version`` so that compiled plans (see :mod:`awel.runner`) know
+structural change bumps ``DAG.version`` so that compiled plans (see :mod:`awel.plan`) know
 when they are stale. Validation runs once, when the ``with`` block closes or a plan is first
 compiled, and reports every problem at once.
 

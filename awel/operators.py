@@ -224,7 +224,7 @@ class BaseOperator(DAGNode):
     before_dag_run._awel_noop = True  # type: ignore[attr-defined]
     after_dag_end._awel_noop = True  # type: ignore[attr-defined]
 
-    # --- compile-time interface (used by awel.runner) ----------------------------------------
+    # --- compile-time interface (used by awel.plan) ------------------------------------------
 
     @property
     def takes_call_data(self) -> bool:
