@@ -25,8 +25,8 @@ ORDER = [
     "registry",
     "trigger",
     "builtin",
-    "spec",
     "spec_dump",
+    "spec",
     "loader",
     "draw",
     "report",
@@ -37,9 +37,6 @@ ORDER = [
 LAZY = {
     ("cli", "spec"),  # `awel schema` only
     ("loader", "spec"),  # YAML files only
-    # spec re-exports the writer at its bottom, and the writer reads spec's names: the one
-    # loop left (outside the run path); moving the names into a module below both ends it.
-    ("spec", "spec_dump"),
 }
 
 PACKAGE = Path(awel.__file__).parent
