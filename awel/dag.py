@@ -1,7 +1,7 @@
 """DAGs and their nodes: building with ``with DAG(...)`` and ``>>``, and validation.
 
 A :class:`DAG` is a container of :class:`DAGNode` s. Building is cheap and mutable; every
-structural change bumps ``DAG.version`` so that compiled plans (see :mod:`awel.runner`) know
+structural change bumps ``DAG.version`` so that compiled plans (see :mod:`awel.plan`) know
 when they are stale. Validation runs once, when the ``with`` block closes or a plan is first
 compiled, and reports every problem at once.
 
@@ -20,12 +20,13 @@ from __future__ import annotations
 import contextvars
 import difflib
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import networkx as nx
 
 from .errors import DAGBuildError, DAGValidationError, Problem, SourceLocation
+from .validate import structural_problems
 
 if TYPE_CHECKING:
     from .operators import BaseOperator
@@ -73,6 +74,27 @@ class DAGNode:
         owner = dag if dag is not None else current_dag()
         if owner is not None:
             owner._add_node(self)
+
+    # --- what validation and the plan compiler read (the operator kinds override) --------
+    # They read nodes only through these, so they sit below the operator kinds.
+
+    #: Can run: an operator (a bare DAGNode only holds links).
+    runnable: ClassVar[bool] = False
+    #: The flow's trigger (a flow has at most one).
+    is_trigger: ClassVar[bool] = False
+    #: Reads a source of its own, so nothing may feed it (input and trigger nodes).
+    must_be_root: ClassVar[bool] = False
+    #: Chooses which of its children run (a branch).
+    is_branch: ClassVar[bool] = False
+
+    @property
+    def takes_call_data(self) -> bool:
+        """A root that reads the call's input (an entry), rather than its own source."""
+        return False
+
+    def branch_targets(self) -> list[str]:
+        """The labels of the children a branch may skip (none for other nodes)."""
+        return []
 
     @property
     def task_name(self) -> str | None:
@@ -268,9 +290,7 @@ class DAG:
 
     @property
     def trigger_nodes(self) -> list[DAGNode]:
-        from .operators import TriggerOperator
-
-        return [n for n in self._nodes if isinstance(n, TriggerOperator)]
+        return [n for n in self._nodes if n.is_trigger]
 
     @property
     def output_node(self) -> BaseOperator:
@@ -283,11 +303,9 @@ class DAG:
                 " leaf is needed to call the flow as a whole",
                 code="dag.output",
             )
-        from .operators import BaseOperator
-
         leaf = leaves[0]
-        assert isinstance(leaf, BaseOperator)
-        return leaf
+        assert leaf.runnable
+        return cast("BaseOperator", leaf)
 
     # --- observing --------------------------------------------------------------------------
 
@@ -322,8 +340,6 @@ class DAG:
 
     def problems(self) -> list[Problem]:
         """Every structural problem of the flow (empty when it is valid)."""
-        from .validate import structural_problems
-
         return structural_problems(self)
 
     def validate(self) -> None:
@@ -349,8 +365,3 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id!r} nodes={len(self._nodes)}>"
-
-
-def iter_dags(namespace: Iterable[Any]) -> list[DAG]:
-    """The DAG objects among ``namespace`` (a module's values), in order."""
-    return [v for v in namespace if isinstance(v, DAG)]

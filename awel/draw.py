@@ -43,6 +43,7 @@ import networkx as nx
 from .dag import DAG, DAGNode
 from .errors import AwelError
 from .operators import BaseOperator, BranchOperator, OperatorType
+from .runner import compile_plan
 
 __all__ = ["draw_dot", "draw_mermaid"]
 
@@ -220,8 +221,6 @@ def _stream_outputs(dag: DAG) -> set[DAGNode]:
     Whether a map yields a stream depends on its input, so ask the compiler. A flow that does
     not compile is still drawn, marking only the operators that always yield streams.
     """
-    from .runner import compile_plan
-
     out: set[DAGNode] = {
         n for n in dag.nodes if isinstance(n, BaseOperator) and n.streaming_operator
     }

@@ -39,10 +39,18 @@ from .context import EMPTY, SKIP_DATA, DAGContext, current_context
 from .dag import DAG, DAGNode
 from .errors import NodeError, RunError
 
+# The plan compiler and the runner read operators only through what BaseOperator declares
+# (compile_step, takes_call_data, is_branch ...), so they sit below this module.
+# Re-exported (`as`): operators and the server import these from here.
+from .plan import KindError as KindError
+from .plan import Step as Step
+from .plan import identity as identity
+from .runner import StreamCall, plan_for
+from .stream import STREAM_CLASSES as STREAM_CLASSES
+from .stream import is_stream as is_stream
+
 IN = TypeVar("IN")
 OUT = TypeVar("OUT")
-
-Step = Callable[..., Awaitable[Any]]
 
 
 class OperatorType(enum.StrEnum):
@@ -56,30 +64,6 @@ class OperatorType(enum.StrEnum):
     STREAMIFY = "streamify"
     UN_STREAMIFY = "un_streamify"
     TRANSFORM_STREAM = "transform_stream"
-
-
-class KindError(Exception):
-    """Raised while compiling when a node gets a stream where it needs a value, or back."""
-
-
-# Whether values of a class are streams. ABCMeta caches its answer per class too, but
-# reaching that cache costs a Python-level __instancecheck__ on every call, and this test
-# runs several times per flow call. Bounded so that classes made on the fly cannot grow it.
-# Hot paths read it directly (`STREAM_CLASSES.get(type(x))`, falling back to is_stream on a
-# miss) to save the call.
-STREAM_CLASSES: dict[type, bool] = {}
-
-
-def is_stream(value: Any) -> bool:
-    # AsyncIterable's check looks for __aiter__ on the class, so one answer per class holds.
-    # (Asking a pydantic model for a missing attribute instead costs an exception: ~1 us.)
-    cls = type(value)
-    known = STREAM_CLASSES.get(cls)
-    if known is None:
-        known = isinstance(value, AsyncIterable)
-        if len(STREAM_CLASSES) < 4096:
-            STREAM_CLASSES[cls] = known
-    return known
 
 
 def as_async(fn: Callable[..., Any], *, offload: bool = True) -> Step:
@@ -138,6 +122,7 @@ class BaseOperator(DAGNode):
     """
 
     operator_type: ClassVar[OperatorType] = OperatorType.MAP
+    runnable = True
     #: The node produces a stream.
     streaming_operator: ClassVar[bool] = False
     #: Stream items are deltas rather than cumulative values.
@@ -235,7 +220,11 @@ class BaseOperator(DAGNode):
     async def after_dag_end(self) -> None:
         """Called when a call that included this node is over (streams consumed too)."""
 
-    # --- compile-time interface (used by awel.runner) ----------------------------------------
+    # Marked so a plan awaits only the hooks a node overrides (see awel.plan).
+    before_dag_run._awel_noop = True  # type: ignore[attr-defined]
+    after_dag_end._awel_noop = True  # type: ignore[attr-defined]
+
+    # --- compile-time interface (used by awel.plan) ------------------------------------------
 
     @property
     def takes_call_data(self) -> bool:
@@ -398,6 +387,21 @@ class BranchJoinOperator(JoinOperator[OUT]):
         super().__init__(fn, offload=False, **kwargs)
 
 
+class EitherJoin(BranchJoinOperator[Any]):
+    """The end of a branch whose one side streams and the other answers a value: passes on
+    whichever ran (``SKIP_DATA`` if neither did). Other joins take inputs of one kind; here
+    only one side ever runs, so the kinds never meet."""
+
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        async def first_ran(*values: Any) -> Any:
+            for value in values:
+                if value is not SKIP_DATA:
+                    return value
+            return SKIP_DATA
+
+        return first_ran, any(inputs)
+
+
 BranchFunc = Callable[[Any], bool | Awaitable[bool]]
 
 
@@ -410,6 +414,7 @@ class BranchOperator(BaseOperator, Generic[IN]):
     """
 
     operator_type = OperatorType.BRANCH
+    is_branch = True
 
     def __init__(
         self,
@@ -418,6 +423,9 @@ class BranchOperator(BaseOperator, Generic[IN]):
     ) -> None:
         super().__init__(**kwargs)
         self._branches = branches
+
+    def branch_targets(self) -> list[str]:
+        return [t if isinstance(t, str) else t.label for t in (self._branches or {}).values()]
 
     async def branches(self) -> dict[BranchFunc, BaseOperator | str]:
         """Override to compute the branches; by default those given to the constructor."""
@@ -620,11 +628,6 @@ async def _aiter_sync(items: Iterable[Any]) -> AsyncIterator[Any]:
         yield item
 
 
-async def identity(value: Any) -> Any:
-    """The step of a node that passes the call's input on unchanged."""
-    return value
-
-
 class _CallDataSource(InputSource):
     reads_call_data = True
 
@@ -636,6 +639,7 @@ class InputOperator(BaseOperator, Generic[OUT]):
     """A root that reads its value from an :class:`InputSource`."""
 
     operator_type = OperatorType.INPUT
+    must_be_root = True
 
     def __init__(self, input_source: InputSource | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -670,6 +674,7 @@ class TriggerOperator(InputOperator[OUT]):
     """
 
     entry_kind = False
+    is_trigger = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(InputSource.from_callable(), **kwargs)
@@ -680,8 +685,3 @@ class TriggerOperator(InputOperator[OUT]):
     def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
         # A pass-through: a linear plan seeds it rather than awaiting (and timing) a step.
         return identity, False
-
-
-# The runner needs the operator kinds, and calling a node needs the runner: import it last,
-# once every name above exists, so `node.call()` pays no import on the hot path.
-from .runner import StreamCall, plan_for  # noqa: E402

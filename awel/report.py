@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import SKIP_DATA, DAGContext
-from .operators import BaseOperator, is_stream
+from .operators import BaseOperator
 from .runner import Plan, plan_for
+from .stream import is_stream
 
 __all__ = ["ItemCallback", "RunReport", "call_with_report", "stream_with_report"]
 

@@ -42,6 +42,10 @@ from . import registry
 from .dag import DAG
 from .errors import AwelError, DAGBuildError, Problem, SourceLocation, SpecError
 from .operators import BaseOperator, TriggerOperator
+
+# The writer sits below the reader: it holds the names the file format uses, and dump_flow
+# is re-exported here as part of this module's API.
+from .spec_dump import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX, dump_flow
 from .validate import flow_problems
 
 __all__ = [
@@ -55,14 +59,6 @@ __all__ = [
     "load_flow_text",
 ]
 
-#: What a node may be called: edges are parsed on ``>>``, ``[``, ``]`` and ``,``.
-NODE_NAME = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
-#: The name of the trigger node in edges.
-TRIGGER = "trigger"
-#: Registered names ``trigger.KIND`` are trigger kinds for ``trigger: {KIND: {...}}``.
-TRIGGER_OP_PREFIX = "trigger."
-#: The operator of ``trigger: {}``.
-PLAIN_TRIGGER = "awel.trigger"
 
 NodeName = Annotated[str, StringConstraints(pattern=NODE_NAME)]
 
@@ -620,7 +616,3 @@ def _params_schema(op: str, model: type[BaseModel], defs: dict[str, Any]) -> dic
     for key, value in params.pop("$defs", {}).items():
         defs[prefix + key] = value
     return params
-
-
-# The writer lives in its own module; re-exported here as part of this module's API.
-from .spec_dump import dump_flow  # noqa: E402

@@ -44,9 +44,19 @@ from .operators import (
     ReduceStreamOperator,
     TriggerOperator,
 )
-from .spec import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX
 
 __all__ = ["dump_flow"]
+
+# The names the file format uses, shared with the reader (awel.spec imports them from here).
+
+#: What a node may be called: edges are parsed on ``>>``, ``[``, ``]`` and ``,``.
+NODE_NAME = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+#: The name of the trigger node in edges.
+TRIGGER = "trigger"
+#: Registered names ``trigger.KIND`` are trigger kinds for ``trigger: {KIND: {...}}``.
+TRIGGER_OP_PREFIX = "trigger."
+#: The operator of ``trigger: {}``.
+PLAIN_TRIGGER = "awel.trigger"
 
 # The engine's input sources are private classes; recognise them by example.
 _CALL_DATA = type(InputSource.from_callable())

@@ -1,4 +1,4 @@
-"""Stream helpers: teeing one stream to several consumers.
+"""Stream helpers: telling a stream from a value, and teeing one stream to several consumers.
 
 Streams are async iterators that downstream nodes pull, so back-pressure comes for free.
 When two nodes read one stream, the runner tees it: each consumer gets every item, and items
@@ -12,6 +12,26 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import anyio
+
+# Whether values of a class are streams. ABCMeta caches its answer per class too, but
+# reaching that cache costs a Python-level __instancecheck__ on every call, and this test
+# runs several times per flow call. Bounded so that classes made on the fly cannot grow it.
+# Hot paths read it directly (`STREAM_CLASSES.get(type(x))`, falling back to is_stream on a
+# miss) to save the call.
+STREAM_CLASSES: dict[type, bool] = {}
+
+
+def is_stream(value: Any) -> bool:
+    """Whether ``value`` is a stream (an async iterable)."""
+    # AsyncIterable's check looks for __aiter__ on the class, so one answer per class holds.
+    # (Asking a pydantic model for a missing attribute instead costs an exception: ~1 us.)
+    cls = type(value)
+    known = STREAM_CLASSES.get(cls)
+    if known is None:
+        known = isinstance(value, AsyncIterable)
+        if len(STREAM_CLASSES) < 4096:
+            STREAM_CLASSES[cls] = known
+    return known
 
 
 class _TeeSource:

@@ -9,19 +9,23 @@ needs a value or back; an entry that takes either is checked when a call compile
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import networkx as nx
 
 from .errors import DAGValidationError, Problem
+from .plan import CompiledPlan, compile_steps
 
 if TYPE_CHECKING:
     from .dag import DAG
+    from .operators import BaseOperator
+
+# Nodes are read through what DAGNode declares (runnable, takes_call_data, is_trigger,
+# must_be_root, branch_targets), so this module sits below the operator kinds and the DAG
+# can check itself when its `with` block closes.
 
 
 def structural_problems(dag: DAG) -> list[Problem]:
-    from .operators import BaseOperator, BranchOperator, InputOperator, TriggerOperator
-
     problems: list[Problem] = []
 
     def add(code: str, message: str, node: object = None) -> None:
@@ -34,7 +38,7 @@ def structural_problems(dag: DAG) -> list[Problem]:
         return problems
 
     for node in nodes:
-        if not isinstance(node, BaseOperator):
+        if not node.runnable:
             add(
                 "dag.not_operator",
                 f"node '{node.label}' is a {type(node).__name__}, not an operator, so it"
@@ -60,7 +64,7 @@ def structural_problems(dag: DAG) -> list[Problem]:
         )
 
     roots = [n for n in nodes if not n.upstream]
-    entries = [n for n in roots if isinstance(n, BaseOperator) and n.takes_call_data]
+    entries = [n for n in roots if n.runnable and n.takes_call_data]
     if len(entries) > 1:
         names = ", ".join(f"'{n.label}'" for n in entries)
         add(
@@ -71,7 +75,7 @@ def structural_problems(dag: DAG) -> list[Problem]:
             " (InputSource.from_data)",
             entries[1],
         )
-    triggers = [n for n in nodes if isinstance(n, TriggerOperator)]
+    triggers = [n for n in nodes if n.is_trigger]
     if len(triggers) > 1:
         names = ", ".join(f"'{n.label}'" for n in triggers)
         add(
@@ -81,7 +85,7 @@ def structural_problems(dag: DAG) -> list[Problem]:
         )
 
     for node in nodes:
-        if isinstance(node, InputOperator) and node.upstream:
+        if node.must_be_root and node.upstream:
             feeding = ", ".join(f"'{p.label}'" for p in node.upstream)
             add(
                 "dag.input_fed",
@@ -89,10 +93,10 @@ def structural_problems(dag: DAG) -> list[Problem]:
                 " an input or trigger node must be a root",
                 node,
             )
-        if isinstance(node, BranchOperator) and node._branches:
+        targets = node.branch_targets()
+        if targets:
             below = {c.label for c in node.downstream}
-            for target in node._branches.values():
-                name = target if isinstance(target, str) else target.label
+            for name in targets:
                 if name not in below:
                     add(
                         "dag.branch_target",
@@ -108,10 +112,7 @@ def structural_problems(dag: DAG) -> list[Problem]:
 def kind_problems(dag: DAG) -> list[Problem]:
     """Stream/value mismatches, found when the flow is built if its entry's input kind is
     fixed (a trigger's always is). An entry that takes either is checked per call instead."""
-    from .operators import BaseOperator
-    from .runner import compile_steps
-
-    nodes = [n for n in dag.topological_nodes() if isinstance(n, BaseOperator)]
+    nodes = [cast("BaseOperator", n) for n in dag.topological_nodes() if n.runnable]
     compiled = compile_steps(nodes, entry_stream=False)
     return [] if compiled.entry_dynamic else compiled.problems
 
@@ -124,20 +125,18 @@ def flow_problems(dag: DAG) -> list[Problem]:
     entry that reads the call's input may be meant for a stream: the flow is fine if either
     kind of input compiles.
     """
-    from .operators import BaseOperator
-    from .runner import compile_plan
-
     found = dag.problems()
     if found:
         return found
     for leaf in dag.leaf_nodes:
-        if not isinstance(leaf, BaseOperator):
+        if not leaf.runnable:
             continue
+        op = cast("BaseOperator", leaf)
         try:
-            compile_plan(leaf, entry_stream=False)
+            CompiledPlan(dag, op, entry_stream=False)
         except DAGValidationError as exc:
             try:
-                compile_plan(leaf, entry_stream=True)
+                CompiledPlan(dag, op, entry_stream=True)
             except DAGValidationError:
                 found.extend(p for p in exc.problems if p not in found)
     return found

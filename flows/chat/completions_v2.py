@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from awel import DAG, BranchOperator, MapOperator, StreamifyAbsOperator
+from awel.operators import EitherJoin
 from awel.trigger import HttpTrigger
 from flows.chat._service import V2Call, v2_answer, v2_call, v2_stream
-from flows.model_api._openai import EitherJoin
 from operators.chat.request import V2ChatRequest
 
 

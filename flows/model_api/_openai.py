@@ -30,8 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from awel import SKIP_DATA, BranchJoinOperator, TransformStreamAbsOperator
-from awel.operators import Step
+from awel import TransformStreamAbsOperator
 from awel.trigger import HttpTrigger
 from operators.llm.types import Completion, Delta, FinishReason, GenerationParams, Guidance
 from operators.models import ModelCard
@@ -370,21 +369,6 @@ class CompletionChunks(ChunkWriter):
 
     def finish(self, head: str, index: int, reason: str, tail: str) -> str:
         return f'{head}{index},"text":"","logprobs":null,"finish_reason":"{reason}"}}]{tail}'
-
-
-class EitherJoin(BranchJoinOperator[Any]):
-    """The end of a branch whose one side streams and the other answers a value: passes on
-    whichever ran. (The engine's joins take inputs of one kind; here only one side ever
-    runs, so the kinds never meet.)"""
-
-    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
-        async def first_ran(*values: Any) -> Any:
-            for value in values:
-                if value is not SKIP_DATA:
-                    return value
-            return SKIP_DATA
-
-        return first_ran, any(inputs)
 
 
 def is_stream_request(body: Any) -> bool:

@@ -12,11 +12,11 @@ from typing import Any
 
 from awel import DAG, BranchOperator, MapOperator
 from awel.errors import ApiError
+from awel.operators import EitherJoin
 from flows.model_api._openai import (
     TRIGGER,
     ChatChunks,
     ChatCompletionRequest,
-    EitherJoin,
     finish_reason,
     is_stream_request,
     is_value_request,

@@ -10,11 +10,11 @@ import time
 from typing import Any
 
 from awel import DAG, BranchOperator, MapOperator
+from awel.operators import EitherJoin
 from flows.model_api._openai import (
     TRIGGER,
     CompletionChunks,
     CompletionRequest,
-    EitherJoin,
     finish_reason,
     is_stream_request,
     is_value_request,

@@ -352,6 +352,24 @@ async def test_branch_join_takes_the_side_that_ran() -> None:
     assert out.can_skip_in_branch is False
 
 
+async def test_either_join_passes_on_a_stream_or_a_value_whichever_side_ran() -> None:
+    from awel.operators import EitherJoin
+
+    with DAG("either") as dag:
+        a = entry()
+        br = BranchOperator[Any](
+            {(lambda n: n > 0): "streamed", (lambda n: n <= 0): "valued"}, task_name="br"
+        )
+        streamed = Count(task_name="streamed")
+        valued = inline(lambda n: f"value {n}", "valued")
+        out = EitherJoin(task_name="out")
+        a >> br >> [streamed, valued] >> out
+    assert dag.problems() == []
+    assert [x async for x in out.call_stream(3)] == [0, 1, 2]
+    assert await out.call(0) == "value 0"
+    assert out.can_skip_in_branch is False
+
+
 async def test_branch_passes_its_input_through() -> None:
     _, br, _ = parity_dag()
     assert await br.call(5) == 5
