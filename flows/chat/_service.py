@@ -171,7 +171,7 @@ async def mode_params(query: ModeQuery) -> Any:
     (none yet) for chat_knowledge, null for the others."""
     mode = query.chat_mode or "chat_normal"
     if mode in ("chat_with_db_qa", "chat_with_db_execute", "chat_dashboard"):
-        found = await current_store().list_datasources()
+        found = await current_store().datasources.list()
         return [{"param": ds.db_name, "type": ds.db_type} for ds in found]
     if mode in ("chat_knowledge", "extract_refine_summary"):
         return []
@@ -224,7 +224,7 @@ async def upload(body: UploadRequest) -> Any:
         learned = False
         if excel:
             desc = descriptor(record, learned=False)
-            await store.ensure_conversation(
+            await store.conversations.ensure(
                 body.conv_uid,
                 chat_mode="chat_excel",
                 user_name=body.user_name,
@@ -255,7 +255,7 @@ async def prepare(body: ConversationVo) -> list[dict[str, Any]]:
     file when the conversation has no round yet)."""
     call = await scene_call(body)
     store = current_store()
-    if call.chat_mode == "chat_excel" and not await store.list_messages(call.conv_uid):
+    if call.chat_mode == "chat_excel" and not await store.messages.list(call.conv_uid):
         await learn_file(
             SceneCall(
                 conv_uid=call.conv_uid,
@@ -269,4 +269,4 @@ async def prepare(body: ConversationVo) -> list[dict[str, Any]]:
                 sys_code=call.sys_code,
             )
         )
-    return message_vos(await store.list_messages(call.conv_uid))
+    return message_vos(await store.messages.list(call.conv_uid))

@@ -190,38 +190,38 @@ async def _summarise_now(ds: Datasource) -> None:
 
 
 async def db_list(query: DBListQuery) -> list[dict[str, Any]]:
-    found = await current_store().list_datasources(user_id=query.user_id, db_name=query.db_name)
+    found = await current_store().datasources.list(user_id=query.user_id, db_name=query.db_name)
     return [ds.public() for ds in found]
 
 
 async def db_add(body: DBConfig) -> bool:
     ds = _to_datasource(body, keep_masked=False)
     store = current_store()
-    if await store.get_datasource(ds.db_name) is not None:
-        await store.add_datasource(ds)  # raises DatasourceExists naming it
+    if await store.datasources.get(ds.db_name) is not None:
+        await store.datasources.add(ds)  # raises DatasourceExists naming it
     await _check_file(ds, _V1_FIELDS)
     # An unusable datasource is refused before it is stored, with the reason.
     await connector_for(ds).test()
-    added = await store.add_datasource(ds)
+    added = await store.datasources.add(ds)
     _summarise_later(added)
     return True
 
 
 async def db_edit(body: DBConfig) -> bool:
     store = current_store()
-    current = await store.require_datasource(body.db_name)
+    current = await store.datasources.require(body.db_name)
     ds = _to_datasource(body, keep_masked=True)
     await _check_file(ds, _V1_FIELDS)
     probe = ds if ds.db_pwd is not None else _with_stored_password(current, ds, _V1_FIELDS)
     await connector_for(probe).test()
-    await store.update_datasource(ds)
+    await store.datasources.update(ds)
     await forget(ds.db_name)
     return True
 
 
 async def db_delete(body: DBName) -> bool:
     store = current_store()
-    if not await store.delete_datasource(body.db_name):
+    if not await store.datasources.delete(body.db_name):
         raise UnknownDatasource(body.db_name)
     await forget(body.db_name)
     return True
@@ -234,7 +234,7 @@ async def db_test_connect(body: DBConfig) -> dict[str, Any]:
         ds = _to_datasource(body, keep_masked=True)
         stored = None
         if ds.db_pwd is None:
-            stored = await current_store().require_datasource(ds.db_name)
+            stored = await current_store().datasources.require(ds.db_name)
     except ApiError as exc:
         return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
     await _check_file(ds, _V1_FIELDS)
@@ -248,13 +248,13 @@ async def db_test_connect(body: DBConfig) -> dict[str, Any]:
 
 
 async def db_summary(query: DBSummaryQuery) -> bool:
-    ds = await current_store().require_datasource(query.db_name)
+    ds = await current_store().datasources.require(query.db_name)
     await _summarise_now(ds)
     return True
 
 
 async def db_refresh(body: DBConfig) -> bool:
-    ds = await current_store().require_datasource(body.db_name)
+    ds = await current_store().datasources.require(body.db_name)
     await _summarise_now(ds)
     return True
 
@@ -397,7 +397,7 @@ def _v2(ds: Datasource) -> dict[str, Any]:
 
 
 async def _by_id(ds_id: int) -> Datasource:
-    found = await current_store().get_datasource_by_id(ds_id)
+    found = await current_store().datasources.get_by_id(ds_id)
     if found is None:
         raise UnknownDatasource(str(ds_id), field="datasource_id", status=404)
     return found
@@ -406,12 +406,12 @@ async def _by_id(ds_id: int) -> Datasource:
 async def v2_create(body: DatasourceRequest) -> dict[str, Any]:
     ds = body.datasource()
     store = current_store()
-    if await store.get_datasource(ds.db_name) is not None:
-        await store.add_datasource(ds)  # raises DatasourceExists naming it
+    if await store.datasources.get(ds.db_name) is not None:
+        await store.datasources.add(ds)  # raises DatasourceExists naming it
     await _check_file(ds, body.fields)
     # The mask is no password of anybody's here: nothing is stored yet.
     await connector_for(replace(ds, db_pwd=ds.password)).test()
-    added = await store.add_datasource(ds)
+    added = await store.datasources.add(ds)
     _summarise_later(added)
     return _v2(added)
 
@@ -421,11 +421,11 @@ async def v2_update(body: DatasourceRequest) -> dict[str, Any]:
     store = current_store()
     current = await _by_id(body.id) if body.id is not None else None
     if current is None:
-        current = await store.require_datasource(ds.db_name)
+        current = await store.datasources.require(ds.db_name)
     await _check_file(ds, body.fields)
     probe = ds if ds.db_pwd is not None else _with_stored_password(current, ds, body.fields)
     await connector_for(probe).test()
-    updated = await store.update_datasource(ds, by_id=current.id)
+    updated = await store.datasources.update(ds, by_id=current.id)
     await forget(current.db_name)
     return _v2(updated)
 
@@ -436,13 +436,13 @@ async def v2_get(query: DatasourceId) -> dict[str, Any]:
 
 async def v2_delete(query: DatasourceId) -> dict[str, Any]:
     ds = await _by_id(query.datasource_id)
-    await current_store().delete_datasource(ds.db_name)
+    await current_store().datasources.delete(ds.db_name)
     await forget(ds.db_name)
     return _v2(ds)
 
 
 async def v2_list(query: Page) -> dict[str, Any]:
-    everything = await current_store().list_datasources()
+    everything = await current_store().datasources.list()
     start = (query.page - 1) * query.page_size
     items = [_v2(ds) for ds in everything[start : start + query.page_size]]
     total = len(everything)
@@ -462,7 +462,7 @@ async def v2_test_connection(body: DatasourceRequest) -> bool:
         # The mask names a stored datasource's password: by id when given, else by name.
         stored = await _by_id(body.id) if body.id is not None else None
         if stored is None:
-            stored = await current_store().require_datasource(ds.db_name)
+            stored = await current_store().datasources.require(ds.db_name)
         ds = _with_stored_password(stored, ds, body.fields)
     await connector_for(ds).test()
     return True

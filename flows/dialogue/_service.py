@@ -109,7 +109,7 @@ class ExportQuery(BaseModel):
 
 
 async def list_dialogues(q: ListQuery) -> list[dict[str, Any]]:
-    found, _ = await current_store().list_conversations(
+    found, _ = await current_store().conversations.list(
         user_name=q.user_name or q.user_id, sys_code=q.sys_code, page=q.page, page_size=q.page_size
     )
     return [server_response(c, user_name="") for c in found]
@@ -133,15 +133,15 @@ async def new(q: NewQuery) -> dict[str, Any]:
 
 
 async def delete(q: ConvQuery) -> None:
-    await current_store().delete_conversation(q.uid)
+    await current_store().conversations.delete(q.uid)
 
 
 async def clear(q: ConvQuery) -> None:
-    await current_store().clear_messages(q.uid)
+    await current_store().messages.clear(q.uid)
 
 
 async def messages(q: ConvQuery) -> list[dict[str, Any]]:
-    return message_vos(await current_store().list_messages(q.uid))
+    return message_vos(await current_store().messages.list(q.uid))
 
 
 async def scenes(_: Any) -> list[dict[str, Any]]:
@@ -149,7 +149,7 @@ async def scenes(_: Any) -> list[dict[str, Any]]:
 
 
 async def query(body: QueryBody) -> dict[str, Any] | None:
-    found, _ = await current_store().list_conversations(
+    found, _ = await current_store().conversations.list(
         user_name=body.user_name,
         sys_code=body.sys_code,
         chat_mode=body.chat_mode,
@@ -161,7 +161,7 @@ async def query(body: QueryBody) -> dict[str, Any] | None:
 
 
 async def query_page(body: QueryBody) -> dict[str, Any]:
-    found, total = await current_store().list_conversations(
+    found, total = await current_store().conversations.list(
         user_name=body.user_name,
         sys_code=body.sys_code,
         chat_mode=body.chat_mode,
@@ -185,11 +185,11 @@ async def export_messages(q: ExportQuery) -> FileAnswer:
     conversations: list[dict[str, Any]] = []
     page = 1
     while True:
-        found, total = await store.list_conversations(
+        found, total = await store.conversations.list(
             user_name=user, sys_code=q.sys_code, page=page, page_size=200
         )
         for conv in found:
-            msgs = message_vos(await store.list_messages(conv.conv_uid))
+            msgs = message_vos(await store.messages.list(conv.conv_uid))
             conversations.append(
                 {
                     "conv_uid": conv.conv_uid,

@@ -158,15 +158,15 @@ class RenderQuery(BaseModel):
 async def _datasource(db_name: str | None, conv_uid: str | None) -> Datasource:
     store = current_store()
     if db_name:
-        return await store.require_datasource(db_name)
+        return await store.datasources.require(db_name)
     if conv_uid:
         rounds = await sql_rounds(store, conv_uid)
         name = rounds[-1].db_name if rounds else ""
         if not name:
-            found = await store.get_conversation(conv_uid)
+            found = await store.conversations.get(conv_uid)
             name = (found.select_param or "") if found is not None else ""
         if name:
-            return await store.require_datasource(name)
+            return await store.datasources.require(name)
         raise _bad(f"conversation '{conv_uid}' names no datasource; give db_name", "db_name")
     raise _bad("db_name is required (or conv_uid of a conversation over a datasource)", "db_name")
 
@@ -218,7 +218,7 @@ def _table_node(table: Table) -> dict[str, Any]:
 
 async def db_tables(query: TablesQuery) -> dict[str, Any]:
     """One page of the datasource's schema tree; ``total`` counts the matching tables."""
-    ds = await current_store().require_datasource(query.db_name)
+    ds = await current_store().datasources.require(query.db_name)
     connector = connector_for(ds, read_only=not ds.writable)
     tables, total = await list_tables(
         connector, search=query.search_str, page_index=query.page_index, page_size=query.page_size
@@ -265,7 +265,7 @@ async def sql_submit(body: SqlSubmit) -> None:
         found = await sql_round(store, body.conv_uid, body.conv_round)
     except ApiError as exc:
         raise _bad(exc.message.replace("(round)", "(conv_round)"), "conv_round") from None
-    ds = await store.require_datasource(body.db_name or found.db_name)
+    ds = await store.datasources.require(body.db_name or found.db_name)
     checked = check_editor_sql(new_sql, ds, field="new_sql")
     answer = {**found.answer, "sql": new_sql}
     if body.new_speak:
@@ -352,7 +352,7 @@ def _try_chart(run: SqlRun, chart_type: str, title: str) -> Chart | None:
 async def chart_info(body: ChartInfoBody) -> dict[str, Any]:
     found, i = await _chart(body.con_uid, body.chart_title)
     spec = found.charts[i]
-    ds = await current_store().require_datasource(found.db_name)
+    ds = await current_store().datasources.require(found.db_name)
     sql = str(spec.get("sql") or "")
     run = await run_sql(ds, check_editor_sql(sql, ds))
     chart_type = chart_type_of(spec)
@@ -390,7 +390,7 @@ async def chart_submit(body: ChartSubmit) -> None:
     new_sql = _required(body.new_sql, "new_sql")
     chart_kind(body.new_chart_type, "new_chart_type")
     found, i = await _chart(body.conv_uid, body.chart_title)
-    ds = await store.require_datasource(body.db_name or found.db_name)
+    ds = await store.datasources.require(body.db_name or found.db_name)
     checked = check_editor_sql(new_sql, ds, field="new_sql")
     if not checked.reads:
         raise OperationNotAllowed(
@@ -436,12 +436,12 @@ async def chart_render(query: RenderQuery) -> Path:
     elif query.con_uid and query.chart_title:
         found, i = await _chart(query.con_uid, query.chart_title)
         sql, chart_type = str(found.charts[i].get("sql") or ""), chart_type_of(found.charts[i])
-        ds = await store.require_datasource(query.db_name or found.db_name)
+        ds = await store.datasources.require(query.db_name or found.db_name)
     elif query.con_uid and query.round:
         answer_round = await sql_round(store, query.con_uid, query.round)
         sql = str(answer_round.answer.get("sql") or "")
         chart_type = str(answer_round.answer.get("display_type") or "response_table")
-        ds = await store.require_datasource(query.db_name or answer_round.db_name)
+        ds = await store.datasources.require(query.db_name or answer_round.db_name)
     else:
         raise _bad(
             "say what to draw: sql with chart_type (and db_name), con_uid with chart_title,"

@@ -182,7 +182,7 @@ async def store_upload(
         custom_metadata={"duckdb_path": str(database), "table": TABLE, **loaded} if load else {},
         gmt_created=dt.datetime.now(),
     )
-    return await store.add_file(record)
+    return await store.files.add(record)
 
 
 def descriptor(record: StoredFile, *, learned: bool) -> dict[str, Any]:
@@ -212,7 +212,7 @@ async def resolve_file(store: MetadataStore, select_param: str) -> StoredFile:
     """The uploaded file ``select_param`` names (the upload's descriptor, its JSON, its
     ``file_path`` or the file id); :class:`BadUpload` naming ``select_param`` if none."""
     file_id = _file_id(select_param)
-    record = await store.get_file(file_id) if file_id else None
+    record = await store.files.get(file_id) if file_id else None
     if record is None or "duckdb_path" not in record.custom_metadata:
         shown = select_param if len(select_param) < 200 else select_param[:200] + "..."
         raise BadUpload(

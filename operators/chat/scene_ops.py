@@ -72,7 +72,7 @@ async def _schema_text(call: SceneCall, *, top_k: int = TOP_K_TABLES) -> str:
     ds = call.datasource
     assert ds is not None
     store = current_store()
-    if not await store.list_summaries(ds.db_name):
+    if not await store.summaries.list(ds.db_name):
         # Never summarised (added straight to the store, or the build after db/add failed).
         await rebuild_summaries(store, ds)
     tables = await search_tables(store, ds.db_name, call.user_input, top_k=top_k)
@@ -88,7 +88,7 @@ class SchemaOf(MapOperator[SceneCall, SceneCall]):
         self.top_k = top_k
 
     async def map(self, input_value: SceneCall) -> SceneCall:
-        ds = await current_store().require_datasource(input_value.select_param)
+        ds = await current_store().datasources.require(input_value.select_param)
         call = dataclasses.replace(input_value, datasource=ds)
         return dataclasses.replace(call, schema=await _schema_text(call, top_k=self.top_k))
 

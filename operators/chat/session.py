@@ -1,10 +1,10 @@
 """One chat round, whatever the scene: checking the request, history in, the scene's flow
 run, the stream written, the round stored.
 
-The round is stored here, not by the scenes, in one transaction (``store.save_round``) and
-only once the scene has ended: a client that hangs up mid-stream leaves no half round, and
-a round whose answer was unusable is stored with its error message as the view, so nothing
-asked is lost.
+The round is stored here, not by the scenes, in one transaction
+(``store.conversations.save_round``) and only once the scene has ended: a client that hangs
+up mid-stream leaves no half round, and a round whose answer was unusable is stored with its
+error message as the view, so nothing asked is lost.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def check_param(found: Scene, select_param: str, field: str = "select_para
         raise BadSceneParam(f"{found.code} needs {what[found.needs]}", field)
     if found.needs == "db":
         try:
-            await current_store().require_datasource(select_param)
+            await current_store().datasources.require(select_param)
         except UnknownDatasource as exc:
             raise BadSceneParam(exc.message.replace(" (db_name)", ""), field) from None
     elif found.needs == "file":
@@ -87,7 +87,7 @@ async def history_of(conv_uid: str, rounds: int = HISTORY_ROUNDS) -> list[ChatMe
     """The last ``rounds`` rounds of the conversation as chat messages."""
     if not conv_uid:
         return []
-    messages = await current_store().list_messages(conv_uid)
+    messages = await current_store().messages.list(conv_uid)
     if not messages:
         return []
     last = messages[-1].round_index
@@ -141,7 +141,7 @@ async def _save(call: SceneCall, done: RoundDone) -> int:
     }
     if done.error is not None:
         context["error"] = done.error
-    return await current_store().save_round(
+    return await current_store().conversations.save_round(
         call.conv_uid,
         call.user_input,
         done.ai,

@@ -232,7 +232,7 @@ async def rebuild_summaries(store: MetadataStore, ds: Datasource) -> list[TableS
         TableSummary(ds.db_name, t.name, s, name if v is not None else None, v)
         for t, s, v in zip(tables, texts, vectors, strict=True)
     ]
-    await store.replace_summaries(ds.db_name, summaries)
+    await store.summaries.replace(ds.db_name, summaries)
     return summaries
 
 
@@ -250,7 +250,7 @@ async def search_tables(
 ) -> list[TableSummary]:
     """The ``top_k`` table summaries most related to ``question``: by embedding cosine
     when the summaries and a model of the same name are there, else by shared words."""
-    summaries = await store.list_summaries(db_name)
+    summaries = await store.summaries.list(db_name)
     if len(summaries) <= top_k:
         return summaries
     model = _embedder()

@@ -64,11 +64,11 @@ class _Round:
 
 
 async def _rounds(store: MetadataStore, conv_uid: str) -> tuple[list[_Round], str | None]:
-    conversation = await store.get_conversation(conv_uid)
+    conversation = await store.conversations.get(conv_uid)
     if conversation is None:
         return [], None
     by_index: dict[int, _Round] = {}
-    for message in await store.list_messages(conv_uid):
+    for message in await store.messages.list(conv_uid):
         by_index.setdefault(message.round_index, _Round(message.round_index)).messages[
             message.role
         ] = message

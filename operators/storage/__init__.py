@@ -42,10 +42,6 @@ module, all on the store's engine:
 - ``store.files`` (:mod:`.files`): ``add(StoredFile)``, ``get(file_id)``,
   ``list(conv_uid=)``, ``delete(file_id)``.
 
-The store still answers to its names of before the repositories (``save_round``,
-``list_messages``, ``get_datasource``, ``replace_summaries``, ``add_file`` ...), each the
-repository's method under its old name, until the callers have moved.
-
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.
 """

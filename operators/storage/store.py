@@ -6,10 +6,6 @@ The repositories (each in its own module) hold the queries: ``store.conversation
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
 records). Every public method is one transaction. SQLite runs in WAL mode with
 ``synchronous=FULL``: a round acknowledged is on disk.
-
-The store also answers to the names it had before the repositories (``save_round``,
-``get_datasource``, ``add_file`` ...): each is the repository's method under its old name,
-so callers move to ``store.<kind>.<method>`` at their own pace.
 """
 
 from __future__ import annotations
@@ -98,29 +94,6 @@ class MetadataStore:
         self.datasources = DatasourceRepository(self._tx, secrets)
         self.summaries = SummaryRepository(self._tx)
         self.files = FileRepository(self._tx)
-        # The names of before the repositories, bound to their methods: the same signatures
-        # and behaviour, for the callers not moved yet (delete a name when none uses it).
-        self.save_round = self.conversations.save_round
-        self.ensure_conversation = self.conversations.ensure
-        self.get_conversation = self.conversations.get
-        self.list_conversations = self.conversations.list
-        self.delete_conversation = self.conversations.delete
-        self.clear_messages = self.messages.clear
-        self.list_messages = self.messages.list
-        self.update_message = self.messages.update
-        self.add_datasource = self.datasources.add
-        self.update_datasource = self.datasources.update
-        self.get_datasource = self.datasources.get
-        self.get_datasource_by_id = self.datasources.get_by_id
-        self.require_datasource = self.datasources.require
-        self.list_datasources = self.datasources.list
-        self.delete_datasource = self.datasources.delete
-        self.replace_summaries = self.summaries.replace
-        self.list_summaries = self.summaries.list
-        self.add_file = self.files.add
-        self.get_file = self.files.get
-        self.list_files = self.files.list
-        self.delete_file = self.files.delete
 
     @classmethod
     async def open(

@@ -82,7 +82,7 @@ async def serving(tmp_path: Path, *datasources: Datasource) -> AsyncIterator[Cli
     """The live server, with ``datasources`` configured in its store."""
     async with running(tmp_path) as client:
         for ds in datasources:
-            await current_store().add_datasource(ds)
+            await current_store().datasources.add(ds)
         yield client
 
 

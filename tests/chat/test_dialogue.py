@@ -147,8 +147,8 @@ async def test_a_client_that_hangs_up_leaves_no_half_round(tmp_path: Path) -> No
             await asyncio.sleep(0.02)
         assert slow.streams_closed == 1
         await asyncio.sleep(0.1)
-        assert await current_store().list_messages("c-hangup") == []
-        assert await current_store().get_conversation("c-hangup") is None
+        assert await current_store().messages.list("c-hangup") == []
+        assert await current_store().conversations.get("c-hangup") is None
 
 
 async def test_the_user_id_header_names_the_user_of_a_round(

@@ -55,7 +55,7 @@ async def test_chat_data_runs_the_models_sql(
         assert set(ai) == {"thoughts", "sql", "display_type", "direct_response"}
         assert ai["sql"] == "SELECT name FROM users ORDER BY id"
         assert msgs[2]["context"] == view
-        conv = await current_store().get_conversation("c1")
+        conv = await current_store().conversations.get("c1")
         assert conv is not None and conv.select_param == shop.db_name
         assert conv.chat_mode == "chat_with_db_execute"
 

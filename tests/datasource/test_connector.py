@@ -97,7 +97,7 @@ async def test_schema_summary_and_search(shop: Datasource, tmp_path: Path) -> No
     if shop.db_type != "sqlite":  # SQLite has no comments
         assert tables["users"].comment == "people who buy"
     async with open_store(None, data_dir=tmp_path) as store:
-        stored = await store.add_datasource(shop)
+        stored = await store.datasources.add(shop)
         summaries = await rebuild_summaries(store, stored)
         assert len(summaries) == 2
         found = await search_tables(store, shop.db_name, "list the names", top_k=1)
@@ -135,7 +135,7 @@ async def test_schema_search_ranks_tables_with_the_real_embeddings_model(tmp_pat
         using_models(ModelSet(embedders=[embedder])),
         open_store(None, data_dir=tmp_path) as store,
     ):
-        stored = await store.add_datasource(shop)
+        stored = await store.datasources.add(shop)
         summaries = await rebuild_summaries(store, stored)
         assert all(s.embedder == "all-minilm-l6-v2" for s in summaries)
         found = await search_tables(store, "shop", "what did each purchase cost?", top_k=1)

@@ -97,7 +97,7 @@ async def test_v1_the_mask_only_works_for_the_stored_endpoint(kind: str, tmp_pat
             refused = await failed(await client.post("/api/v1/chat/db/edit", json=other_db))
             refused_for(refused, "db_name", password_field="db_pwd")
         assert seen == []
-        stored = await current_store().require_datasource(ds.db_name)
+        stored = await current_store().datasources.require(ds.db_name)
         assert (stored.db_host, stored.db_port, stored.db_user, stored.password) == (
             ds.db_host, ds.db_port, ds.db_user, PASSWORD,
         )  # fmt: skip
@@ -108,7 +108,7 @@ async def test_v1_the_mask_only_works_for_the_stored_endpoint(kind: str, tmp_pat
         tested = await (await client.post("/api/v1/chat/db/test/connect", json=same)).json()
         assert tested["success"] is True, tested
         assert await ok(await client.post("/api/v1/chat/db/edit", json=same)) is True
-        stored = await current_store().require_datasource(ds.db_name)
+        stored = await current_store().datasources.require(ds.db_name)
         assert stored.comment == "edited" and stored.password == PASSWORD
         # A new password with a new endpoint is the caller's own: it is tried there.
         own = {**elsewhere, "db_pwd": "their own"}
@@ -165,5 +165,5 @@ async def test_v2_the_mask_only_works_for_the_stored_endpoint(kind: str, tmp_pat
         assert await ok(tested) is True
         updated = await ok(await client.put("/api/v2/serve/datasources", json=same))
         assert updated["description"] == "still the shop"
-        stored = await current_store().require_datasource(ds.db_name)
+        stored = await current_store().datasources.require(ds.db_name)
         assert stored.password == PASSWORD and stored.db_host == ds.db_host

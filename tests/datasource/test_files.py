@@ -98,7 +98,7 @@ async def test_the_servers_own_files_are_never_a_datasource(tmp_path: Path) -> N
         put = {"id": added["items"][0]["id"], "type": "sqlite", "params": {"path": str(hard)}}
         answer = await failed(await client.put("/api/v2/serve/datasources", json=put))
         assert "params.path" in answer["err_msg"] and "data folder" in answer["err_msg"]
-        assert (await current_store().require_datasource("mine")).db_path == str(mine)
+        assert (await current_store().datasources.require("mine")).db_path == str(mine)
 
 
 async def test_datasource_roots_bound_where_files_may_be(tmp_path: Path) -> None:

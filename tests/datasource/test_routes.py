@@ -56,7 +56,7 @@ async def test_v1_life_of_a_datasource(shop: Datasource, tmp_path: Path) -> None
         assert await ok(await client.post("/api/v1/chat/db/summary", params=query)) is True
         from operators.storage import current_store
 
-        summaries = await current_store().list_summaries(shop.db_name)
+        summaries = await current_store().summaries.list(shop.db_name)
         assert sorted(s.table_name for s in summaries) == ["orders", "users"]
         users = next(s for s in summaries if s.table_name == "users")
         assert "name" in users.summary and "alice" in users.summary
@@ -66,7 +66,7 @@ async def test_v1_life_of_a_datasource(shop: Datasource, tmp_path: Path) -> None
         # An edit that sends the mask back keeps the stored password.
         edit = db_config(shop, db_pwd=PASSWORD_MASK, comment="edited")
         assert await ok(await client.post("/api/v1/chat/db/edit", json=edit)) is True
-        stored = await current_store().require_datasource(shop.db_name)
+        stored = await current_store().datasources.require(shop.db_name)
         assert stored.comment == "edited" and stored.password == shop.password
 
         gone = await client.post("/api/v1/chat/db/delete", params={"db_name": shop.db_name})
@@ -203,7 +203,7 @@ async def test_db_list_shows_the_user_id_header_user_its_own_and_shared_sources(
     async with running(tmp_path) as client:
         store = current_store()
         for ds in (sqlite("alices", "alice"), sqlite("bobs", "bob"), sqlite("shared", None)):
-            await store.add_datasource(ds)
+            await store.datasources.add(ds)
         listed = await ok(await client.get("/api/v1/chat/db/list", headers={"user-id": "alice"}))
         assert sorted(d["db_name"] for d in listed) == ["alices", "shared"]
         everyone = await ok(await client.get("/api/v1/chat/db/list"))

@@ -83,7 +83,7 @@ async def save_sql_round(
     }
     markup = f'<chart-view content="{{&quot;type&quot;: &quot;{display_type}&quot;}}" />'
     view = f"Sum each user's orders.\n{markup}"
-    return await current_store().save_round(
+    return await current_store().conversations.save_round(
         conv_uid,
         QUESTION,
         json.dumps(answer),

@@ -159,7 +159,7 @@ async def _dashboard_round(conv_uid: str, db_name: str) -> int:
             for i, c in enumerate(_charts())
         ],
     }
-    return await current_store().save_round(
+    return await current_store().conversations.save_round(
         conv_uid,
         "Show me the shop",
         json.dumps(_charts()),
@@ -221,7 +221,7 @@ async def test_dashboard_edit_cycle(shop: Datasource, tmp_path: Path) -> None:
             "thoughts": "Orders per user.",
         }
         assert after["charts"][0] == _charts()[0]
-        view = {m.role: m.content for m in await current_store().list_messages("d1")}["view"]
+        view = {m.role: m.content for m in await current_store().messages.list("d1")}["view"]
         item = json.loads(view)["charts"][1]
         assert item["chart_uid"] == "uid1" and item["chart_type"] == "response_pie_chart"
         assert item["column_name"] == ["name", "n"]

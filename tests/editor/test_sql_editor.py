@@ -21,7 +21,9 @@ from tests.editor.conftest import (
 async def test_the_edit_cycle(shop: Datasource, tmp_path: Path) -> None:
     async with serving(tmp_path, shop) as client:
         store = current_store()
-        await store.save_round("c1", "hello", "Hi! Ask me about the shop.", view_message="Hi!")
+        await store.conversations.save_round(
+            "c1", "hello", "Hi! Ask me about the shop.", view_message="Hi!"
+        )
         assert await save_sql_round("c1", shop.db_name) == 2
 
         rounds = await ok(await client.get("/api/v1/editor/sql/rounds", params={"con_uid": "c1"}))
@@ -67,7 +69,7 @@ async def test_the_edit_cycle(shop: Datasource, tmp_path: Path) -> None:
             "display_type": "response_bar_chart",
             "direct_response": "",
         }
-        messages = {m.role: m.content for m in await store.list_messages("c1", round_index=2)}
+        messages = {m.role: m.content for m in await store.messages.list("c1", round_index=2)}
         assert messages["human"] == QUESTION
         assert messages["view"].startswith("Just the names.\n<chart-view content=")
         assert "&quot;carol&quot;" in messages["view"] and "spent" not in messages["view"]

@@ -30,12 +30,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def _contents(store: MetadataStore, conv: str, round_index: int) -> dict[str, str]:
-    return {m.role: m.content for m in await store.list_messages(conv, round_index=round_index)}
+    return {m.role: m.content for m in await store.messages.list(conv, round_index=round_index)}
 
 
 async def test_edit_undo_and_history(store: MetadataStore) -> None:
-    await store.save_round("c1", "q1", '{"sql": "a"}', view_message="v-a")
-    await store.save_round("c1", "q2", '{"sql": "b"}', view_message="v-b")
+    await store.conversations.save_round("c1", "q1", '{"sql": "a"}', view_message="v-a")
+    await store.conversations.save_round("c1", "q2", '{"sql": "b"}', view_message="v-b")
 
     assert await edit_round(store, "c1", 2, {"ai": '{"sql": "b2"}', "view": "v-b2"}, note="e1") == 2
     # Only what changed is an edit's; the same content again changes nothing.
@@ -62,7 +62,7 @@ async def test_edit_undo_and_history(store: MetadataStore) -> None:
 
 
 async def test_unknown_rounds_are_named(store: MetadataStore) -> None:
-    await store.save_round("c2", "q", "a")
+    await store.conversations.save_round("c2", "q", "a")
     for call in (
         edit_round(store, "c2", 5, {"ai": "x"}),
         edit_round(store, "nope", 1, {"ai": "x"}),
@@ -78,7 +78,7 @@ async def test_unknown_rounds_are_named(store: MetadataStore) -> None:
 
 
 async def test_concurrent_edits_get_their_own_numbers(store: MetadataStore) -> None:
-    await store.save_round("c3", "q", "a0", view_message="v0")
+    await store.conversations.save_round("c3", "q", "a0", view_message="v0")
     versions = await asyncio.gather(
         *(edit_round(store, "c3", 1, {"ai": f"a{i}"}) for i in range(1, 6))
     )
@@ -89,10 +89,10 @@ async def test_concurrent_edits_get_their_own_numbers(store: MetadataStore) -> N
 
 
 async def test_versions_go_with_their_messages(store: MetadataStore) -> None:
-    await store.save_round("c4", "q", "a0")
+    await store.conversations.save_round("c4", "q", "a0")
     await edit_round(store, "c4", 1, {"ai": "a1"})
-    await store.clear_messages("c4")
-    await store.save_round("c4", "q", "fresh")
+    await store.messages.clear("c4")
+    await store.conversations.save_round("c4", "q", "fresh")
     # The new round 1 starts its own history: the cleared round's versions went with it.
     assert [v.version for v in await round_history(store, "c4", 1)] == [1]
-    await store.delete_conversation("c4")
+    await store.conversations.delete("c4")

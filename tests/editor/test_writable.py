@@ -27,17 +27,17 @@ _V1 = [
 
 
 async def _check_flag(store: MetadataStore) -> None:
-    added = await store.add_datasource(Datasource(db_type="sqlite", db_name="w", db_path="/x"))
+    added = await store.datasources.add(Datasource(db_type="sqlite", db_name="w", db_path="/x"))
     assert added.writable is False
-    flipped = await store.update_datasource(
+    flipped = await store.datasources.update(
         Datasource(db_type="sqlite", db_name="w", db_path="/x", writable=True, db_pwd=None)
     )
     assert flipped.writable is True and flipped.allow_ddl is False
-    assert (await store.require_datasource("w")).writable is True
-    ddl = await store.update_datasource(
+    assert (await store.datasources.require("w")).writable is True
+    ddl = await store.datasources.update(
         Datasource(db_type="sqlite", db_name="w", db_path="/x", writable=True, allow_ddl=True)
     )
-    assert ddl.allow_ddl is True and (await store.require_datasource("w")).allow_ddl is True
+    assert ddl.allow_ddl is True and (await store.datasources.require("w")).allow_ddl is True
 
 
 async def test_writable_is_stored_and_defaults_to_false(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ async def test_a_version_1_database_gains_the_column(kind: str, tmp_path: Path) 
                 await conn.execute(text(sql.replace("{serial}", serial)))
         await engine.dispose()
         async with open_store(url, data_dir=tmp_path) as store:
-            old = await store.require_datasource("old")
+            old = await store.datasources.require("old")
             assert old.writable is False
             await _check_flag(store)
             async with store.engine.connect() as conn:

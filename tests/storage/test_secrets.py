@@ -108,17 +108,17 @@ async def test_passwords_stored_under_the_fixed_salt_key_still_read_back(tmp_pat
     old_key = _fixed_salt_key(passphrase).decode()
     # What a server before random salts stored, with the key its passphrase gave.
     async with open_store(None, data_dir=tmp_path, secret_key=old_key) as store:
-        await store.add_datasource(Datasource(db_type="mysql", db_name="old", db_pwd="old-pw"))
+        await store.datasources.add(Datasource(db_type="mysql", db_name="old", db_pwd="old-pw"))
     async with open_store(None, data_dir=tmp_path, secret_key=passphrase) as store:
-        assert (await store.require_datasource("old")).password == "old-pw"
-        await store.add_datasource(Datasource(db_type="mysql", db_name="new", db_pwd="new-pw"))
+        assert (await store.datasources.require("old")).password == "old-pw"
+        await store.datasources.add(Datasource(db_type="mysql", db_name="new", db_pwd="new-pw"))
         token = store.secrets.encrypt("new-pw")
     # New passwords are encrypted with the salted key, not the fixed-salt one.
     with pytest.raises(InvalidToken):
         Fernet(old_key.encode()).decrypt(token.encode())
     async with open_store(None, data_dir=tmp_path, secret_key=passphrase) as store:
-        assert (await store.require_datasource("new")).password == "new-pw"
-        assert (await store.require_datasource("old")).password == "old-pw"
+        assert (await store.datasources.require("new")).password == "new-pw"
+        assert (await store.datasources.require("old")).password == "old-pw"
 
 
 def test_awel_serve_refuses_to_start_with_a_key_others_may_read(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from operators.storage.tables import Base, MessageRow
 
 
 async def test_a_round_is_stored_whole_and_numbered(store: MetadataStore) -> None:
-    first = await store.save_round(
+    first = await store.conversations.save_round(
         "c1",
         "How many users are there? " * 20,
         '{"sql": "SELECT count(*) FROM users"}',
@@ -39,9 +39,11 @@ async def test_a_round_is_stored_whole_and_numbered(store: MetadataStore) -> Non
         model_name="smollm2",
         context={"param_type": "DB Select", "param_value": "shop"},
     )
-    second = await store.save_round("c1", "And orders?", NewMessage("ai", "7", {"x": 1}))
+    second = await store.conversations.save_round(
+        "c1", "And orders?", NewMessage("ai", "7", {"x": 1})
+    )
     assert (first, second) == (1, 2)
-    messages = await store.list_messages("c1")
+    messages = await store.messages.list("c1")
     assert [(m.index, m.round_index, m.role) for m in messages] == [
         (0, 1, "human"),
         (1, 1, "ai"),
@@ -51,7 +53,7 @@ async def test_a_round_is_stored_whole_and_numbered(store: MetadataStore) -> Non
     ]
     assert messages[0].context == {"param_type": "DB Select", "param_value": "shop"}
     assert messages[4].context == {"x": 1}
-    conv = await store.get_conversation("c1")
+    conv = await store.conversations.get("c1")
     assert conv is not None
     assert conv.summary == ("How many users are there? " * 20)[:250]
     assert (conv.chat_mode, conv.user_name, conv.select_param) == (
@@ -60,7 +62,7 @@ async def test_a_round_is_stored_whole_and_numbered(store: MetadataStore) -> Non
         "shop",
     )
     assert conv.message_count == 5
-    assert [m.role for m in await store.list_messages("c1", round_index=2)] == ["human", "ai"]
+    assert [m.role for m in await store.messages.list("c1", round_index=2)] == ["human", "ai"]
 
 
 class Crash(Exception):
@@ -85,31 +87,35 @@ async def test_a_failure_mid_round_leaves_nothing_half_written(
     store: MetadataStore, crash_on_answer: None
 ) -> None:
     with pytest.raises(Crash):
-        await store.save_round("c3", "question", "answer")
+        await store.conversations.save_round("c3", "question", "answer")
     # A new conversation whose first round fails is not created at all.
-    assert await store.get_conversation("c3") is None
-    assert await store.list_messages("c3") == []
+    assert await store.conversations.get("c3") is None
+    assert await store.messages.list("c3") == []
 
 
 async def test_a_failing_later_round_leaves_the_earlier_ones(store: MetadataStore) -> None:
-    await store.save_round("c2", "first question", "first answer")
-    before = await store.get_conversation("c2")
+    await store.conversations.save_round("c2", "first question", "first answer")
+    before = await store.conversations.get("c2")
     # The answer's context cannot be stored (not JSON): the question of the same round goes
     # too, and the conversation does not move.
     with pytest.raises(StatementError, match="not JSON serializable"):
-        await store.save_round("c2", "second question", NewMessage("ai", "x", {"bad": object()}))
-    assert [m.content for m in await store.list_messages("c2")] == [
+        await store.conversations.save_round(
+            "c2", "second question", NewMessage("ai", "x", {"bad": object()})
+        )
+    assert [m.content for m in await store.messages.list("c2")] == [
         "first question",
         "first answer",
     ]
-    assert await store.get_conversation("c2") == before
-    assert await store.save_round("c2", "second question", "second answer") == 2
+    assert await store.conversations.get("c2") == before
+    assert await store.conversations.save_round("c2", "second question", "second answer") == 2
 
 
 async def test_concurrent_rounds_of_one_conversation_never_collide(store: MetadataStore) -> None:
-    rounds = await asyncio.gather(*(store.save_round("busy", f"q{i}", f"a{i}") for i in range(8)))
+    rounds = await asyncio.gather(
+        *(store.conversations.save_round("busy", f"q{i}", f"a{i}") for i in range(8))
+    )
     assert sorted(rounds) == list(range(1, 9))
-    messages = await store.list_messages("busy")
+    messages = await store.messages.list("busy")
     assert [m.index for m in messages] == list(range(16))
     for m in messages:
         # Each round's question and answer stay together.
@@ -118,40 +124,40 @@ async def test_concurrent_rounds_of_one_conversation_never_collide(store: Metada
 
 async def test_list_delete_and_clear_conversations(store: MetadataStore) -> None:
     for i in range(3):
-        await store.save_round(
+        await store.conversations.save_round(
             f"u{i}", f"hello {i}", "hi", user_name="bob", chat_mode="chat_normal"
         )
-    await store.save_round("other", "x", "y", user_name="carol")
-    page, total = await store.list_conversations(user_name="bob", page=1, page_size=2)
+    await store.conversations.save_round("other", "x", "y", user_name="carol")
+    page, total = await store.conversations.list(user_name="bob", page=1, page_size=2)
     assert total == 3
     assert [c.conv_uid for c in page] == ["u2", "u1"]
-    page2, _ = await store.list_conversations(user_name="bob", page=2, page_size=2)
+    page2, _ = await store.conversations.list(user_name="bob", page=2, page_size=2)
     assert [c.conv_uid for c in page2] == ["u0"]
-    _, everyone = await store.list_conversations()
+    _, everyone = await store.conversations.list()
     assert everyone == 4
 
-    assert await store.clear_messages("u1") == 2
-    assert await store.list_messages("u1") == []
-    assert await store.get_conversation("u1") is not None
-    assert await store.delete_conversation("u0") is True
-    assert await store.delete_conversation("u0") is False
-    assert await store.get_conversation("u0") is None
-    assert await store.list_messages("u0") == []
+    assert await store.messages.clear("u1") == 2
+    assert await store.messages.list("u1") == []
+    assert await store.conversations.get("u1") is not None
+    assert await store.conversations.delete("u0") is True
+    assert await store.conversations.delete("u0") is False
+    assert await store.conversations.get("u0") is None
+    assert await store.messages.list("u0") == []
 
 
 async def test_ensure_conversation_then_the_first_round_sets_its_summary(
     store: MetadataStore,
 ) -> None:
-    conv = await store.ensure_conversation(
+    conv = await store.conversations.ensure(
         "prep", chat_mode="chat_excel", select_param={"file_name": "a.csv"}
     )
     assert (conv.summary, conv.select_param) == ("", '{"file_name": "a.csv"}')
-    await store.save_round("prep", "what is in the file?", "columns a, b")
-    again = await store.get_conversation("prep")
+    await store.conversations.save_round("prep", "what is in the file?", "columns a, b")
+    again = await store.conversations.get("prep")
     assert again is not None
     assert (again.summary, again.chat_mode) == ("what is in the file?", "chat_excel")
-    assert await store.update_message("prep", 1, "ai", content="columns a, b, c") is True
-    assert (await store.list_messages("prep"))[1].content == "columns a, b, c"
+    assert await store.messages.update("prep", 1, "ai", content="columns a, b, c") is True
+    assert (await store.messages.list("prep"))[1].content == "columns a, b, c"
 
 
 async def test_datasources_crud_and_password_kept_when_not_given(store: MetadataStore) -> None:
@@ -165,47 +171,47 @@ async def test_datasources_crud_and_password_kept_when_not_given(store: Metadata
         comment="the shop",
         ext_config={"schema": "public"},
     )
-    added = await store.add_datasource(ds)
+    added = await store.datasources.add(ds)
     assert added.id is not None and added.password == "s3cret!"
     assert "s3cret" not in repr(added)
     assert added.public()["db_pwd"] == PASSWORD_MASK
     with pytest.raises(DatasourceExists, match="'shop' already exists"):
-        await store.add_datasource(ds)
+        await store.datasources.add(ds)
 
-    kept = await store.update_datasource(
+    kept = await store.datasources.update(
         Datasource(db_type="mysql", db_name="shop", db_host="db2.local", db_pwd=None)
     )
     assert (kept.db_host, kept.password) == ("db2.local", "s3cret!")
-    changed = await store.update_datasource(
+    changed = await store.datasources.update(
         Datasource(db_type="mysql", db_name="shop", db_pwd="new")
     )
     assert changed.password == "new"
-    renamed = await store.update_datasource(
+    renamed = await store.datasources.update(
         Datasource(db_type="mysql", db_name="shop2", db_pwd=None), by_id=added.id
     )
     assert renamed.db_name == "shop2" and renamed.password == "new"
     with pytest.raises(UnknownDatasource, match="'nope'"):
-        await store.update_datasource(Datasource(db_type="mysql", db_name="nope"))
+        await store.datasources.update(Datasource(db_type="mysql", db_name="nope"))
     with pytest.raises(UnknownDatasource, match="'nope'"):
-        await store.require_datasource("nope")
+        await store.datasources.require("nope")
 
-    await store.add_datasource(Datasource(db_type="sqlite", db_name="mine", user_id="u1"))
-    await store.add_datasource(Datasource(db_type="sqlite", db_name="theirs", user_id="u2"))
-    visible = [d.db_name for d in await store.list_datasources(user_id="u1")]
+    await store.datasources.add(Datasource(db_type="sqlite", db_name="mine", user_id="u1"))
+    await store.datasources.add(Datasource(db_type="sqlite", db_name="theirs", user_id="u2"))
+    visible = [d.db_name for d in await store.datasources.list(user_id="u1")]
     assert visible == ["shop2", "mine"]
-    assert len(await store.list_datasources()) == 3
+    assert len(await store.datasources.list()) == 3
 
-    await store.replace_summaries("mine", [TableSummary("mine", "t", "table t(a int)")])
-    assert [s.table_name for s in await store.list_summaries("mine")] == ["t"]
-    assert await store.delete_datasource("mine") is True
-    assert await store.list_summaries("mine") == []
-    assert await store.get_datasource("mine") is None
+    await store.summaries.replace("mine", [TableSummary("mine", "t", "table t(a int)")])
+    assert [s.table_name for s in await store.summaries.list("mine")] == ["t"]
+    assert await store.datasources.delete("mine") is True
+    assert await store.summaries.list("mine") == []
+    assert await store.datasources.get("mine") is None
 
 
 async def test_passwords_are_encrypted_in_the_database(store: MetadataStore) -> None:
     from sqlalchemy import text
 
-    await store.add_datasource(Datasource(db_type="postgresql", db_name="p", db_pwd="hunter2-pw"))
+    await store.datasources.add(Datasource(db_type="postgresql", db_name="p", db_pwd="hunter2-pw"))
     async with store.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT db_pwd FROM datasources"))).scalar_one()
     assert "hunter2" not in stored
@@ -215,12 +221,12 @@ async def test_passwords_are_encrypted_in_the_database(store: MetadataStore) -> 
 def test_the_sqlite_file_holds_no_clear_password(tmp_path: Path) -> None:
     async def main() -> None:
         async with open_store(None, data_dir=tmp_path) as store:
-            await store.add_datasource(
+            await store.datasources.add(
                 Datasource(db_type="mysql", db_name="m", db_pwd="plain-text-pw-123")
             )
         # Reopened with the same data folder (and so the same key): the password reads back.
         async with open_store(None, data_dir=tmp_path) as store:
-            ds = await store.require_datasource("m")
+            ds = await store.datasources.require("m")
             assert ds.password == "plain-text-pw-123"
 
     asyncio.run(main())
@@ -235,9 +241,9 @@ async def test_another_key_cannot_read_the_password_but_the_datasource_survives(
     tmp_path: Path,
 ) -> None:
     async with open_store(None, data_dir=tmp_path, secret_key="first passphrase") as store:
-        await store.add_datasource(Datasource(db_type="mysql", db_name="m", db_pwd="pw"))
+        await store.datasources.add(Datasource(db_type="mysql", db_name="m", db_pwd="pw"))
     async with open_store(None, data_dir=tmp_path, secret_key="second passphrase") as store:
-        ds = await store.require_datasource("m")
+        ds = await store.datasources.require("m")
         assert ds.password == ""
 
 
