@@ -4,24 +4,24 @@ without it; the roles of ``awel start`` (run in-process here) send it with every
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from click.testing import CliRunner
 
 from operators.cluster.client import ClusterError, ControllerClient
 from operators.cluster.remote import remote_set
 from operators.cluster.state import current_cluster
 from operators.cluster.types import MANAGER_KEY
-from server.cluster import ClusterSettings, role_apps, role_context
+from server.cluster import ClusterSettings, role_context
 from server.settings import Settings
 from server.start_cli import start
 from tests.cluster.procs import Proc, free_port
+from tests.cluster.roles import serving_role
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,23 +69,10 @@ def role_settings(tmp_path: Path, key: str | None) -> Settings:
     return Settings(data_dir=tmp_path, models=[], port=free_port(), cluster_key=key, reload=False)
 
 
-@asynccontextmanager
-async def worker(address: str, settings: Settings) -> AsyncIterator[None]:
+def worker(address: str, settings: Settings) -> AbstractAsyncContextManager[None]:
     """A worker role in this process, its app listening and its manager announced."""
     cluster = ClusterSettings(controller_addr=address, heartbeat_interval=0.2)
-    async with role_context("worker", settings, cluster) as announce:
-        runners = []
-        try:
-            for app, port in role_apps("worker", settings):
-                runner = web.AppRunner(app)
-                await runner.setup()
-                runners.append(runner)
-                await web.TCPSite(runner, "127.0.0.1", port).start()
-            await announce()
-            yield
-        finally:
-            for runner in runners:
-                await runner.cleanup()
+    return serving_role("worker", settings, cluster)
 
 
 async def test_the_controller_refuses_requests_without_the_cluster_key(tmp_path: Path) -> None:
