@@ -53,15 +53,23 @@ class Problem:
 
 
 class AwelError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error raised on purpose, by the engine and by the domain below it.
+
+    ``code`` says what went wrong (``model.not_found``); ``param`` names the request field at
+    fault, when there is one. Neither says how to answer: the server keeps one table from
+    codes to HTTP statuses and to each API's own codes, so the domain knows nothing of HTTP.
+    """
 
     code: str = "awel.error"
+    param: str | None = None
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if param is not None:
+            self.param = param
 
 
 class ProblemsError(AwelError):
@@ -141,37 +149,7 @@ class RunError(AwelError):
     code = "run.invalid"
 
 
-class ApiError(Exception):
-    """A failure whose answer its raiser knows: a status, a message for the client, codes.
+class BadRequest(AwelError):
+    """A request that cannot be served as sent; ``param`` names the field to fix."""
 
-    Domain code (``operators/``, ``flows/``) raises it, or a subclass, for a request it
-    cannot serve (an unknown model, a refused statement, a datasource that does not answer);
-    the server turns it into the route's envelope with that status. It lives here, below
-    every layer, so that the domain never imports the server.
-
-    It is not an :class:`AwelError` yet: its ``code`` is the public API's code (OpenAI's
-    ``model_not_found``, or None), not a dotted engine code. Giving each domain error a
-    dotted code, and the server one table from codes to statuses and envelopes, is the
-    next step (issue 16).
-    """
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-        err_code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        #: OpenAI's `code` (a stable string such as ``model_not_found``).
-        self.code = code
-        #: DB-GPT's ``err_code`` (``E0001``...), when it differs from ``code``.
-        self.err_code = err_code or code
-        #: The request field at fault, when there is one.
-        self.param = param
-        self.headers = headers or {}
+    code = "request.invalid"

@@ -153,6 +153,10 @@ class HttpTriggerParams(OperatorParams):
     sse_end: str | None = None
     stream_errors: StreamErrorStyle = StreamErrorStyle.DBGPT
     errors: str = "serve_result"
+    ok_failures: list[str] = Field(
+        default_factory=list,
+        description="Error-code prefixes answered HTTP 200 with success false ('' for all).",
+    )
     response_media_type: str | None = None
     response_headers: dict[str, str] | None = None
     status_code: int = 200
@@ -230,6 +234,7 @@ class HttpTrigger(TriggerOperator[Any]):
             sse_end=params.sse_end,
             stream_errors=params.stream_errors,
             errors=params.errors,
+            ok_failures=params.ok_failures,
             response_media_type=params.response_media_type,
             response_headers=params.response_headers,
             status_code=params.status_code,
@@ -253,6 +258,7 @@ class HttpTrigger(TriggerOperator[Any]):
         sse_end: str | None = None,
         stream_errors: StreamErrorStyle | str = StreamErrorStyle.DBGPT,
         errors: str = "serve_result",
+        ok_failures: Sequence[str] = (),
         response_model: type[BaseModel] | None = None,
         response_headers: dict[str, str] | None = None,
         response_media_type: str | None = None,
@@ -292,6 +298,11 @@ class HttpTrigger(TriggerOperator[Any]):
         #: The error shape of the route: ``serve_result`` (DB-GPT's global handlers),
         #: ``result`` (app routes, with host_name) or ``openai``.
         self.errors = errors
+        #: Error-code prefixes (``datasource.``; ``""`` for every code) of failures the flow
+        #: raises that are answered with HTTP 200 and ``success: false`` in the envelope:
+        #: DB-GPT answers its SQL editor and connection test so, and its web UI reads the
+        #: envelope, not the status. A request the server cannot parse is still a 400.
+        self.ok_failures = tuple(ok_failures)
         self.response_model = response_model
         self.response_headers = dict(response_headers or {})
         self.response_media_type = response_media_type

@@ -26,6 +26,7 @@ def action_flow(
     tags: Sequence[str],
     response: ResponseKind | str = ResponseKind.JSON,
     errors: str = "serve_result",
+    ok_failures: Sequence[str] = (),
     media_type: str | None = None,
     header_fields: Mapping[str, str] | None = None,
 ) -> DAG:
@@ -41,6 +42,7 @@ def action_flow(
             response=response,
             response_media_type=media_type,
             errors=errors,
+            ok_failures=ok_failures,
             header_fields=header_fields,
             summary=summary,
             tags=list(tags),

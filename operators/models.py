@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn, cast
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 from .embed.types import EmbeddingModel
 from .export.cache import find_model, list_models
@@ -47,44 +47,41 @@ Kind = Literal["llm", "embeddings"]
 _KIND_WORDS = {"llm": "language", "embeddings": "embeddings"}
 
 
-class UnknownModel(ApiError):
+class UnknownModel(AwelError):
     """No model of the wanted kind goes by that name (OpenAI's 404 ``model_not_found``)."""
+
+    code = "model.not_found"
 
     def __init__(self, name: str, kind: Kind | None, known: Sequence[str]) -> None:
         listed = ", ".join(known) if known else "none is loaded"
         what = f"{_KIND_WORDS[kind]} models" if kind is not None else "models"
-        super().__init__(
-            404,
-            f"the model '{name}' does not exist; {what}: {listed}",
-            code="model_not_found",
-            param="model",
-        )
+        super().__init__(f"the model '{name}' does not exist; {what}: {listed}", param="model")
         self.name = name
         self.kind = kind
 
 
-class WrongModelKind(ApiError):
+class WrongModelKind(AwelError):
     """The model exists but cannot do what was asked (an embeddings model asked to chat)."""
+
+    code = "model.wrong_kind"
 
     def __init__(self, name: str, kind: Kind, is_kind: Kind) -> None:
         super().__init__(
-            400,
             f"the model '{name}' is an {_KIND_WORDS[is_kind]} model; this route needs"
             f" a {_KIND_WORDS[kind]} model",
-            code="model_not_supported",
             param="model",
         )
 
 
-class NoModel(ApiError):
+class NoModel(AwelError):
     """Nothing of a kind is loaded, so there is no default to fall back on."""
+
+    code = "model.not_loaded"
 
     def __init__(self, kind: Kind) -> None:
         super().__init__(
-            503,
             f"no {_KIND_WORDS[kind]} model is loaded; build one with `awel model build`"
-            " and restart the server",
-            code="model_not_loaded",
+            " and restart the server"
         )
 
 

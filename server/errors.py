@@ -10,13 +10,14 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from awel.envelope import openai_error, result_failed
-from awel.errors import ApiError, AwelError, NodeError
+from awel.errors import AwelError, NodeError
 
 from .json import dumps
 
@@ -34,15 +35,78 @@ class ErrorStyle(enum.StrEnum):
     OPENAI = "openai"
 
 
-# Engine error codes that are the caller's doing, and their statuses. Everything else that
-# goes wrong inside a flow is the server's problem: 500.
-_CLIENT_CODES = {
-    "run.no_input": 400,
-    # The engine refusing a request it cannot run (no messages, a prompt over the context).
-    "llm.invalid_request": 400,
-    "run.deadline": 504,
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How the server answers one error code.
+
+    ``openai`` is the ``code`` in OpenAI's nested error and ``result`` DB-GPT's ``err_code``
+    (``E0001`` ...); where either is None the envelope carries the code as raised (a
+    failing node answers ``run.node_failed``). ``relay`` keeps the status a remote worker
+    answered, where the error carries one.
+    """
+
+    status: int
+    openai: str | None = None
+    result: str | None = None
+    relay: bool = False
+
+
+def _same(status: int, code: str) -> Answer:
+    # Many codes are shown to both APIs as one string (OpenAI's and DB-GPT's alike).
+    return Answer(status, code, code)
+
+
+#: Every code the domain raises, and how each API is told. A code missing here, past the
+#: prefixes below, is the server's own failure: a 500 with an error id, no details.
+ANSWERS: dict[str, Answer] = {
+    # The request itself.
+    "request.invalid": Answer(400, "invalid_request", "E0001"),
+    "request.invalid_value": _same(400, "invalid_value"),
+    "upload.invalid": Answer(400, "invalid_file", "E0001"),
+    "upload.too_large": Answer(413, "invalid_file", "E0001"),
+    # Models and the cluster.
+    "model.not_found": _same(404, "model_not_found"),
+    "model.wrong_kind": _same(400, "model_not_supported"),
+    "model.not_loaded": _same(503, "model_not_loaded"),
+    "model.unavailable": _same(503, "model_unavailable"),
+    "worker.bad_type": _same(400, "E0001"),
+    "worker.model_not_running": _same(404, "E0001"),
+    "cluster.no_manager": _same(404, "E0001"),
+    "cluster.no_engines": _same(400, "E0001"),
+    "cluster.no_worker_manager": _same(503, "E0003"),
+    "cluster.refused": Answer(502, "E0001", "E0001", relay=True),
+    # Chat scenes.
+    "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
+    "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
+    # Datasources and their SQL (DB-GPT's E1001: the database cannot be used as configured).
+    "datasource.unsupported_type": Answer(400, "unsupported_db_type", "E0003"),
+    "datasource.invalid": Answer(400, "invalid_datasource", "E0003"),
+    "request.file_refused": Answer(400, "invalid_datasource", "E0003"),
+    "datasource.exists": Answer(400, "datasource_exists", "E0003"),
+    "datasource.not_found": Answer(400, "datasource_not_found", "E0003"),
+    "datasource.id_not_found": Answer(404, "datasource_not_found", "E0003"),
+    "datasource.connect_failed": Answer(400, "connect_failed", "E1001"),
+    "datasource.privileged_login": Answer(400, "privileged_login", "E1001"),
+    "sql.rejected": Answer(400, "sql_rejected", "E0003"),
+    "sql.not_allowed": Answer(400, "sql_rejected", "E0003"),
+    "sql.failed": Answer(400, "sql_failed", "E0003"),
+    "sql.timeout": Answer(400, "sql_timeout", "E0003"),
+    # The editor's rounds and charts.
+    "round.not_found": Answer(400, "round_not_found", "E0003"),
+    "round.nothing_to_undo": Answer(400, "nothing_to_undo", "E0003"),
+    "chart.unknown_type": Answer(400, "unknown_chart_type", "E0003"),
+    "chart.does_not_fit": Answer(400, "chart_does_not_fit", "E0003"),
+    "chart.unknown_format": Answer(400, "unknown_format", "E0003"),
+    "store.not_open": Answer(503, "store_not_open", "E0003"),
+    # The engine refusing what the caller asked (no input; no messages, a prompt over the
+    # context), and a call past its deadline.
+    "run.no_input": Answer(400),
+    "llm.invalid_request": Answer(400),
+    "run.deadline": Answer(504),
 }
-_CLIENT_PREFIXES = {
+#: Families of codes that are the caller's doing, for the codes not listed above: a user's
+#: flow raises ``AwelError(message, code="not_found.shelf")`` for a 404.
+_PREFIXES = {
     "request.": 400,
     "not_found.": 404,
     "auth.": 401,
@@ -50,17 +114,45 @@ _CLIENT_PREFIXES = {
 }
 
 
-def status_for(error: AwelError) -> int:
-    code = error.code
-    if isinstance(error, NodeError) and isinstance(error.__cause__, (AwelError, ApiError)):
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An error as the client is told it; ``public`` False means hide it behind an id."""
+
+    status: int
+    message: str
+    code: str
+    err_code: str
+    param: str | None
+    public: bool
+
+
+def describe(error: AwelError) -> Failure:
+    """What to tell the client about ``error``: a failing node is described by its cause."""
+    cause: AwelError = error
+    if isinstance(error, NodeError) and isinstance(error.__cause__, AwelError):
         cause = error.__cause__
-        return cause.status if isinstance(cause, ApiError) else status_for(cause)
-    if code in _CLIENT_CODES:
-        return _CLIENT_CODES[code]
-    for prefix, status in _CLIENT_PREFIXES.items():
-        if code.startswith(prefix):
-            return status
-    return 500
+    answer = ANSWERS.get(cause.code)
+    if answer is None:
+        status = next((s for p, s in _PREFIXES.items() if cause.code.startswith(p)), 500)
+        # A code of a family (a user flow's ``request.unknown_shelf``) is shown as raised.
+        answer = Answer(status, cause.code, cause.code) if status < 500 else Answer(status)
+    status = answer.status
+    if answer.relay:
+        status = getattr(cause, "status", None) or status
+    code = answer.openai or error.code
+    return Failure(
+        status=status,
+        message=str(cause),
+        code=code,
+        err_code=answer.result or code,
+        param=cause.param,
+        # A listed 5xx (503: no model loaded) is an answer meant for the client.
+        public=status < 500 or cause.code in ANSWERS,
+    )
+
+
+def status_for(error: AwelError) -> int:
+    return describe(error).status
 
 
 def validation_message(

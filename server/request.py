@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import SchemaValidator
 
-from awel.errors import ApiError
+from awel.errors import BadRequest
 from awel.trigger import HttpTrigger, UploadedFile
 
 from .errors import validation_message
@@ -33,9 +33,9 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 DEFAULT_MAX_BODY = 1024**2
 
 
-def bad_body(message: str, param: str | None = None) -> ApiError:
+def bad_body(message: str, param: str | None = None) -> BadRequest:
     """The 400 for a body the route cannot read (DB-GPT's ``where:message;`` form)."""
-    return ApiError(400, f"body:{message};", code="invalid_request", err_code="E0001", param=param)
+    return BadRequest(f"body:{message};", param=param)
 
 
 def file_fields(model: Any) -> set[str]:
@@ -212,9 +212,7 @@ class RequestParser:
             where = "query" if request.method in _QUERY_METHODS else "body"
             places = dict.fromkeys(self._path_fields, "path") if self._path_fields else None
             message, first, _ = validation_message(exc, where, places)
-            raise ApiError(
-                400, message, code="invalid_request", err_code="E0001", param=first
-            ) from None
+            raise BadRequest(message, param=first) from None
 
     async def _read_body(self, request: web.Request) -> dict[str, Any]:
         ctype = request.content_type

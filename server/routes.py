@@ -21,16 +21,16 @@ from aiohttp import web
 
 from awel.dag import DAG
 from awel.envelope import result_ok
-from awel.errors import ApiError, AwelError, NodeError
+from awel.errors import AwelError, NodeError
 from awel.operators import STREAM_CLASSES, BaseOperator, is_stream
 from awel.trigger import FileAnswer, HttpTrigger, ResponseKind, StreamErrorStyle
 
 from .errors import (
     ErrorStyle,
+    describe,
     error_response,
     internal_error,
     log_internal,
-    status_for,
 )
 from .json import dumps, dumps_text
 from .metrics import Metrics, Series
@@ -220,41 +220,33 @@ class Route:
 
     def _error(self, exc: Exception) -> web.Response:
         """The answer to a failure before the response started."""
-        if isinstance(exc, ApiError):
+        if isinstance(exc, AwelError):
+            failure = describe(exc)
+            if not failure.public:
+                return internal_error(self.style, exc, self.path)
+            status = failure.status
+            if isinstance(exc, NodeError) and self._answers_ok(failure.code, exc):
+                status = 200
             return error_response(
                 self.style,
-                exc.status,
-                exc.message,
-                code=exc.code,
-                param=exc.param,
-                err_code=exc.err_code,
-                headers=exc.headers or None,
+                status,
+                failure.message,
+                code=failure.code,
+                param=failure.param,
+                err_code=failure.err_code,
             )
         if isinstance(exc, web.HTTPRequestEntityTooLarge):
             # A body that declared no size, refused by aiohttp as it was read.
             return self._too_large("request body is larger than allowed")
         if isinstance(exc, web.HTTPException):
             return error_response(self.style, exc.status, exc.reason, err_code=str(exc.status))
-        if isinstance(exc, AwelError):
-            return self._failure(exc)
         return internal_error(self.style, exc, self.path)
 
-    def _failure(self, exc: AwelError) -> web.Response:
-        status = status_for(exc)
-        cause = exc.__cause__ if isinstance(exc, NodeError) else exc
-        # A 5xx an operator chose (503: no healthy model instance) is an answer, not a
-        # crash: its message is meant for the client. Anything else hides behind an id.
-        if status >= 500 and not isinstance(cause, ApiError):
-            return internal_error(self.style, exc, self.path)
-        message = str(cause) if cause is not None else exc.message
-        # An operator's ApiError says what the client got wrong (model_not_found, which param).
-        code = cause.code if isinstance(cause, ApiError) and cause.code else exc.code
-        param = cause.param if isinstance(cause, ApiError) else None
-        # DB-GPT's envelope carries the operator's own err_code (E1001...) where it set one.
-        err_code = cause.err_code if isinstance(cause, ApiError) and cause.err_code else code
-        return error_response(
-            self.style, status, message, code=code, param=param, err_code=err_code
-        )
+    def _answers_ok(self, code: str, exc: NodeError) -> bool:
+        """Whether the trigger declares this failure of the flow answered with HTTP 200."""
+        cause = exc.__cause__
+        raised = cause.code if isinstance(cause, AwelError) else code
+        return any(raised.startswith(prefix) for prefix in self.trigger.ok_failures)
 
     # --- streams -------------------------------------------------------------------------
 
@@ -302,18 +294,16 @@ class Route:
         return resp
 
     def _stream_failed(self, writer: ChunkWriter, exc: BaseException, kind: ResponseKind) -> None:
-        cause = exc.__cause__ if isinstance(exc, NodeError) else exc
-        if isinstance(cause, ApiError):
-            message = cause.message
-        elif isinstance(exc, AwelError) and status_for(exc) < 500:
-            message = str(exc.__cause__ or exc) if isinstance(exc, NodeError) else exc.message
+        failure = describe(exc) if isinstance(exc, AwelError) else None
+        if failure is not None and failure.public:
+            message = failure.message
         else:
             message = log_internal(exc, self.path)
         if kind is ResponseKind.NUL_JSON:
             writer.send(nul_frame({"text": message, "error_code": 1}))
             return
         if self.trigger.stream_errors is StreamErrorStyle.OPENAI:
-            code = getattr(exc, "code", None)
+            code = failure.code if failure is not None else None
             writer.send(
                 sse_frame(
                     {

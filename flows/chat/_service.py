@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from awel.errors import ApiError
+from awel.errors import AwelError, BadRequest
 from awel.trigger import UploadedFile
 from flows.chat.scenes import EXCEL_LEARNING, SCENE_FLOWS
 from operators.chat.files import BadUpload, descriptor, store_upload
 from operators.chat.request import ConversationVo, V2ChatRequest, param_text
-from operators.chat.scenes import SCENES
+from operators.chat.scenes import SCENES, UnknownScene
 from operators.chat.session import (
     BadSceneParam,
     answer_round,
@@ -42,7 +42,7 @@ async def v1_stream(body: ConversationVo) -> AsyncIterator[bytes]:
     framer = ChatFramer(style, model=model_for(body.model_name))
     try:
         call = await scene_call(body)
-    except ApiError as exc:
+    except AwelError as exc:
         # DB-GPT answers a bad scene or argument inside the stream, which its UI shows;
         # "[ERROR]" is how that UI tells an error from an answer.
         yield framer.message(f"[ERROR]{exc.message}")
@@ -79,37 +79,24 @@ async def v2_call(body: V2ChatRequest) -> V2Call:
     the question, what comes before it the history) and ``max_tokens`` honoured."""
     mode = V2_MODES.get(body.chat_mode)
     if mode is None:
-        raise ApiError(
-            400,
+        raise BadRequest(
             f"chat_mode: '{body.chat_mode}' is not supported; use one of {', '.join(V2_MODES)}",
-            code="invalid_chat_mode",
+            code=UnknownScene.code,
             param="chat_mode",
         )
     if mode == "chat_agent" and not body.stream:
-        raise ApiError(
-            400, "chat_app answers only as a stream; set stream to true",
-            code="invalid_request", param="stream",
-        )  # fmt: skip
+        raise BadRequest("chat_app answers only as a stream; set stream to true", param="stream")
     param = param_text(body.chat_param)
     found = SCENES[mode]
     if mode != "chat_normal" and not param:
-        raise ApiError(
-            400,
-            f"chat_param: {body.chat_mode} needs a chat_param (db name, flow name, space)",
-            code="invalid_chat_param",
-            param="chat_param",
+        raise BadSceneParam(
+            f"{body.chat_mode} needs a chat_param (db name, flow name, space)", "chat_param"
         )
-    try:
-        await check_param(found, param, "chat_param")
-    except BadSceneParam as exc:
-        raise ApiError(400, exc.message, code="invalid_chat_param", param="chat_param") from None
+    await check_param(found, param, "chat_param")
     messages = list(body.messages)
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     if last_user == -1:
-        raise ApiError(
-            400, "messages: there is no user message to answer",
-            code="invalid_request", param="messages",
-        )  # fmt: skip
+        raise BadRequest("messages: there is no user message to answer", param="messages")
     question = messages[last_user].text
     conv_uid = (body.conv_uid or "").strip() or str(uuid.uuid4())
     history = [

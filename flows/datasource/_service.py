@@ -19,8 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from awel.envelope import result_failed
-from awel.errors import ApiError
+from awel.errors import BadRequest
 from operators.datasource import (
     DB_TYPES,
     connector_for,
@@ -30,7 +29,13 @@ from operators.datasource import (
 )
 from operators.datasource.endpoint import changed_endpoint
 from operators.datasource.files import FilePolicy, check_database_file
-from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasource, current_store
+from operators.storage import (
+    PASSWORD_MASK,
+    Datasource,
+    UnknownDatasource,
+    UnknownDatasourceId,
+    current_store,
+)
 
 log = logging.getLogger("awel.datasource")
 
@@ -143,13 +148,10 @@ def _with_stored_password(stored: Datasource, ds: Datasource, fields: dict[str, 
     changed = changed_endpoint(stored, ds)
     if changed:
         names = ", ".join(fields[name] for name in changed)
-        raise ApiError(
-            400,
+        raise BadRequest(
             f"the stored password of '{stored.db_name}' is only used to connect where it was"
             f" stored for, and this request changes {names}: send the password"
             f" ({fields['password']}) again",
-            code="invalid_request",
-            err_code="E0001",
             param=fields["password"],
         )
     return replace(ds, db_pwd=stored.password)
@@ -227,24 +229,19 @@ async def db_delete(body: DBName) -> bool:
     return True
 
 
-async def db_test_connect(body: DBConfig) -> dict[str, Any]:
-    """DB-GPT answers a failed test with HTTP 200 and ``err_code`` E1001; a request the
-    server refuses (a file it may not open, the stored password sent elsewhere) is a 400."""
-    try:
-        ds = _to_datasource(body, keep_masked=True)
-        stored = None
-        if ds.db_pwd is None:
-            stored = await current_store().datasources.require(ds.db_name)
-    except ApiError as exc:
-        return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
+async def db_test_connect(body: DBConfig) -> bool:
+    """True when the datasource answers. Its failures are answered with HTTP 200 (see the
+    flow); a request the server refuses (a file it may not open, the stored password sent
+    elsewhere) is a ``request.`` failure, a 400."""
+    ds = _to_datasource(body, keep_masked=True)
+    stored = None
+    if ds.db_pwd is None:
+        stored = await current_store().datasources.require(ds.db_name)
     await _check_file(ds, _V1_FIELDS)
     if stored is not None:
         ds = _with_stored_password(stored, ds, _V1_FIELDS)
-    try:
-        await connector_for(ds).test()
-    except ApiError as exc:
-        return result_failed(exc.message, exc.err_code or "E1001", host_name=True)
-    return {"success": True, "err_code": None, "err_msg": None, "data": True}
+    await connector_for(ds).test()
+    return True
 
 
 async def db_summary(query: DBSummaryQuery) -> bool:
@@ -366,8 +363,8 @@ class Page(BaseModel):
     page_size: int = Field(20, ge=1, le=1000)
 
 
-def _bad(message: str, field: str) -> ApiError:
-    return ApiError(400, message, code="invalid_request", err_code="E0001", param=field)
+def _bad(message: str, field: str) -> BadRequest:
+    return BadRequest(message, param=field)
 
 
 def _v2(ds: Datasource) -> dict[str, Any]:
@@ -399,7 +396,7 @@ def _v2(ds: Datasource) -> dict[str, Any]:
 async def _by_id(ds_id: int) -> Datasource:
     found = await current_store().datasources.get_by_id(ds_id)
     if found is None:
-        raise UnknownDatasource(str(ds_id), field="datasource_id", status=404)
+        raise UnknownDatasourceId(str(ds_id), field="datasource_id")
     return found
 
 

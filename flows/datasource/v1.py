@@ -44,7 +44,9 @@ db_test_connect = _flow(
     svc.DBConfig,
     svc.db_test_connect,
     "Test a datasource's connection",
-    response=ResponseKind.JSON,
+    # DB-GPT answers a datasource that does not work with HTTP 200, success false and
+    # its err_code (E1001: cannot connect).
+    ok_failures=("datasource.", "sql."),
 )
 db_summary = _flow(
     "chat_db_summary",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from awel import DAG
 from awel.trigger import ResponseKind
 from flows._route import action_flow
-from flows.editor._service import Action, enveloped
 
 
 def editor_flow(
@@ -15,23 +15,25 @@ def editor_flow(
     path: str,
     method: str,
     body: type[Any] | None,
-    action: Action,
+    action: Callable[[Any], Awaitable[Any]],
     summary: str,
     *,
-    response: ResponseKind = ResponseKind.JSON,
+    response: ResponseKind = ResponseKind.RESULT,
     media_type: str | None = None,
 ) -> DAG:
-    """A flow answering DB-GPT's app Result (a failure with HTTP 200, as DB-GPT does), or,
-    with ``response``, what the action returns (a file)."""
+    """A flow answering DB-GPT's app Result, or, with ``response``, what the action returns
+    (a file). DB-GPT answers the editor's failures with HTTP 200 and ``success: false``,
+    and its web UI reads only the envelope, so the trigger declares every failure so."""
     return action_flow(
         dag_id,
         path,
         method,
         body,
-        enveloped(action) if response is ResponseKind.JSON else action,
+        action,
         summary,
         tags=["Editor"],
         response=response,
         errors="result",
+        ok_failures=("",) if response is ResponseKind.RESULT else (),
         media_type=media_type,
     )

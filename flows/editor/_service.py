@@ -11,14 +11,12 @@ that keeps the previous version, and ``sql/undo`` puts it back.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from awel.envelope import result_failed, result_ok
-from awel.errors import ApiError
+from awel.errors import AwelError, BadRequest
 from operators.datasource import connector_for
 from operators.editor.chart import Chart, ChartDoesNotFit, build_chart, chart_kind
 from operators.editor.render import FORMATS, UnknownFormat, render_file
@@ -44,26 +42,9 @@ from operators.editor.tables import Table, list_tables
 from operators.storage import AI, VIEW, Datasource, current_store
 from operators.storage.versions import edit_round, round_history, undo_edit
 
-Action = Callable[[Any], Awaitable[Any]]
 
-
-def enveloped(action: Action) -> Action:
-    """``action``'s answer in DB-GPT's app Result; its ApiError as a failure envelope."""
-
-    async def run(body: Any) -> dict[str, Any]:
-        try:
-            data = await action(body)
-        except ApiError as exc:
-            return result_failed(exc.message, exc.err_code or "E000X", host_name=True)
-        return result_ok(data, host_name=True)
-
-    run.__name__ = action.__name__
-    run.__doc__ = action.__doc__
-    return run
-
-
-def _bad(message: str, field: str) -> ApiError:
-    return ApiError(400, message, code="invalid_request", err_code="E0001", param=field)
+def _bad(message: str, field: str) -> BadRequest:
+    return BadRequest(message, param=field)
 
 
 _CONV = AliasChoices("conv_uid", "con_uid")
@@ -177,7 +158,7 @@ def _required(value: str | None, field: str) -> str:
     return value
 
 
-def _failed_run(run: SqlRun, field: str) -> ApiError:
+def _failed_run(run: SqlRun, field: str) -> BadRequest:
     return _bad(f"{field}: the statement fails: {run.error}", field)
 
 
@@ -263,7 +244,7 @@ async def sql_submit(body: SqlSubmit) -> None:
     new_sql = _required(body.new_sql, "new_sql")
     try:
         found = await sql_round(store, body.conv_uid, body.conv_round)
-    except ApiError as exc:
+    except AwelError as exc:
         raise _bad(exc.message.replace("(round)", "(conv_round)"), "conv_round") from None
     ds = await store.datasources.require(body.db_name or found.db_name)
     checked = check_editor_sql(new_sql, ds, field="new_sql")

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from awel import DAG, BranchOperator, MapOperator
-from awel.errors import ApiError
+from awel.errors import BadRequest
 from awel.operators import EitherJoin
 from flows.model_api._openai import (
     TRIGGER,
@@ -49,10 +49,8 @@ class ChatRequests(MapOperator[ChatCompletionRequest, list[GenerationRequest]]):
         ]
         guidance = body.response_format.guidance if body.response_format else None
         if guidance is not None and (problem := check(guidance)) is not None:
-            raise ApiError(
-                400,
+            raise BadRequest(
                 f"response_format: the schema cannot guide an answer: {problem}",
-                code="invalid_request",
                 param="response_format",
             )
         return [

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from awel import DAG, MapOperator
-from awel.errors import ApiError
+from awel.errors import BadRequest
 from flows.model_api._openai import TRIGGER, EmbeddingsRequest, note_ignored, openai_trigger
 from operators.embed.operators import Embed, Embeddings, EmbedRequest
 from operators.models import current_models
@@ -24,11 +24,10 @@ class Texts(MapOperator[EmbeddingsRequest, EmbedRequest]):
         note_ignored(body)
         model = current_models().embedder(body.model)
         if body.dimensions is not None and body.dimensions > model.dimension:
-            raise ApiError(
-                400,
+            raise BadRequest(
                 f"dimensions is {body.dimensions}, but '{body.model}' makes vectors of"
                 f" {model.dimension}",
-                code="invalid_value",
+                code="request.invalid_value",
                 param="dimensions",
             )
         texts = [body.input] if isinstance(body.input, str) else body.input

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from awel import DAG, MapOperator, StreamifyAbsOperator
-from awel.errors import ApiError
 from awel.trigger import HttpTrigger, ResponseKind
+from operators.cluster.errors import NoWorkerManager
 from operators.cluster.state import current_cluster
 from operators.cluster.types import PromptRequest
 from operators.cluster.worker import WorkerManager
@@ -23,7 +23,7 @@ _TAGS = ["Model worker"]
 def manager() -> WorkerManager:
     found = current_cluster().manager
     if found is None:
-        raise ApiError(503, "this process runs no worker manager", code="E0003")
+        raise NoWorkerManager()
     return found
 
 

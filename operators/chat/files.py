@@ -25,7 +25,7 @@ from typing import Any
 import anyio.to_thread
 import duckdb
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from awel.trigger import UploadedFile
 from operators.storage import Datasource, MetadataStore, StoredFile
 
@@ -53,11 +53,15 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class BadUpload(ApiError):
-    def __init__(self, message: str, field: str = "doc_files", status: int = 400) -> None:
-        super().__init__(
-            status, f"{field}: {message}", code="invalid_file", err_code="E0001", param=field
-        )
+class BadUpload(AwelError):
+    code = "upload.invalid"
+
+    def __init__(self, message: str, field: str = "doc_files") -> None:
+        super().__init__(f"{field}: {message}", param=field)
+
+
+class UploadTooLarge(BadUpload):
+    code = "upload.too_large"
 
 
 def safe_name(filename: str | None) -> str:
@@ -146,8 +150,8 @@ async def store_upload(
     if upload.size == 0:
         raise BadUpload(f"'{name}' is empty")
     if upload.size > MAX_UPLOAD_BYTES:
-        raise BadUpload(
-            f"'{name}' is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes", status=413
+        raise UploadTooLarge(
+            f"'{name}' is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES} bytes"
         )
     file_id = uuid.uuid4().hex
     folder = store.data_dir / "files" / file_id

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
-from awel.errors import ApiError
+from awel.errors import AwelError
 from awel.operators import is_stream
 from awel.trigger import HttpTrigger
 from operators.datasource import (
@@ -171,7 +171,7 @@ class AskModel(StreamifyAbsOperator[SceneCall, SceneEvent]):
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
-        except ApiError as exc:
+        except AwelError as exc:
             yield ModelDone(call, text, f"the model cannot answer: {exc.message}")
             return
         except Exception as exc:
@@ -235,7 +235,7 @@ class SqlRound(_RoundEnd):
             return RoundDone(ai, answer.direct_response or answer.thoughts)
         try:
             result = await _run_sql(done.call, answer.sql)
-        except ApiError as exc:
+        except AwelError as exc:
             problem = f"the SQL did not run: {exc.message}"
             return RoundDone(
                 ai, error_view(problem, answer.thoughts), problem, {"sql_error": exc.code}
@@ -263,7 +263,7 @@ class DashboardRound(_RoundEnd):
                 continue
             try:
                 ran.append((spec, await _run_sql(done.call, spec["sql"]), None))
-            except ApiError as exc:
+            except AwelError as exc:
                 ran.append((spec, None, f"the SQL did not run: {exc.message}"))
         report = dashboard_report(done.call.conv_uid, ran)
         failed = [p for _, r, p in ran if r is None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 __all__ = [
     "SCENES",
@@ -112,14 +112,12 @@ SHOWN = (
 )
 
 
-class UnknownScene(ApiError):
-    def __init__(self, code: str, field: str = "chat_mode") -> None:
+class UnknownScene(AwelError):
+    code = "chat.unknown_mode"
+
+    def __init__(self, mode: str, field: str = "chat_mode") -> None:
         super().__init__(
-            400,
-            f"{field}: '{code}' is not a chat scene; use one of {', '.join(SCENES)}",
-            code="invalid_chat_mode",
-            err_code="E0001",
-            param=field,
+            f"{field}: '{mode}' is not a chat scene; use one of {', '.join(SCENES)}", param=field
         )
 
 

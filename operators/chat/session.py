@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from awel import BaseOperator
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
 from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_store
@@ -47,11 +47,11 @@ log = logging.getLogger("awel.chat")
 HISTORY_ROUNDS = 5
 
 
-class BadSceneParam(ApiError):
+class BadSceneParam(AwelError):
+    code = "chat.invalid_param"
+
     def __init__(self, message: str, field: str = "select_param") -> None:
-        super().__init__(
-            400, f"{field}: {message}", code="invalid_chat_param", err_code="E0001", param=field
-        )
+        super().__init__(f"{field}: {message}", param=field)
 
 
 def model_for(name: str | None) -> str:
@@ -103,7 +103,8 @@ async def history_of(conv_uid: str, rounds: int = HISTORY_ROUNDS) -> list[ChatMe
 
 
 async def scene_call(body: ConversationVo) -> SceneCall:
-    """The round ``body`` asks for; :class:`ApiError` naming the field that is wrong."""
+    """The round ``body`` asks for; an :class:`~awel.errors.AwelError` naming the field
+    that is wrong."""
     found = scene(body.chat_mode)
     if found.code == "chat_normal" and body.ext_info.get("knowledge_space"):
         found = scene("chat_knowledge")
@@ -175,7 +176,7 @@ async def _finish(
                     done = event
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
-        message = cause.message if isinstance(cause, ApiError) else str(cause)
+        message = cause.message if isinstance(cause, AwelError) else str(cause)
         log.warning("chat: %s failed: %s", call.chat_mode, message, exc_info=exc)
         problem = f"{call.chat_mode} failed: {message}"
         done = RoundDone(shown, error_view(problem), problem)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from awel.errors import ApiError
-
 from .client import ClusterError, WorkerClient
+from .errors import RemoteRefused
 from .state import Cluster
 from .types import MANAGER_KEY, SupportedModel, WorkerStartupRequest, split_key
 from .worker import WorkerManager
@@ -97,7 +96,7 @@ async def _on_manager(cluster: Cluster, body: WorkerStartupRequest, action: str)
     try:
         await target.call(f"models/{action}", body.model_dump(mode="json"))
     except ClusterError as exc:
-        raise ApiError(exc.status or 502, _remote_message(exc), code="E0001") from None
+        raise RemoteRefused(_remote_message(exc), status=exc.status) from None
     return True
 
 

@@ -33,13 +33,14 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.embed.types import EmbeddingModel
 from operators.llm.types import Completion, Delta, FinishReason, GenerationRequest, Usage
 from operators.models import Kind, ModelCard, ModelSet, NoModel, UnknownModel, WrongModelKind
 
 from .client import ClusterError, WorkerClient, http_session
 from .convert import prompt_request
+from .errors import NoEngines
 from .registry import Registry
 from .types import ModelInstance, ModelOutput, split_key, worker_key
 
@@ -57,14 +58,14 @@ log = logging.getLogger("awel.cluster")
 _FINISH: frozenset[str] = frozenset({"stop", "length", "cancelled", "error"})
 
 
-class NoInstance(ApiError):
+class NoInstance(AwelError):
     """No healthy instance of the model could answer."""
+
+    code = "model.unavailable"
 
     def __init__(self, key: str, tried: Sequence[str]) -> None:
         why = f"; tried {', '.join(tried)}" if tried else ""
-        super().__init__(
-            503, f"no healthy instance of '{key}' can answer{why}", code="model_unavailable"
-        )
+        super().__init__(f"no healthy instance of '{key}' can answer{why}")
         self.key = key
 
 
@@ -341,9 +342,7 @@ class RemoteModelSet(ModelSet):
         return len(self.cards())
 
     def add(self, model: Any, kind: Any) -> None:
-        raise ApiError(
-            400, "this process has no engines of its own; start models on a worker", code="E0001"
-        )
+        raise NoEngines("this process has no engines of its own; start models on a worker")
 
     def remove(self, name: str) -> None:
         return None

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from awel.errors import ApiError
-
 from .client import WorkerClient, http_session
+from .errors import NoManagerAt
 from .registry import ModelRegistry, Registry
 from .types import MANAGER_KEY
 from .worker import WorkerManager
@@ -56,11 +55,8 @@ class Cluster:
             if inst.host == host and inst.port == port:
                 return WorkerClient(inst.address, self.http())
         known = ", ".join(f"{m.host}:{m.port}" for m in managers) or "none"
-        raise ApiError(
-            404,
+        raise NoManagerAt(
             f"no worker manager runs at host '{host}' port {port}; running: {known}",
-            code="E0001",
-            param="host",
         )
 
     async def aclose(self) -> None:

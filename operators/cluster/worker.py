@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.export.cache import list_models
 from operators.export.sources import KNOWN_MODELS
 from operators.llm.timing import GenerationTimer
@@ -34,6 +34,7 @@ from operators.models import Kind, ModelSet, current_models, load_model
 
 from .client import ClusterError
 from .convert import generation_request, output_of
+from .errors import BadWorkerType, ModelNotRunning
 from .registry import Registry
 from .types import (
     MANAGER_KEY,
@@ -184,7 +185,7 @@ class WorkerManager:
         try:
             llm = self.models().llm(body.model)
             request = generation_request(body)
-        except (ApiError, ValueError) as exc:
+        except (AwelError, ValueError) as exc:
             yield ModelOutput.failure(str(exc)).wire()
             return
         text = ""
@@ -221,11 +222,8 @@ class WorkerManager:
 
     async def embeddings(self, body: EmbeddingsRequest) -> list[list[float]]:
         if body.worker_type == "reranker":
-            raise ApiError(
-                400,
+            raise BadWorkerType(
                 "worker_type 'reranker' is not served here; no reranker model is loaded",
-                code="E0001",
-                param="worker_type",
             )
         vectors = await self.models().embedder(body.model).embed(list(body.input))
         return [[float(x) for x in row] for row in vectors.tolist()]
@@ -303,11 +301,8 @@ class WorkerManager:
         """Load the model and register it; nothing happens if it is already served."""
         kind = _KIND_OF_TYPE.get(body.worker_type)
         if kind is None:
-            raise ApiError(
-                400,
+            raise BadWorkerType(
                 f"worker_type '{body.worker_type}' cannot be started here; use llm or text2vec",
-                code="E0001",
-                param="worker_type",
             )
         async with self._lock:
             if any(c.id == body.model for c in self.models().cards()):
@@ -317,12 +312,9 @@ class WorkerManager:
             model, is_kind = await anyio.to_thread.run_sync(load)
             if is_kind != kind:
                 await model.aclose()
-                raise ApiError(
-                    400,
+                raise BadWorkerType(
                     f"the model '{body.model}' is a {_TYPE_OF_KIND[is_kind]} model, not"
                     f" worker_type '{body.worker_type}'",
-                    code="E0001",
-                    param="worker_type",
                 )
             self.models().add(model, kind)
             log.info("started %s in %.1fs", body.model, time.perf_counter() - started)
@@ -333,20 +325,14 @@ class WorkerManager:
         models = self.models()
         served = {c.id: c.kind for c in models.cards()}
         if body.model not in served:
-            raise ApiError(
-                404,
+            raise ModelNotRunning(
                 f"the model '{body.model}' is not running on the worker manager at"
                 f" {self.host}:{self.port}; running: {', '.join(served) or 'none'}",
-                code="E0001",
-                param="model",
             )
         wtype = _TYPE_OF_KIND[served[body.model]]
         if body.worker_type != wtype:
-            raise ApiError(
-                400,
+            raise BadWorkerType(
                 f"the model '{body.model}' runs as worker_type '{wtype}', not '{body.worker_type}'",
-                code="E0001",
-                param="worker_type",
             )
         async with self._lock:
             try:
@@ -374,7 +360,7 @@ class WorkerManager:
                 await self.shutdown(startup)
             if body.apply_type in ("start", "restart", "update_params"):
                 await self.startup(startup)
-        except ApiError as exc:
+        except AwelError as exc:
             return WorkerApplyOutput(
                 message=exc.message, success=False, timecost=time.perf_counter() - started
             )

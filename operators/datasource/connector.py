@@ -37,7 +37,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.storage import Datasource, installed_store
 
 from .gate import DEFAULT_MAX_ROWS, check_sql
@@ -64,57 +64,52 @@ DEFAULT_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0
 
 
-class UnsupportedType(ApiError):
+class UnsupportedType(AwelError):
+    code = "datasource.unsupported_type"
+
     def __init__(self, db_type: str) -> None:
         super().__init__(
-            400,
             f"db_type '{db_type}' is not supported; use one of {', '.join(DB_TYPES)}",
-            code="unsupported_db_type",
-            err_code="E0003",
             param="db_type",
         )
 
 
-class BadDatasource(ApiError):
+class BadDatasource(AwelError):
     """The settings cannot describe a connection (a file db without a path ...)."""
 
+    code = "datasource.invalid"
+
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(400, message, code="invalid_datasource", err_code="E0003", param=field)
+        super().__init__(message, param=field)
 
 
-class ConnectFailed(ApiError):
+class ConnectFailed(AwelError):
     """The database could not be reached or refused the login (DB-GPT's ``E1001``)."""
+
+    code = "datasource.connect_failed"
 
     def __init__(self, ds: Datasource, reason: str) -> None:
         where = ds.db_path if DB_TYPES.get(ds.db_type, False) else f"{ds.db_host}:{ds.db_port}"
         super().__init__(
-            400,
             f"cannot connect to {ds.db_type} datasource '{ds.db_name}' at {where}: {reason}",
-            code="connect_failed",
-            err_code="E1001",
             param="db_name",
         )
 
 
-class QueryFailed(ApiError):
+class QueryFailed(AwelError):
+    code = "sql.failed"
+
     def __init__(self, ds: Datasource, reason: str) -> None:
-        super().__init__(
-            400,
-            f"the query failed on datasource '{ds.db_name}': {reason}",
-            code="sql_failed",
-            err_code="E0003",
-            param="sql",
-        )
+        super().__init__(f"the query failed on datasource '{ds.db_name}': {reason}", param="sql")
 
 
-class QueryTimeout(ApiError):
+class QueryTimeout(AwelError):
+    code = "sql.timeout"
+
     def __init__(self, ds: Datasource, seconds: float) -> None:
         super().__init__(
-            400,
             f"the query on datasource '{ds.db_name}' ran past its statement timeout"
             f" ({seconds:g} s) and was stopped",
-            code="sql_timeout",
-            err_code="E0003",
             param="sql",
         )
 
@@ -387,7 +382,7 @@ class Connector:
 
         try:
             columns, rows, truncated = await self.run_sync(fetch, timeout=timeout)
-        except (QueryTimeout, ApiError):
+        except AwelError:
             raise
         except (SQLAlchemyError, OSError) as exc:
             if _is_connect_error(exc):

@@ -64,19 +64,24 @@ def _same_file(path: Path, others: Sequence[Path]) -> bool:
     return False
 
 
+class FileRefused(BadDatasource):
+    """A datasource file the server will not open for users (its own data, a path outside
+    the roots): the request is refused, whatever the database would say."""
+
+    code = "request.file_refused"
+
+
 def check_database_file(kind: str, given: str, policy: FilePolicy, field_name: str) -> Path:
     """The resolved path of ``given`` if a user may register it as a ``kind`` datasource;
-    else :class:`BadDatasource` naming ``field_name`` and the rule broken."""
+    else :class:`FileRefused` naming ``field_name`` and the rule broken."""
     if not given:
-        raise BadDatasource(
-            f"a {kind} datasource needs {field_name} (the database file)", field_name
-        )
+        raise FileRefused(f"a {kind} datasource needs {field_name} (the database file)", field_name)
     path = Path(given).expanduser().resolve()
     data_dir = policy.data_dir.expanduser().resolve()
     own = [data_dir / name for name in ("awel.db", "secret.key", "secret.salt")]
     own += [p.expanduser().resolve() for p in policy.own_files]
     if _inside(path, data_dir) or path in own or _same_file(path, own):
-        raise BadDatasource(
+        raise FileRefused(
             f"{field_name} '{given}' points into the server's data folder (or at one of the"
             " server's own files), which datasources may not read",
             field_name,
@@ -84,21 +89,21 @@ def check_database_file(kind: str, given: str, policy: FilePolicy, field_name: s
     roots = [r.expanduser().resolve() for r in policy.roots]
     if roots and not any(_inside(path, root) for root in roots):
         allowed = ", ".join(str(r) for r in roots)
-        raise BadDatasource(
+        raise FileRefused(
             f"{field_name} '{given}' is outside the folders datasources may be in"
             f" (datasource_roots: {allowed})",
             field_name,
         )
     if not path.is_file():
-        raise BadDatasource(f"{field_name} '{given}' is not a file", field_name)
+        raise FileRefused(f"{field_name} '{given}' is not a file", field_name)
     try:
         matches = _header_matches(kind, path)
     except OSError as exc:
-        raise BadDatasource(
+        raise FileRefused(
             f"{field_name} '{given}' cannot be read ({exc.strerror})", field_name
         ) from None
     if not matches:
-        raise BadDatasource(
+        raise FileRefused(
             f"{field_name} '{given}' is not a {kind} database file (its header is not"
             f" {kind}'s; the file's name does not matter)",
             field_name,

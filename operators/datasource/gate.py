@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 #: Our datasource types to sqlglot's dialect names.
 DIALECTS = {
@@ -189,13 +189,13 @@ _EXPLAIN_OPTIONS = re.compile(
 _FILE_LIKE = re.compile(r"[/\\]|://|\.(csv|tsv|parquet|json|ndjson|jsonl|txt|gz|zst|xlsx?)$", re.I)
 
 
-class SQLRejected(ApiError):
+class SQLRejected(AwelError):
     """A statement the gate refused; the message says why."""
 
+    code = "sql.rejected"
+
     def __init__(self, reason: str) -> None:
-        super().__init__(
-            400, f"SQL rejected: {reason}", code="sql_rejected", err_code="E0003", param="sql"
-        )
+        super().__init__(f"SQL rejected: {reason}", param="sql")
         self.reason = reason
 
 

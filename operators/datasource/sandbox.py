@@ -33,7 +33,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 from .gate import REFUSED_FUNCTIONS
 
@@ -59,17 +59,16 @@ def privileged_logins_allowed() -> bool:
     return _allow_privileged
 
 
-class PrivilegedLogin(ApiError):
+class PrivilegedLogin(AwelError):
     """A datasource logs in with rights over the database server's files."""
+
+    code = "datasource.privileged_login"
 
     def __init__(self, db_name: str, user: str, rights: str, remedy: str) -> None:
         super().__init__(
-            400,
             f"datasource '{db_name}' logs in as '{user}', {rights}, which lets SQL read or"
             f" write the database server's files; chat and the SQL editor refuse such logins."
             f" {remedy}",
-            code="privileged_login",
-            err_code="E1001",
             param="db_user",
         )
 

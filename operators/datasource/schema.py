@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.storage import Datasource, MetadataStore, TableSummary
 
 from .connector import Connector, connector_for
@@ -210,7 +210,7 @@ def _embedder() -> Any:
 
     try:
         return current_models().embedder()
-    except ApiError:
+    except AwelError:
         return None
 
 

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 __all__ = [
     "CHART_KINDS",
@@ -59,27 +59,24 @@ _VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 _DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 
-class UnknownChartType(ApiError):
+class UnknownChartType(AwelError):
+    code = "chart.unknown_type"
+
     def __init__(self, chart_type: str, field: str = "chart_type") -> None:
         super().__init__(
-            400,
             f"{field} '{chart_type}' is not a chart type this server draws; use one of"
             f" {', '.join(CHART_KINDS)} (or DB-GPT's response_<kind>_chart, response_table)",
-            code="unknown_chart_type",
-            err_code="E0003",
             param=field,
         )
 
 
-class ChartDoesNotFit(ApiError):
+class ChartDoesNotFit(AwelError):
+    code = "chart.does_not_fit"
+
     def __init__(self, kind: str, needs: str, columns: list[str], field: str) -> None:
         got = ", ".join(columns) or "no columns"
         super().__init__(
-            400,
-            f"{field}: a {kind} chart needs {needs}; the query gave {got}",
-            code="chart_does_not_fit",
-            err_code="E0003",
-            param=field,
+            f"{field}: a {kind} chart needs {needs}; the query gave {got}", param=field
         )
 
 

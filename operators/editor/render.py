@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 import vl_convert
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 __all__ = ["FORMATS", "render_file"]
 
@@ -27,15 +27,11 @@ FORMATS = ("png", "svg")
 KEEP = 200
 
 
-class UnknownFormat(ApiError):
+class UnknownFormat(AwelError):
+    code = "chart.unknown_format"
+
     def __init__(self, fmt: str) -> None:
-        super().__init__(
-            400,
-            f"format '{fmt}' cannot be drawn; use png or svg",
-            code="unknown_format",
-            err_code="E0003",
-            param="format",
-        )
+        super().__init__(f"format '{fmt}' cannot be drawn; use png or svg", param="format")
 
 
 def _draw(spec: dict[str, Any], fmt: str) -> bytes:

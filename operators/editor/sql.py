@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 from operators.datasource import (
     BadDatasource,
     ConnectFailed,
@@ -61,17 +61,13 @@ EDITOR_STATEMENTS = "SELECT, CREATE TABLE, INSERT, UPDATE, DELETE, ALTER TABLE"
 DDL_STATEMENTS = "DROP, TRUNCATE, CREATE OR REPLACE, CREATE VIEW/INDEX, any ALTER TABLE"
 
 
-class OperationNotAllowed(ApiError):
+class OperationNotAllowed(AwelError):
     """A statement the editor will not run; the message says why (field ``sql``)."""
 
+    code = "sql.not_allowed"
+
     def __init__(self, reason: str) -> None:
-        super().__init__(
-            400,
-            f"Operation not allowed: {reason}",
-            code="sql_rejected",
-            err_code="E0003",
-            param="sql",
-        )
+        super().__init__(f"Operation not allowed: {reason}", param="sql")
         self.reason = reason
 
 

@@ -52,7 +52,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .errors import DatasourceExists, StoreNotOpen, UnknownDatasource
+from .errors import DatasourceExists, StoreNotOpen, UnknownDatasource, UnknownDatasourceId
 from .records import (
     AI,
     HUMAN,
@@ -85,6 +85,7 @@ __all__ = [
     "StoredFile",
     "TableSummary",
     "UnknownDatasource",
+    "UnknownDatasourceId",
     "current_store",
     "install_store",
     "installed_store",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 from .tables import ConversationRow, MessageRow, MessageVersionRow, now
 
@@ -46,30 +46,28 @@ __all__ = [
 ]
 
 
-class UnknownRound(ApiError):
+class UnknownRound(AwelError):
     """The conversation has no such round (or no message of the roles asked for)."""
+
+    code = "round.not_found"
 
     def __init__(self, conv_uid: str, round_index: int, *, field: str = "round") -> None:
         super().__init__(
-            400,
             f"conversation '{conv_uid}' has no round {round_index} ({field}); list its rounds"
             " with GET /api/v1/editor/sql/rounds?con_uid=...",
-            code="round_not_found",
-            err_code="E0003",
             param=field,
         )
 
 
-class NothingToUndo(ApiError):
+class NothingToUndo(AwelError):
     """The round was never edited, or every edit was undone already."""
+
+    code = "round.nothing_to_undo"
 
     def __init__(self, conv_uid: str, round_index: int) -> None:
         super().__init__(
-            400,
             f"round {round_index} of conversation '{conv_uid}' has no edit to undo (round);"
             " it is as the chat stored it",
-            code="nothing_to_undo",
-            err_code="E0003",
             param="round",
         )
 

@@ -36,7 +36,7 @@ from operators.datasource import SQLRejected, check_sql
 def test_refused_with_the_reason(sql: str, db_type: str, reason: str) -> None:
     with pytest.raises(SQLRejected) as caught:
         check_sql(sql, db_type)
-    assert caught.value.code == "sql_rejected"
+    assert caught.value.code == "sql.rejected"
     assert reason in caught.value.message, caught.value.message
     assert caught.value.message.startswith("SQL rejected: ")
 

@@ -206,7 +206,8 @@ async def test_postgres_superuser_is_refused(pg_url: str) -> None:
         await connector_for(ds).test()
     message = caught.value.message
     assert "'postgres', a superuser" in message and "allow_privileged_datasources" in message
-    assert caught.value.status == 400 and caught.value.param == "db_user"
+    assert caught.value.code == "datasource.privileged_login"
+    assert caught.value.param == "db_user"
     with pytest.raises(PrivilegedLogin):
         await connector_for(ds).run_query("SELECT 1")
     with pytest.raises(PrivilegedLogin):

@@ -56,10 +56,10 @@ def test_lookups_and_defaults() -> None:
     assert len(models) == 3 and models.has_llm("a") and not models.has_llm("e")
     with pytest.raises(UnknownModel, match="'zz' does not exist; language models: a, b") as err:
         models.llm("zz")
-    assert (err.value.status, err.value.code, err.value.param) == (404, "model_not_found", "model")
+    assert (err.value.code, err.value.param) == ("model.not_found", "model")
     with pytest.raises(WrongModelKind, match="'e' is an embeddings model") as wrong:
         models.llm("e")
-    assert wrong.value.status == 400
+    assert wrong.value.code == "model.wrong_kind"
     with pytest.raises(WrongModelKind):
         models.embedder("a")
     with pytest.raises(UnknownModel, match="models: a, b, e"):

@@ -145,12 +145,12 @@ with DAG("ticks") as dag:
 REFUSE = """
 from awel import DAG, MapOperator
 from awel.trigger import HttpTrigger
-from awel.errors import ApiError
+from awel.errors import AwelError
 
 
 class Refuse(MapOperator[dict, int]):
     async def map(self, body: dict) -> int:
-        raise ApiError(400, "no such shelf: 'x'", code="unknown_shelf", err_code="E1234")
+        raise AwelError("no such shelf: 'x'", code="not_found.shelf", param="shelf")
 
 
 with DAG("refuse") as dag:
@@ -161,17 +161,17 @@ with DAG("refuse") as dag:
 UNAVAILABLE = """
 from awel import DAG, MapOperator
 from awel.trigger import HttpTrigger
-from awel.errors import ApiError
+from operators.cluster.remote import NoInstance
 
 
-class NoInstance(MapOperator[dict, int]):
+class Route(MapOperator[dict, int]):
     async def map(self, body: dict) -> int:
-        raise ApiError(503, "no healthy instance of 'm'", code="model_unavailable")
+        raise NoInstance("m", [])
 
 
 with DAG("unavailable") as dag:
     t = HttpTrigger("/unavailable", methods="POST", request_body=dict)
-    t >> NoInstance(task_name="route")
+    t >> Route(task_name="route")
 """
 
 WHO = """

@@ -75,16 +75,15 @@ async def test_operator_failure_is_a_500_with_an_error_id_in_the_log(
         assert "ZeroDivisionError" in caplog.text
 
 
-async def test_an_operators_api_error_keeps_its_status_message_and_err_code(
-    tmp_path: Path, dags: Path
-) -> None:
+async def test_a_user_flows_error_code_family_picks_its_status(tmp_path: Path, dags: Path) -> None:
     (dags / "refuse.py").write_text(flows_src.REFUSE)
     async with running(tmp_path, shipped=[]) as client:
         resp = await client.post("/api/v1/awel/trigger/refuse", json={})
-        assert resp.status == 400
+        assert resp.status == 404
         body = await resp.json()
         assert body["success"] is False
-        assert body["err_code"] == "E1234" and body["err_msg"] == "no such shelf: 'x'"
+        assert body["err_code"] == "not_found.shelf"
+        assert body["err_msg"] == "no such shelf: 'x'"
 
 
 async def test_a_5xx_an_operator_chose_is_answered_with_its_own_message(
@@ -95,7 +94,7 @@ async def test_a_5xx_an_operator_chose_is_answered_with_its_own_message(
         resp = await client.post("/api/v1/awel/trigger/unavailable", json={})
         assert resp.status == 503
         body = await resp.json()
-        assert body["err_msg"] == "no healthy instance of 'm'"
+        assert body["err_msg"] == "no healthy instance of 'm' can answer"
 
 
 async def test_a_declared_header_fills_its_field_and_wins_over_the_body(

@@ -265,7 +265,7 @@ async def test_no_store_is_a_clear_503() -> None:
     try:
         with pytest.raises(StoreNotOpen) as caught:
             current_store()
-        assert caught.value.status == 503
+        assert caught.value.code == "store.not_open"
     finally:
         install_store(previous)
 
