@@ -1,37 +1,35 @@
-"""The editor flows' one shape: an HTTP trigger and one action."""
+"""What the editor routes share: DB-GPT's app ``Result``, and its failures with HTTP 200.
+
+Like DB-GPT, a failure the client caused (an unknown round, a refused statement) is a
+failure envelope with HTTP 200, its ``err_msg`` naming the field: the editor's actions are
+wrapped in :func:`enveloped`. A route answering a file is not wrapped.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from awel import DAG
-from awel.trigger import ResponseKind
-from flows._route import action_flow
-from flows.editor._service import Action, enveloped
+from awel.envelope import result_failed, result_ok
+from awel.errors import ApiError
+from flows._route import Api
+
+#: The request model of an editor route.
+B = TypeVar("B")
+
+api = Api(tags=["Editor"], errors="result")
 
 
-def editor_flow(
-    dag_id: str,
-    path: str,
-    method: str,
-    body: type[Any] | None,
-    action: Action,
-    summary: str,
-    *,
-    response: ResponseKind = ResponseKind.JSON,
-    media_type: str | None = None,
-) -> DAG:
-    """A flow answering DB-GPT's app Result (a failure with HTTP 200, as DB-GPT does), or,
-    with ``response``, what the action returns (a file)."""
-    return action_flow(
-        dag_id,
-        path,
-        method,
-        body,
-        enveloped(action) if response is ResponseKind.JSON else action,
-        summary,
-        tags=["Editor"],
-        response=response,
-        errors="result",
-        media_type=media_type,
-    )
+def enveloped(action: Callable[[B], Awaitable[object]]) -> Callable[[B], Awaitable[dict[str, Any]]]:
+    """``action``'s answer in DB-GPT's app Result; its ApiError as a failure envelope."""
+
+    async def run(body: B) -> dict[str, Any]:
+        try:
+            data = await action(body)
+        except ApiError as exc:
+            return result_failed(exc.message, exc.err_code or "E000X", host_name=True)
+        return result_ok(data, host_name=True)
+
+    run.__name__ = action.__name__
+    run.__doc__ = action.__doc__
+    return run

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from awel import DAG, MapOperator, StreamifyAbsOperator
+from awel import DAG, StreamifyAbsOperator
 from awel.errors import ApiError
-from awel.trigger import HttpTrigger, ResponseKind
+from awel.trigger import ResponseKind
+from flows._route import Api
 from operators.cluster.state import current_cluster
 from operators.cluster.types import PromptRequest
 from operators.cluster.worker import WorkerManager
 
-_TAGS = ["Model worker"]
+api = Api(tags=["Model worker"])
 
 
 def manager() -> WorkerManager:
@@ -38,23 +39,21 @@ async def generate(body: PromptRequest) -> dict[str, Any]:
 
 
 with DAG("worker_generate_stream", description="Stream a model's answer.") as stream_dag:
-    HttpTrigger(
+    api.trigger(
         path="/api/worker/generate_stream",
-        methods="POST",
-        request_body=PromptRequest,
-        streaming_response=True,
-        stream_response=ResponseKind.NUL_JSON,
+        method="POST",
+        body=PromptRequest,
         summary="Generate, streamed (NUL-delimited ModelOutput)",
-        tags=_TAGS,
-        task_name="trigger",
+        stream=ResponseKind.NUL_JSON,
     ) >> GenerateStream(task_name="generate")
 
-with DAG("worker_generate", description="A model's whole answer.") as generate_dag:
-    HttpTrigger(
-        path="/api/worker/generate",
-        methods="POST",
-        request_body=PromptRequest,
-        summary="Generate (one ModelOutput)",
-        tags=_TAGS,
-        task_name="trigger",
-    ) >> MapOperator(map_function=generate, task_name="generate")
+generate_dag = api.flow(
+    dag_id="worker_generate",
+    path="/api/worker/generate",
+    method="POST",
+    body=PromptRequest,
+    action=generate,
+    summary="Generate (one ModelOutput)",
+    description="A model's whole answer.",
+    node="generate",
+)

@@ -3,10 +3,9 @@ stopping models (``/api/worker/*``, DB-GPT's raw answers, no envelope)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from flows._route import action_flow
+from flows._route import Api
 from flows.worker.generate import manager
 from operators.cluster.types import (
     CountTokenRequest,
@@ -18,7 +17,7 @@ from operators.cluster.types import (
 )
 from operators.cluster.worker import parameter_descriptions
 
-_TAGS = ["Model worker"]
+api = Api(tags=["Model worker"])
 
 
 async def embeddings(body: EmbeddingsRequest) -> list[list[float]]:
@@ -57,70 +56,67 @@ async def shutdown(body: WorkerStartupRequest) -> None:
     await manager().shutdown(body)
 
 
-_flow = partial(action_flow, tags=_TAGS)
-
-
-embeddings_dag = _flow(
-    "worker_embeddings",
-    "/api/worker/embeddings",
-    "POST",
-    EmbeddingsRequest,
-    embeddings,
-    "Embed texts",
+embeddings_dag = api.flow(
+    dag_id="worker_embeddings",
+    path="/api/worker/embeddings",
+    method="POST",
+    body=EmbeddingsRequest,
+    action=embeddings,
+    summary="Embed texts",
 )
-count_token_dag = _flow(
-    "worker_count_token",
-    "/api/worker/count_token",
-    "POST",
-    CountTokenRequest,
-    count_token,
-    "Count a prompt's tokens",
+count_token_dag = api.flow(
+    dag_id="worker_count_token",
+    path="/api/worker/count_token",
+    method="POST",
+    body=CountTokenRequest,
+    action=count_token,
+    summary="Count a prompt's tokens",
 )
-metadata_dag = _flow(
-    "worker_model_metadata",
-    "/api/worker/model_metadata",
-    "POST",
-    ModelMetadataRequest,
-    model_metadata,
-    "A model's metadata",
+metadata_dag = api.flow(
+    dag_id="worker_model_metadata",
+    path="/api/worker/model_metadata",
+    method="POST",
+    body=ModelMetadataRequest,
+    action=model_metadata,
+    summary="A model's metadata",
 )
-apply_dag = _flow(
-    "worker_apply",
-    "/api/worker/apply",
-    "POST",
-    WorkerApplyRequest,
-    apply,
-    "Start, stop or restart a model",
+apply_dag = api.flow(
+    dag_id="worker_apply",
+    path="/api/worker/apply",
+    method="POST",
+    body=WorkerApplyRequest,
+    action=apply,
+    summary="Start, stop or restart a model",
 )
-descriptions_dag = _flow(
-    "worker_parameter_descriptions",
-    "/api/worker/parameter/descriptions",
-    "GET",
-    ParameterQuery,
-    descriptions,
-    "A model's deploy parameters",
+descriptions_dag = api.flow(
+    dag_id="worker_parameter_descriptions",
+    path="/api/worker/parameter/descriptions",
+    method="GET",
+    body=ParameterQuery,
+    action=descriptions,
+    summary="A model's deploy parameters",
 )
-supports_dag = _flow(
-    "worker_models_supports",
-    "/api/worker/models/supports",
-    "GET",
-    None,
-    supports,
-    "Models this manager could start",
+supports_dag = api.flow(
+    dag_id="worker_models_supports",
+    path="/api/worker/models/supports",
+    method="GET",
+    body=None,
+    action=supports,
+    summary="Models this manager could start",
 )
-startup_dag = _flow(
-    "worker_models_startup",
-    "/api/worker/models/startup",
-    "POST",
-    WorkerStartupRequest,
-    startup,
-    "Start a model",
+startup_dag = api.flow(
+    dag_id="worker_models_startup",
+    path="/api/worker/models/startup",
+    method="POST",
+    body=WorkerStartupRequest,
+    action=startup,
+    summary="Start a model",
 )
-shutdown_dag = _flow(
-    "worker_models_shutdown",
-    "/api/worker/models/shutdown",
-    "POST",
-    WorkerStartupRequest,
-    shutdown,
-    "Stop a model",
+shutdown_dag = api.flow(
+    dag_id="worker_models_shutdown",
+    path="/api/worker/models/shutdown",
+    method="POST",
+    body=WorkerStartupRequest,
+    action=shutdown,
+    summary="Stop a model",
 )
