@@ -8,41 +8,11 @@ field before the registry is touched.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flows._route import Api
-from operators.cluster.state import current_cluster
+from operators.cluster import controller_ops as ops
 from operators.cluster.types import DeregisterQuery, ListQuery, ModelInstance
 
 api = Api(tags=["Model controller"])
-
-
-async def register(instance: ModelInstance) -> bool:
-    return await current_cluster().registry.register(instance)
-
-
-async def heartbeat(instance: ModelInstance) -> bool:
-    return await current_cluster().registry.heartbeat(instance)
-
-
-async def deregister(query: DeregisterQuery) -> bool:
-    return await current_cluster().registry.deregister(
-        query.model_name,
-        query.host,
-        query.port,
-        remove_from_registry=query.remove_from_registry,
-    )
-
-
-async def list_instances(query: ListQuery) -> list[dict[str, Any]]:
-    found = await current_cluster().registry.instances(
-        query.model_name or None, healthy_only=query.healthy_only
-    )
-    return [i.model_dump(mode="json") for i in found]
-
-
-async def health(_: Any) -> dict[str, str]:
-    return {"status": "ok"}
 
 
 register_dag = api.flow(
@@ -50,7 +20,7 @@ register_dag = api.flow(
     path="/api/controller/models",
     method="POST",
     body=ModelInstance,
-    action=register,
+    action=ops.register,
     summary="Register a model instance",
     description="Register a model instance.",
     node="register",
@@ -60,7 +30,7 @@ list_dag = api.flow(
     path="/api/controller/models",
     method="GET",
     body=ListQuery,
-    action=list_instances,
+    action=ops.list_instances,
     summary="List model instances",
     description="List model instances.",
     node="list",
@@ -70,7 +40,7 @@ deregister_dag = api.flow(
     path="/api/controller/models",
     method="DELETE",
     body=DeregisterQuery,
-    action=deregister,
+    action=ops.deregister,
     summary="Deregister a model instance",
     description="Deregister a model instance.",
     node="deregister",
@@ -80,7 +50,7 @@ heartbeat_dag = api.flow(
     path="/api/controller/heartbeat",
     method="POST",
     body=ModelInstance,
-    action=heartbeat,
+    action=ops.heartbeat,
     summary="Heartbeat of a model instance",
     description="A model instance is alive.",
     node="heartbeat",
@@ -90,7 +60,7 @@ health_dag = api.flow(
     path="/api/health",
     method="GET",
     body=None,
-    action=health,
+    action=ops.health,
     summary="Controller health",
     description="The controller is up.",
     node="health",

@@ -4,22 +4,11 @@ envelope."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from awel.trigger import ResponseKind
 from flows._route import Api
-from operators.cluster import manage
-from operators.cluster.state import current_cluster
+from operators.cluster import manage_ops as ops
 
 api = Api(tags=["Model"], response=ResponseKind.RESULT, errors="result")
-
-
-async def types(_: Any) -> list[str]:
-    return await manage.model_names(current_cluster())
-
-
-async def supports(_: Any) -> list[dict[str, Any]]:
-    return await manage.supported_models(current_cluster())
 
 
 types_dag = api.flow(
@@ -27,7 +16,7 @@ types_dag = api.flow(
     path="/api/v1/model/types",
     method="GET",
     body=None,
-    action=types,
+    action=ops.types,
     summary="Healthy language models",
     description="Healthy language models.",
     node="types",
@@ -37,7 +26,7 @@ supports_dag = api.flow(
     path="/api/v1/model/supports",
     method="GET",
     body=None,
-    action=supports,
+    action=ops.supports,
     summary="Models the managers could start",
     description="Models the managers could start.",
     node="supports",

@@ -15,34 +15,17 @@ envelope naming it. List items carry both ``worker_type`` and ``model_type``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from awel.trigger import ResponseKind
 from flows._route import Action, Api
-from operators.cluster import manage
-from operators.cluster.state import current_cluster
+from operators.cluster import manage_ops as ops
 from operators.cluster.types import WorkerStartupRequest
 
 api = Api(tags=["LLM management"], response=ResponseKind.SERVE_RESULT)
 
 #: A route's request model.
 B = TypeVar("B")
-
-
-async def params(_: Any) -> list[dict[str, Any]]:
-    return await manage.supported_models(current_cluster())
-
-
-async def model_list(_: Any) -> list[dict[str, Any]]:
-    return await manage.model_list(current_cluster())
-
-
-async def stop(body: WorkerStartupRequest) -> bool:
-    return await manage.stop_model(current_cluster(), body)
-
-
-async def start(body: WorkerStartupRequest) -> bool:
-    return await manage.start_model(current_cluster(), body)
 
 
 def _at_each(
@@ -75,14 +58,14 @@ _at_each(
     ],
     method="GET",
     body=None,
-    action=params,
+    action=ops.params,
     summary="Models the worker managers could start",
 )
 _at_each(
     ["/api/v1/worker/model/list", "/api/v1/worker/models", "/api/v2/serve/model/models"],
     method="GET",
     body=None,
-    action=model_list,
+    action=ops.model_list,
     summary="Registered model instances",
 )
 _at_each(
@@ -93,7 +76,7 @@ _at_each(
     ],
     method="POST",
     body=WorkerStartupRequest,
-    action=stop,
+    action=ops.stop,
     summary="Stop a model",
 )
 _at_each(
@@ -106,6 +89,6 @@ _at_each(
     ],
     method="POST",
     body=WorkerStartupRequest,
-    action=start,
+    action=ops.start,
     summary="Start a model",
 )
