@@ -19,6 +19,7 @@ import anyio.to_thread
 from aiohttp import web
 
 from operators.datasource.sandbox import allow_privileged_logins
+from operators.datasource.summaries import summaries_running
 from operators.storage import open_store
 
 from . import heap
@@ -229,13 +230,17 @@ def _observe_flows(app: web.Application) -> None:
 
 
 async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
-    """The metadata database (datasources, dialogues), open while the app runs."""
+    """The metadata database (datasources, dialogues), open while the app runs, and the
+    schema summaries built in the background, stopped before the store closes."""
     s = app[SETTINGS]
-    async with open_store(
-        s.metadata_db,
-        data_dir=s.data_dir,
-        secret_key=s.secret_key,
-        datasource_roots=s.datasource_roots,
+    async with (
+        open_store(
+            s.metadata_db,
+            data_dir=s.data_dir,
+            secret_key=s.secret_key,
+            datasource_roots=s.datasource_roots,
+        ),
+        summaries_running(),
     ):
         yield
 

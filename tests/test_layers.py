@@ -30,8 +30,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 #: import for that. Anything else the server needs from the domain belongs in ``awel/`` or
 #: reaches it through a flow.
 SERVER_STARTS: dict[str, frozenset[str]] = {
-    # The app opens the metadata store and applies the datasource sandbox policy at start-up.
-    "server/app.py": frozenset({"operators.storage", "operators.datasource.sandbox"}),
+    # The app opens the metadata store, starts the schema summary builder beside it and
+    # applies the datasource sandbox policy at start-up.
+    "server/app.py": frozenset(
+        {"operators.storage", "operators.datasource.sandbox", "operators.datasource.summaries"}
+    ),
     # Starts the cluster of this process: the registry, the worker manager, remote models.
     "server/cluster.py": frozenset(
         {

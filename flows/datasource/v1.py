@@ -8,67 +8,81 @@ DB-GPT does, HTTP 200 with ``err_code`` E1001.
 
 from __future__ import annotations
 
-from functools import partial
-
 from awel.trigger import ResponseKind
-from flows._route import action_flow
-from flows.datasource import _service as svc
+from flows._route import Api
+from operators.datasource import manage
+from operators.datasource.requests import DBConfig, DBListQuery, DBName, DBSummaryQuery
 
-_PREFIX = "/api/v1/chat/db"
-
-
-_flow = partial(
-    action_flow, prefix=_PREFIX, tags=["Datasource"], response=ResponseKind.RESULT, errors="result"
+api = Api(
+    prefix="/api/v1/chat/db", tags=["Datasource"], response=ResponseKind.RESULT, errors="result"
 )
 
-
-db_list = _flow(
-    "chat_db_list",
-    "/list",
-    "GET",
-    svc.DBListQuery,
-    svc.db_list,
-    "List datasources",
+db_list = api.flow(
+    dag_id="chat_db_list",
+    path="/list",
+    method="GET",
+    body=DBListQuery,
+    action=manage.db_list,
+    summary="List datasources",
     # DB-GPT's web client names its user in a header.
     header_fields={"user-id": "user_id"},
 )
-db_add = _flow("chat_db_add", "/add", "POST", svc.DBConfig, svc.db_add, "Add a datasource")
-db_edit = _flow("chat_db_edit", "/edit", "POST", svc.DBConfig, svc.db_edit, "Edit a datasource")
-db_delete = _flow(
-    "chat_db_delete", "/delete", "POST", svc.DBName, svc.db_delete, "Delete a datasource"
+db_add = api.flow(
+    dag_id="chat_db_add",
+    path="/add",
+    method="POST",
+    body=DBConfig,
+    action=manage.db_add,
+    summary="Add a datasource",
 )
-db_test_connect = _flow(
-    "chat_db_test_connect",
-    "/test/connect",
-    "POST",
-    svc.DBConfig,
-    svc.db_test_connect,
-    "Test a datasource's connection",
-    # DB-GPT answers a datasource that does not work with HTTP 200, success false and
-    # its err_code (E1001: cannot connect).
+db_edit = api.flow(
+    dag_id="chat_db_edit",
+    path="/edit",
+    method="POST",
+    body=DBConfig,
+    action=manage.db_edit,
+    summary="Edit a datasource",
+)
+db_delete = api.flow(
+    dag_id="chat_db_delete",
+    path="/delete",
+    method="POST",
+    body=DBName,
+    action=manage.db_delete,
+    summary="Delete a datasource",
+)
+db_test_connect = api.flow(
+    dag_id="chat_db_test_connect",
+    path="/test/connect",
+    method="POST",
+    body=DBConfig,
+    action=manage.db_test_connect,
+    summary="Test a datasource's connection",
+    # DB-GPT answers a datasource that does not work with HTTP 200, success false and its
+    # err_code (E1001: cannot connect); a request the server refuses stays a 400.
     ok_failures=("datasource.", "sql."),
 )
-db_summary = _flow(
-    "chat_db_summary",
-    "/summary",
-    "POST",
-    svc.DBSummaryQuery,
-    svc.db_summary,
-    "Rebuild a datasource's schema summary",
+db_summary = api.flow(
+    dag_id="chat_db_summary",
+    path="/summary",
+    method="POST",
+    body=DBSummaryQuery,
+    action=manage.db_summary,
+    summary="Rebuild a datasource's schema summary",
 )
-db_refresh = _flow(
-    "chat_db_refresh",
-    "/refresh",
-    "POST",
-    svc.DBConfig,
-    svc.db_refresh,
-    "Rebuild a datasource's schema summary",
+db_refresh = api.flow(
+    dag_id="chat_db_refresh",
+    path="/refresh",
+    method="POST",
+    body=DBConfig,
+    action=manage.db_refresh,
+    summary="Rebuild a datasource's schema summary",
 )
-db_support_type = _flow(
-    "chat_db_support_type",
-    "/support/type",
-    "GET",
-    None,
-    svc.db_support_type,
-    "Supported datasource types",
+db_support_type = api.flow(
+    dag_id="chat_db_support_type",
+    path="/support/type",
+    method="GET",
+    body=None,
+    action=manage.db_support_type,
+    summary="Supported datasource types",
 )

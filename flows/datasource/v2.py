@@ -6,73 +6,74 @@ taken too); answers are ``{id, type, params, description, ...}`` with the passwo
 
 from __future__ import annotations
 
-from functools import partial
+from awel.trigger import ResponseKind
+from flows._route import Api
+from operators.datasource import serve
+from operators.datasource.requests import DatasourceId, DatasourceRequest, Page
 
-from flows._route import action_flow
-from flows.datasource import _service as svc
+api = Api(prefix="/api/v2/serve", tags=["Datasource"], response=ResponseKind.SERVE_RESULT)
 
-_PREFIX = "/api/v2/serve"
-
-
-_flow = partial(action_flow, prefix=_PREFIX, tags=["Datasource"], response="serve_result")
-
-
-create = _flow(
-    "serve_datasource_create",
-    "/datasources",
-    "POST",
-    svc.DatasourceRequest,
-    svc.v2_create,
-    "Create a datasource",
+create = api.flow(
+    dag_id="serve_datasource_create",
+    path="/datasources",
+    method="POST",
+    body=DatasourceRequest,
+    action=serve.v2_create,
+    summary="Create a datasource",
 )
-update = _flow(
-    "serve_datasource_update",
-    "/datasources",
-    "PUT",
-    svc.DatasourceRequest,
-    svc.v2_update,
-    "Update a datasource",
+update = api.flow(
+    dag_id="serve_datasource_update",
+    path="/datasources",
+    method="PUT",
+    body=DatasourceRequest,
+    action=serve.v2_update,
+    summary="Update a datasource",
 )
-listing = _flow(
-    "serve_datasource_list", "/datasources", "GET", svc.Page, svc.v2_list, "List datasources"
+listing = api.flow(
+    dag_id="serve_datasource_list",
+    path="/datasources",
+    method="GET",
+    body=Page,
+    action=serve.v2_list,
+    summary="List datasources",
 )
-get = _flow(
-    "serve_datasource_get",
-    "/datasources/{datasource_id}",
-    "GET",
-    svc.DatasourceId,
-    svc.v2_get,
-    "One datasource",
+get = api.flow(
+    dag_id="serve_datasource_get",
+    path="/datasources/{datasource_id}",
+    method="GET",
+    body=DatasourceId,
+    action=serve.v2_get,
+    summary="One datasource",
 )
-delete = _flow(
-    "serve_datasource_delete",
-    "/datasources/{datasource_id}",
-    "DELETE",
-    svc.DatasourceId,
-    svc.v2_delete,
-    "Delete a datasource",
+delete = api.flow(
+    dag_id="serve_datasource_delete",
+    path="/datasources/{datasource_id}",
+    method="DELETE",
+    body=DatasourceId,
+    action=serve.v2_delete,
+    summary="Delete a datasource",
 )
-test_connection = _flow(
-    "serve_datasource_test_connection",
-    "/datasources/test-connection",
-    "POST",
-    svc.DatasourceRequest,
-    svc.v2_test_connection,
-    "Test a datasource's connection",
+test_connection = api.flow(
+    dag_id="serve_datasource_test_connection",
+    path="/datasources/test-connection",
+    method="POST",
+    body=DatasourceRequest,
+    action=serve.v2_test_connection,
+    summary="Test a datasource's connection",
 )
-refresh = _flow(
-    "serve_datasource_refresh",
-    "/datasources/{datasource_id}/refresh",
-    "POST",
-    svc.DatasourceId,
-    svc.v2_refresh,
-    "Rebuild a datasource's schema summary",
+refresh = api.flow(
+    dag_id="serve_datasource_refresh",
+    path="/datasources/{datasource_id}/refresh",
+    method="POST",
+    body=DatasourceId,
+    action=serve.v2_refresh,
+    summary="Rebuild a datasource's schema summary",
 )
-types = _flow(
-    "serve_datasource_types",
-    "/datasource-types",
-    "GET",
-    None,
-    svc.v2_types,
-    "Supported datasource types",
+types = api.flow(
+    dag_id="serve_datasource_types",
+    path="/datasource-types",
+    method="GET",
+    body=None,
+    action=serve.v2_types,
+    summary="Supported datasource types",
 )

@@ -5,65 +5,94 @@ second; the brief and older clients call the first). ``export_messages`` answers
 document itself (not a Result), as a download.
 """
 
-from functools import partial
+from __future__ import annotations
 
 from awel.trigger import ResponseKind
-from flows._route import action_flow
-from flows.dialogue import _service as svc
+from flows._route import Api
+from operators.dialogue import conversations as conv
+from operators.dialogue.requests import ConvQuery, ExportQuery, ListQuery, NewQuery, QueryBody
 
-_PREFIX = "/api/v1/chat/dialogue"
+api = Api(prefix="/api/v1/chat/dialogue", tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
 
-
-_flow = partial(action_flow, prefix=_PREFIX, tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
-
-
-dialogue_list = _flow(
-    "dialogue_list", "/list", "GET", svc.ListQuery, svc.list_dialogues, "Recent conversations"
+dialogue_list = api.flow(
+    dag_id="dialogue_list",
+    path="/list",
+    method="GET",
+    body=ListQuery,
+    action=conv.list_dialogues,
+    summary="Recent conversations",
 )
-dialogue_new = _flow("dialogue_new", "/new", "POST", svc.NewQuery, svc.new, "A new conversation id")
-dialogue_delete = _flow(
-    "dialogue_delete", "/delete", "POST", svc.ConvQuery, svc.delete, "Delete a conversation"
+dialogue_new = api.flow(
+    dag_id="dialogue_new",
+    path="/new",
+    method="POST",
+    body=NewQuery,
+    action=conv.new,
+    summary="A new conversation id",
 )
-dialogue_scenes = _flow(
-    "dialogue_scenes", "/scenes", "POST", None, svc.scenes, "The chat scenes the UI offers"
+dialogue_delete = api.flow(
+    dag_id="dialogue_delete",
+    path="/delete",
+    method="POST",
+    body=ConvQuery,
+    action=conv.delete,
+    summary="Delete a conversation",
 )
-dialogue_messages = _flow(
-    "dialogue_messages",
-    "/messages",
-    "GET",
-    svc.ConvQuery,
-    svc.messages,
-    "A conversation's messages",
+dialogue_scenes = api.flow(
+    dag_id="dialogue_scenes",
+    path="/scenes",
+    method="POST",
+    body=None,
+    action=conv.scenes,
+    summary="The chat scenes the UI offers",
 )
-dialogue_messages_history = _flow(
-    "dialogue_messages_history",
-    "/messages/history",
-    "GET",
-    svc.ConvQuery,
-    svc.messages,
-    "A conversation's messages",
+dialogue_messages = api.flow(
+    dag_id="dialogue_messages",
+    path="/messages",
+    method="GET",
+    body=ConvQuery,
+    action=conv.messages,
+    summary="A conversation's messages",
 )
-dialogue_clear = _flow(
-    "dialogue_clear", "/clear", "POST", svc.ConvQuery, svc.clear, "Remove a conversation's messages"
+dialogue_messages_history = api.flow(
+    dag_id="dialogue_messages_history",
+    path="/messages/history",
+    method="GET",
+    body=ConvQuery,
+    action=conv.messages,
+    summary="A conversation's messages",
 )
-dialogue_query = _flow(
-    "dialogue_query", "/query", "POST", svc.QueryBody, svc.query, "Find a conversation"
+dialogue_clear = api.flow(
+    dag_id="dialogue_clear",
+    path="/clear",
+    method="POST",
+    body=ConvQuery,
+    action=conv.clear,
+    summary="Remove a conversation's messages",
 )
-dialogue_query_page = _flow(
-    "dialogue_query_page",
-    "/query_page",
-    "POST",
-    svc.QueryBody,
-    svc.query_page,
-    "Find conversations, a page at a time",
+dialogue_query = api.flow(
+    dag_id="dialogue_query",
+    path="/query",
+    method="POST",
+    body=QueryBody,
+    action=conv.query,
+    summary="Find a conversation",
 )
-dialogue_export = _flow(
-    "dialogue_export_messages",
-    "/export_messages",
-    "GET",
-    svc.ExportQuery,
-    svc.export_messages,
-    "Export conversations with their messages",
+dialogue_query_page = api.flow(
+    dag_id="dialogue_query_page",
+    path="/query_page",
+    method="POST",
+    body=QueryBody,
+    action=conv.query_page,
+    summary="Find conversations, a page at a time",
+)
+dialogue_export = api.flow(
+    dag_id="dialogue_export_messages",
+    path="/export_messages",
+    method="GET",
+    body=ExportQuery,
+    action=conv.export_messages,
+    summary="Export conversations with their messages",
     response=ResponseKind.FILE,
     media_type="application/json",
 )

@@ -4,42 +4,30 @@ envelope."""
 
 from __future__ import annotations
 
-from typing import Any
+from awel.trigger import ResponseKind
+from flows._route import Api
+from operators.cluster import manage_ops as ops
 
-from awel import DAG, MapOperator
-from awel.trigger import HttpTrigger, ResponseKind
-from operators.cluster import manage
-from operators.cluster.state import current_cluster
-
-_TAGS = ["Model"]
+api = Api(tags=["Model"], response=ResponseKind.RESULT, errors="result")
 
 
-async def types(_: Any) -> list[str]:
-    return await manage.model_names(current_cluster())
-
-
-async def supports(_: Any) -> list[dict[str, Any]]:
-    return await manage.supported_models(current_cluster())
-
-
-def _trigger(path: str, summary: str) -> HttpTrigger:
-    return HttpTrigger(
-        path=path,
-        methods="GET",
-        response=ResponseKind.RESULT,
-        errors="result",
-        summary=summary,
-        tags=_TAGS,
-        task_name="trigger",
-    )
-
-
-with DAG("model_types", description="Healthy language models.") as types_dag:
-    _trigger("/api/v1/model/types", "Healthy language models") >> MapOperator(
-        map_function=types, task_name="types"
-    )
-
-with DAG("model_supports", description="Models the managers could start.") as supports_dag:
-    _trigger("/api/v1/model/supports", "Models the managers could start") >> MapOperator(
-        map_function=supports, task_name="supports"
-    )
+types_dag = api.flow(
+    dag_id="model_types",
+    path="/api/v1/model/types",
+    method="GET",
+    body=None,
+    action=ops.types,
+    summary="Healthy language models",
+    description="Healthy language models.",
+    node="types",
+)
+supports_dag = api.flow(
+    dag_id="model_supports",
+    path="/api/v1/model/supports",
+    method="GET",
+    body=None,
+    action=ops.supports,
+    summary="Models the managers could start",
+    description="Models the managers could start.",
+    node="supports",
+)

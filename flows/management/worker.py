@@ -14,95 +14,81 @@ envelope naming it. List items carry both ``worker_type`` and ``model_type``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TypeVar
 
-from awel import DAG
 from awel.trigger import ResponseKind
-from flows._route import action_flow
-from operators.cluster import manage
-from operators.cluster.state import current_cluster
+from flows._route import Action, Api
+from operators.cluster import manage_ops as ops
 from operators.cluster.types import WorkerStartupRequest
 
-_TAGS = ["LLM management"]
+api = Api(tags=["LLM management"], response=ResponseKind.SERVE_RESULT)
+
+#: A route's request model.
+B = TypeVar("B")
 
 
-async def params(_: Any) -> list[dict[str, Any]]:
-    return await manage.supported_models(current_cluster())
+def _at_each(
+    paths: Sequence[str],
+    *,
+    method: str,
+    body: type[B] | None,
+    action: Action[B],
+    summary: str,
+) -> None:
+    """One flow per path, each bound to a module-level name (the loader serves those)."""
+    for path in paths:
+        name = "manage" + path.replace("/api", "").replace("/", "_").replace("-", "_")
+        dag = api.flow(
+            dag_id=f"{name}_{method.lower()}",
+            path=path,
+            method=method,
+            body=body,
+            action=action,
+            summary=summary,
+        )
+        globals()[dag.dag_id] = dag
 
 
-async def model_list(_: Any) -> list[dict[str, Any]]:
-    return await manage.model_list(current_cluster())
-
-
-async def stop(body: WorkerStartupRequest) -> bool:
-    return await manage.stop_model(current_cluster(), body)
-
-
-async def start(body: WorkerStartupRequest) -> bool:
-    return await manage.start_model(current_cluster(), body)
-
-
-def _flow(path: str, method: str, body: type[Any] | None, fn: Any, summary: str) -> DAG:
-    dag_id = "manage" + path.replace("/api", "").replace("/", "_").replace("-", "_")
-    return action_flow(
-        f"{dag_id}_{method.lower()}",
-        path,
-        method,
-        body,
-        fn,
-        summary,
-        tags=_TAGS,
-        response=ResponseKind.SERVE_RESULT,
-    )
-
-
-_ROUTES: list[tuple[tuple[str, ...], str, type[Any] | None, Any, str]] = [
-    (
-        (
-            "/api/v1/worker/model/params",
-            "/api/v1/worker/model-types",
-            "/api/v2/serve/model/model-types",
-        ),
-        "GET",
-        None,
-        params,
-        "Models the worker managers could start",
-    ),
-    (
-        ("/api/v1/worker/model/list", "/api/v1/worker/models", "/api/v2/serve/model/models"),
-        "GET",
-        None,
-        model_list,
-        "Registered model instances",
-    ),
-    (
-        (
-            "/api/v1/worker/model/stop",
-            "/api/v1/worker/models/stop",
-            "/api/v2/serve/model/models/stop",
-        ),
-        "POST",
-        WorkerStartupRequest,
-        stop,
-        "Stop a model",
-    ),
-    (
-        (
-            "/api/v1/worker/model/start",
-            "/api/v1/worker/models/start",
-            "/api/v2/serve/model/models/start",
-            "/api/v1/worker/models",
-            "/api/v2/serve/model/models",
-        ),
-        "POST",
-        WorkerStartupRequest,
-        start,
-        "Start a model",
-    ),
-]
-
-# The loader serves the DAGs bound to module-level names: one per path.
-for _paths, _method, _body, _fn, _summary in _ROUTES:
-    for _path in _paths:
-        _dag = _flow(_path, _method, _body, _fn, _summary)
-        globals()[_dag.dag_id] = _dag
+_at_each(
+    [
+        "/api/v1/worker/model/params",
+        "/api/v1/worker/model-types",
+        "/api/v2/serve/model/model-types",
+    ],
+    method="GET",
+    body=None,
+    action=ops.params,
+    summary="Models the worker managers could start",
+)
+_at_each(
+    ["/api/v1/worker/model/list", "/api/v1/worker/models", "/api/v2/serve/model/models"],
+    method="GET",
+    body=None,
+    action=ops.model_list,
+    summary="Registered model instances",
+)
+_at_each(
+    [
+        "/api/v1/worker/model/stop",
+        "/api/v1/worker/models/stop",
+        "/api/v2/serve/model/models/stop",
+    ],
+    method="POST",
+    body=WorkerStartupRequest,
+    action=ops.stop,
+    summary="Stop a model",
+)
+_at_each(
+    [
+        "/api/v1/worker/model/start",
+        "/api/v1/worker/models/start",
+        "/api/v2/serve/model/models/start",
+        "/api/v1/worker/models",
+        "/api/v2/serve/model/models",
+    ],
+    method="POST",
+    body=WorkerStartupRequest,
+    action=ops.start,
+    summary="Start a model",
+)

@@ -1,66 +1,17 @@
-"""``POST /api/v1/embeddings``: OpenAI's embeddings.
-
-Vectors come back as float lists, or with ``encoding_format: base64`` as the base64 of
-their little-endian float32 bytes, which openai-python asks for by default and decodes.
-"""
+"""``POST /api/v1/embeddings``: OpenAI's embeddings, as float lists or base64."""
 
 from __future__ import annotations
 
-import base64
-from typing import Any
-
-import numpy as np
-
-from awel import DAG, MapOperator
-from awel.errors import BadRequest
-from flows.model_api._openai import TRIGGER, EmbeddingsRequest, note_ignored, openai_trigger
-from operators.embed.operators import Embed, Embeddings, EmbedRequest
-from operators.models import current_models
-
-
-class Texts(MapOperator[EmbeddingsRequest, EmbedRequest]):
-    async def map(self, input_value: EmbeddingsRequest) -> EmbedRequest:
-        body = input_value
-        note_ignored(body)
-        model = current_models().embedder(body.model)
-        if body.dimensions is not None and body.dimensions > model.dimension:
-            raise BadRequest(
-                f"dimensions is {body.dimensions}, but '{body.model}' makes vectors of"
-                f" {model.dimension}",
-                code="request.invalid_value",
-                param="dimensions",
-            )
-        texts = [body.input] if isinstance(body.input, str) else body.input
-        return EmbedRequest(texts=texts, model=body.model)
-
-
-class EmbeddingsAnswer(MapOperator[Embeddings, dict[str, Any]]):
-    async def map(self, input_value: Embeddings) -> dict[str, Any]:
-        body: EmbeddingsRequest = self.current_dag_context.get_task_output(TRIGGER)
-        vectors = input_value.vectors
-        if body.dimensions is not None and body.dimensions < vectors.shape[1]:
-            # OpenAI's shortened embeddings: the first d dimensions, unit length again.
-            vectors = vectors[:, : body.dimensions]
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, 1e-12)
-        vectors = np.ascontiguousarray(vectors, dtype="<f4")
-        if body.encoding_format == "base64":
-            encoded: list[Any] = [base64.b64encode(row.tobytes()).decode() for row in vectors]
-        else:
-            encoded = vectors.tolist()
-        tokens = input_value.prompt_tokens
-        return {
-            "object": "list",
-            "data": [
-                {"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(encoded)
-            ],
-            "model": body.model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-
+from awel import DAG
+from flows.model_api._api import api
+from operators.embed.operators import Embed
+from operators.openai.embeddings import EmbeddingsAnswer, Texts
+from operators.openai.requests import EmbeddingsRequest
 
 with DAG("openai_embeddings", description="OpenAI's embeddings.") as dag:
-    trigger = openai_trigger("/api/v1/embeddings", EmbeddingsRequest, summary="Embeddings")
+    trigger = api.trigger(
+        path="/api/v1/embeddings", method="POST", body=EmbeddingsRequest, summary="Embeddings"
+    )
     (
         trigger
         >> Texts(task_name="texts")

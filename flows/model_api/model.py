@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, Field
-
-from awel import DAG, MapOperator
-from flows.model_api._openai import card, openai_trigger
-from operators.models import current_models
-
-
-class ModelPath(BaseModel):
-    model: str = Field(description="A model id.")
-
-
-class OneModel(MapOperator[ModelPath, dict[str, Any]]):
-    async def map(self, input_value: ModelPath) -> dict[str, Any]:
-        return card(current_models().card(input_value.model))
-
+from awel import DAG
+from flows.model_api._api import api
+from operators.openai.models import OneModel
+from operators.openai.requests import ModelPath
 
 with DAG("openai_model", description="One model's card.") as dag:
-    openai_trigger(
-        "/api/v1/models/{model}", ModelPath, summary="Retrieve a model", methods="GET"
+    api.trigger(
+        path="/api/v1/models/{model}", method="GET", body=ModelPath, summary="Retrieve a model"
     ) >> OneModel(task_name="card")

@@ -7,54 +7,31 @@ is answered with DB-GPT's error output (``error_code`` 1, the reason in ``text``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-from awel import DAG, MapOperator, StreamifyAbsOperator
-from awel.trigger import HttpTrigger, ResponseKind
-from operators.cluster.errors import NoWorkerManager
-from operators.cluster.state import current_cluster
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import Api
+from operators.cluster import worker_ops as ops
 from operators.cluster.types import PromptRequest
-from operators.cluster.worker import WorkerManager
 
-_TAGS = ["Model worker"]
-
-
-def manager() -> WorkerManager:
-    found = current_cluster().manager
-    if found is None:
-        raise NoWorkerManager()
-    return found
-
-
-class GenerateStream(StreamifyAbsOperator[PromptRequest, dict[str, Any]]):
-    async def streamify(self, input_value: PromptRequest) -> AsyncIterator[dict[str, Any]]:
-        async for chunk in manager().generate_stream(input_value):
-            yield chunk
-
-
-async def generate(body: PromptRequest) -> dict[str, Any]:
-    return await manager().generate(body)
+api = Api(tags=["Model worker"])
 
 
 with DAG("worker_generate_stream", description="Stream a model's answer.") as stream_dag:
-    HttpTrigger(
+    api.trigger(
         path="/api/worker/generate_stream",
-        methods="POST",
-        request_body=PromptRequest,
-        streaming_response=True,
-        stream_response=ResponseKind.NUL_JSON,
+        method="POST",
+        body=PromptRequest,
         summary="Generate, streamed (NUL-delimited ModelOutput)",
-        tags=_TAGS,
-        task_name="trigger",
-    ) >> GenerateStream(task_name="generate")
+        stream=ResponseKind.NUL_JSON,
+    ) >> ops.GenerateStream(task_name="generate")
 
-with DAG("worker_generate", description="A model's whole answer.") as generate_dag:
-    HttpTrigger(
-        path="/api/worker/generate",
-        methods="POST",
-        request_body=PromptRequest,
-        summary="Generate (one ModelOutput)",
-        tags=_TAGS,
-        task_name="trigger",
-    ) >> MapOperator(map_function=generate, task_name="generate")
+generate_dag = api.flow(
+    dag_id="worker_generate",
+    path="/api/worker/generate",
+    method="POST",
+    body=PromptRequest,
+    action=ops.generate,
+    summary="Generate (one ModelOutput)",
+    description="A model's whole answer.",
+    node="generate",
+)

@@ -1,0 +1,34 @@
+"""The model-management routes' actions over this process's cluster (:mod:`.manage` takes
+the cluster as an argument; these find the current one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import manage
+from .state import current_cluster
+from .types import WorkerStartupRequest
+
+
+async def types(_: Any) -> list[str]:
+    return await manage.model_names(current_cluster())
+
+
+async def supports(_: Any) -> list[dict[str, Any]]:
+    return await manage.supported_models(current_cluster())
+
+
+async def params(_: Any) -> list[dict[str, Any]]:
+    return await manage.supported_models(current_cluster())
+
+
+async def model_list(_: Any) -> list[dict[str, Any]]:
+    return await manage.model_list(current_cluster())
+
+
+async def stop(body: WorkerStartupRequest) -> bool:
+    return await manage.stop_model(current_cluster(), body)
+
+
+async def start(body: WorkerStartupRequest) -> bool:
+    return await manage.start_model(current_cluster(), body)

@@ -1,0 +1,1 @@
+"""Conversations and their messages, as DB-GPT's dialogue API serves them."""
