@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from awel import BaseOperator
+from awel.catalog import find_flow
 from awel.errors import ApiError
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
@@ -24,7 +25,6 @@ from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_sto
 from .chart import error_view
 from .files import resolve_file
 from .request import ConversationVo
-from .scene_ops import find_flow
 from .scenes import Scene, scene
 from .stream import ChatFramer
 from .types import Progress, RoundDone, SceneCall
