@@ -17,16 +17,12 @@ from operators.chat.scenes import mode_params
 _flow = partial(action_flow, tags=["Chat"], response="result", errors="result")
 
 
-async def _mode_params(query: ModeQuery) -> object:
-    return await mode_params(query.chat_mode)
-
-
 params_list = _flow(
     "chat_mode_params_list",
     "/api/v1/chat/mode/params/list",
     "POST",
     ModeQuery,
-    _mode_params,
+    mode_params,
     "Choices for a scene's select_param",
 )
 file_upload = _flow(

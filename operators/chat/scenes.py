@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from awel.errors import ApiError
 from operators.storage import current_store
 
+from .request import ModeQuery
+
 if TYPE_CHECKING:
     from awel import DAG
 
@@ -109,10 +111,10 @@ def scene_list() -> list[dict[str, Any]]:
     return [s.vo() for s in SCENES.values() if s.listed]
 
 
-async def mode_params(chat_mode: str) -> Any:
+async def mode_params(query: ModeQuery) -> Any:
     """The choices for ``select_param``: datasources for the scenes that need one, knowledge
     spaces (none yet) for chat_knowledge, null for the others (and for unknown modes)."""
-    mode = chat_mode or "chat_normal"
+    mode = query.chat_mode or "chat_normal"
     found = SCENES.get(mode)
     needs = found.needs if found is not None else ""
     if needs == "db":
