@@ -96,6 +96,11 @@ class DAGNode:
         """The labels of the children a branch may skip (none for other nodes)."""
         return []
 
+    def subflows(self) -> Sequence[DAG]:
+        """The flows this node calls as part of its own run (a sub-flow operator's), so
+        that whoever observes a flow can observe those too (:meth:`DAG.subflows`)."""
+        return ()
+
     @property
     def task_name(self) -> str | None:
         return self.node_name
@@ -326,6 +331,24 @@ class DAG:
         """
         self._node_observer = observer
         self._changed()
+
+    def subflows(self) -> list[DAG]:
+        """Every flow this one calls through its nodes, and those flows' own, each once.
+
+        Observing a flow does not observe the flows it calls: they are DAGs of their own,
+        with their own observer. The server's metrics walk this list to time them too.
+        """
+        found: list[DAG] = []
+        seen = {id(self)}
+        work: list[DAG] = [self]
+        while work:
+            for node in work.pop()._nodes:
+                for sub in node.subflows():
+                    if id(sub) not in seen:
+                        seen.add(id(sub))
+                        found.append(sub)
+                        work.append(sub)
+        return found
 
     # --- graph and validation --------------------------------------------------------------
 

@@ -17,6 +17,7 @@ that callable is what lets a compiled plan run as a tight sequence of awaits.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import functools
@@ -29,6 +30,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Mapping,
     Sequence,
 )
 from typing import Any, ClassVar, Generic, TypeVar, overload
@@ -37,7 +39,7 @@ import anyio.to_thread
 
 from .context import EMPTY, SKIP_DATA, DAGContext, current_context
 from .dag import DAG, DAGNode
-from .errors import NodeError, RunError
+from .errors import DAGBuildError, NodeError, RunError
 
 # The plan compiler and the runner read operators only through what BaseOperator declares
 # (compile_step, takes_call_data, is_branch ...), so they sit below this module.
@@ -568,6 +570,72 @@ class TransformStreamAbsOperator(BaseOperator, Generic[IN, OUT]):
             return make(stream)
 
         return start, True
+
+
+class SubFlowOperator(StreamifyAbsOperator[IN, OUT]):
+    """Calls another flow as one node of this one: a value in, the called flow's output out
+    as a stream (a value output is one item).
+
+    The called flow stays a flow of its own: checked when built, compiled and cached as any
+    flow is, and observed by its own DAG's observer; :meth:`subflows` (and
+    :meth:`DAG.subflows`) tell whoever observes the calling flow where to find it. It runs
+    lazily, when the stream this node returns is first read, exactly as ``async for x in
+    node.call_stream(value)``: so a failure inside it, in a value step too, reaches the
+    node reading the stream, which may turn it into an answer of its own. (Inlining the
+    called flow's nodes behind a branch would end the whole call at such a failure, before
+    any stream started.) While the called flow's stream is read, its context is current.
+
+    ``flows`` is the node each flow is called up to, or several by key; :meth:`flow_key`
+    picks one per call (override it), and :meth:`run_flow` calls one, for subclasses that
+    do more than pass the items on.
+    """
+
+    def __init__(self, flows: BaseOperator | Mapping[str, BaseOperator], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flows: dict[str, BaseOperator] = (
+            {"": flows} if isinstance(flows, BaseOperator) else dict(flows)
+        )
+        for key, flow in self.flows.items():
+            if flow.dag is None:
+                raise DAGBuildError(
+                    f"sub-flow '{key or flow.label}' of node '{self.label}' belongs to no flow",
+                    code="dag.no_dag",
+                )
+
+    def subflows(self) -> list[DAG]:
+        dags: dict[int, DAG] = {}
+        for flow in self.flows.values():
+            assert flow.dag is not None
+            dags.setdefault(id(flow.dag), flow.dag)
+        return list(dags.values())
+
+    def flow_key(self, input_value: IN) -> str:
+        """The key of the flow to call for ``input_value``; by default the only one."""
+        if len(self.flows) != 1:
+            raise RunError(
+                f"node '{self.label}' calls {len(self.flows)} flows; override flow_key() to"
+                " pick one per call",
+                code="run.subflow",
+            )
+        return next(iter(self.flows))
+
+    def run_flow(self, key: str, value: Any) -> StreamCall:
+        """Call flow ``key`` with ``value``: iterate the result (``contextlib.aclosing``
+        closes it at once if you stop early)."""
+        flow = self.flows.get(key)
+        if flow is None:
+            raise RunError(
+                f"node '{self.label}' has no sub-flow '{key}'; it has {', '.join(self.flows)}",
+                code="run.subflow",
+            )
+        return flow.call_stream(value)
+
+    async def streamify(self, input_value: IN) -> AsyncIterator[OUT]:
+        async with contextlib.aclosing(
+            self.run_flow(self.flow_key(input_value), input_value)
+        ) as items:
+            async for item in items:
+                yield item
 
 
 # --- inputs -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio.to_thread
 from aiohttp import web
 
+from awel.catalog import install_flows, installed_flows
 from operators.datasource.sandbox import allow_privileged_logins
 from operators.datasource.summaries import summaries_running
 from operators.storage import open_store
@@ -106,6 +107,7 @@ def make_app(
         # After every route: CORS covers the routes registered so far.
         enable_cors(app, settings.cors_origins)
     app.cleanup_ctx.append(_metadata_store)
+    app.cleanup_ctx.append(_callable_flows)
     if (metrics := app[METRICS]) is not None:
         app.cleanup_ctx.append(metrics.folding)
     if settings.reload and user_flows:
@@ -243,6 +245,16 @@ async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
         summaries_running(),
     ):
         yield
+
+
+async def _callable_flows(app: web.Application) -> AsyncIterator[None]:
+    """The user's flows, callable by id while the app runs (chat_flow finds them there)."""
+    flows = app[FLOWS]
+    previous = install_flows(flows)
+    yield
+    # Another app of the process may have installed its own since: leave that one.
+    if installed_flows() is flows:
+        install_flows(previous)
 
 
 async def _watch_user_flows(app: web.Application) -> AsyncIterator[None]:

@@ -149,3 +149,16 @@ class FlowSet:
 
     def dags(self) -> list[DAG]:
         return [d for f in (*self.shipped, *self.user) for d in f.dags]
+
+    def flow(self, flow_id: str) -> DAG | None:
+        """The mounted user flow whose id is ``flow_id`` (:class:`awel.catalog.FlowsById`).
+
+        Only the user's: the shipped flows are the product's API, not flows to call by name
+        (chat_flow would otherwise run ``chat_db_list`` as a chat answer). Read at each
+        call, so a reload is seen at once.
+        """
+        for f in self.user:
+            for dag in f.dags:
+                if dag.dag_id == flow_id:
+                    return dag
+        return None

@@ -185,14 +185,18 @@ class Metrics:
     def watch(self, dags: Iterable[DAG], *, load_errors: int) -> None:
         """Observe the nodes of every flow not observed yet, and update the load gauges.
 
+        The flows a flow calls as nodes of its own (sub-flows, such as a chat round's
+        scenes) are observed too: their nodes are timed under their own flow's id.
+
         Call it whenever flows (re)load, before the new flows serve: setting an observer
         recompiles a flow's plans, which is best done before its first call.
         """
         count = 0
         for dag in dags:
             count += 1
-            if dag.node_observer is None:
-                dag.set_node_observer(self.node_observer(dag))
+            for observed in (dag, *dag.subflows()):
+                if observed.node_observer is None:
+                    observed.set_node_observer(self.node_observer(observed))
         self.flows_loaded.set(count)
         self.flow_load_errors.set(load_errors)
 

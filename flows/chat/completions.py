@@ -2,23 +2,16 @@
 
 The stream is DB-GPT's plain form by default (``data:<whole text so far>``, newlines as
 ``\\n``, no end marker), 0.8.2's full-message JSON with ``stream_format: "json"``, and
-OpenAI deltas ending in ``data: [DONE]`` with ``incremental: true``. The scene runs as its
-own flow (``flows/chat/scenes``); the round is stored once whole.
+OpenAI deltas ending in ``data: [DONE]`` with ``incremental: true``. The scene runs as a
+sub-flow of the round (``flows/chat/scenes``); the round is stored once whole. A bad scene
+or argument is answered inside the stream, as ``[ERROR]...``.
 """
 
-from collections.abc import AsyncIterator
-
-from awel import DAG, StreamifyAbsOperator
+from awel import DAG
 from awel.trigger import HttpTrigger
-from flows.chat._service import v1_stream
+from flows.chat.scenes import SCENES
 from operators.chat.request import ConversationVo
-
-
-class ChatRound(StreamifyAbsOperator[ConversationVo, bytes]):
-    async def streamify(self, input_value: ConversationVo) -> AsyncIterator[bytes]:
-        async for chunk in v1_stream(input_value):
-            yield chunk
-
+from operators.chat.round import FrameRound, PrepareRound, RunScene, SaveRound
 
 with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat route).") as dag:
     (
@@ -34,5 +27,8 @@ with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat 
             tags=["Chat"],
             task_name="trigger",
         )
-        >> ChatRound(task_name="round")
+        >> PrepareRound(task_name="prepare")
+        >> RunScene(SCENES, task_name="scene")
+        >> SaveRound(task_name="save")
+        >> FrameRound(task_name="frame")
     )

@@ -7,37 +7,22 @@ false) picks a stream of OpenAI delta chunks ending in ``[DONE]`` (full-message 
 Errors are OpenAI's nested shape (``invalid_chat_mode``, ``invalid_chat_param``).
 """
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from awel import DAG, BranchOperator, MapOperator, StreamifyAbsOperator
+from awel import DAG, BranchOperator
 from awel.operators import EitherJoin
 from awel.trigger import HttpTrigger
-from flows.chat._service import V2Call, v2_answer, v2_call, v2_stream
+from flows.chat.scenes import SCENES
 from operators.chat.request import V2ChatRequest
+from operators.chat.round import AnswerRound, ChatRound, FrameRound, RunScene, SaveRound
+from operators.chat.v2 import PrepareV2Round
 
 
-class Prepare(MapOperator[V2ChatRequest, V2Call]):
-    async def map(self, input_value: V2ChatRequest) -> V2Call:
-        return await v2_call(input_value)
+def _streams(prepared: ChatRound) -> bool:
+    return prepared.stream
 
 
-class Streamed(StreamifyAbsOperator[V2Call, bytes]):
-    async def streamify(self, input_value: V2Call) -> AsyncIterator[bytes]:
-        async for chunk in v2_stream(input_value):
-            yield chunk
-
-
-class Answered(MapOperator[V2Call, dict[str, Any]]):
-    async def map(self, input_value: V2Call) -> dict[str, Any]:
-        return await v2_answer(input_value)
-
-
-def _streams(prepared: Any) -> bool:
-    return bool(prepared.stream)
-
-
-def _answers(prepared: Any) -> bool:
+def _answers(prepared: ChatRound) -> bool:
     return not prepared.stream
 
 
@@ -52,9 +37,20 @@ with DAG("chat_completions_v2", description="DB-GPT's v2 chat completions.") as 
         tags=["Chat"],
         task_name="trigger",
     )
-    prepare = Prepare(task_name="prepare")
     branch = BranchOperator[Any]({_streams: "stream", _answers: "answer"}, task_name="branch")
-    join = EitherJoin(task_name="out")
-    trigger >> prepare >> branch
-    branch >> Streamed(task_name="stream") >> join
-    branch >> Answered(task_name="answer") >> join
+    out = EitherJoin(task_name="out")
+    trigger >> PrepareV2Round(task_name="prepare") >> branch
+    (
+        branch
+        >> RunScene(SCENES, task_name="stream")
+        >> SaveRound(task_name="save_streamed")
+        >> FrameRound(task_name="frame")
+        >> out
+    )
+    (
+        branch
+        >> RunScene(SCENES, task_name="answer")
+        >> SaveRound(task_name="save_answered")
+        >> AnswerRound(task_name="answered")
+        >> out
+    )

@@ -9,8 +9,10 @@ loaded, and answers DB-GPT's file descriptor.
 from functools import partial
 
 from flows._route import action_flow
-from flows.chat._service import ModeQuery, UploadRequest, mode_params, prepare, upload
-from operators.chat.request import ConversationVo
+from flows.chat.scenes import excel_learning
+from operators.chat.learning import prepare, upload
+from operators.chat.request import ConversationVo, ModeQuery, UploadRequest
+from operators.chat.scenes import mode_params
 
 _flow = partial(action_flow, tags=["Chat"], response="result", errors="result")
 
@@ -28,7 +30,7 @@ file_upload = _flow(
     "/api/v1/resource/file/upload",
     "POST",
     UploadRequest,
-    upload,
+    partial(upload, learning=excel_learning().output_node),
     "Upload a file (chat_excel: loaded into DuckDB and learned)",
 )
 file_load = _flow(
@@ -36,7 +38,7 @@ file_load = _flow(
     "/api/v1/chat/mode/params/file/load",
     "POST",
     UploadRequest,
-    upload,
+    partial(upload, learning=excel_learning().output_node),
     "Upload a file (DB-GPT 0.5's name of resource/file/upload)",
 )
 chat_prepare = _flow(
@@ -44,7 +46,7 @@ chat_prepare = _flow(
     "/api/v1/chat/prepare",
     "POST",
     ConversationVo,
-    prepare,
+    partial(prepare, learning=excel_learning().output_node),
     "Prepare a chat round",
     # DB-GPT's web client names its user in a header, which wins over the body.
     header_fields={"user-id": "user_name"},

@@ -1,4 +1,5 @@
-"""Request bodies of the chat routes: DB-GPT's ``ConversationVo`` and the v2 chat body."""
+"""Request bodies of the chat routes: DB-GPT's ``ConversationVo``, the v2 chat body, the
+scene parameters' query and the upload form."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ConversationVo", "V2ChatRequest", "message_text", "param_text"]
+from awel.trigger import UploadedFile
+
+__all__ = [
+    "ConversationVo",
+    "ModeQuery",
+    "UploadRequest",
+    "V2ChatRequest",
+    "message_text",
+    "param_text",
+]
 
 
 def message_text(value: Any) -> str:
@@ -111,3 +121,23 @@ class V2ChatRequest(BaseModel):
     span_id: str | None = None
     incremental: bool = True
     enable_vis: bool = True
+
+
+class ModeQuery(BaseModel):
+    chat_mode: str = Field("chat_normal", description="The scene whose choices to list.")
+
+
+class UploadRequest(BaseModel):
+    conv_uid: str = Field(description="The conversation the file belongs to.")
+    chat_mode: str = Field("chat_excel", description="The scene the file is for.")
+    model_name: str | None = None
+    temperature: float | None = None
+    max_new_tokens: int | None = None
+    sys_code: str | None = None
+    user_name: str | None = None
+    # Typed as files: a text part is refused by name, the route gets the upload size limit,
+    # and the OpenAPI document shows a multipart body.
+    doc_files: list[UploadedFile] = Field(
+        default_factory=list, description="The files (multipart)."
+    )
+    doc_file: UploadedFile | None = Field(None, description="One file (the v0.5 route's field).")

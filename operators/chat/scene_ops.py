@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
+from awel.catalog import find_flow
 from awel.errors import AwelError
 from awel.operators import is_stream
 from awel.trigger import HttpTrigger
@@ -52,7 +52,6 @@ __all__ = [
     "SchemaOf",
     "SqlRound",
     "TextRound",
-    "find_flow",
 ]
 
 log = logging.getLogger("awel.chat")
@@ -286,17 +285,6 @@ class NotAvailable(StreamifyAbsOperator[SceneCall, SceneEvent]):
     async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
         message = f"{input_value.chat_mode} is not available yet: {self.what}"
         yield RoundDone(message, error_view(message), message)
-
-
-def find_flow(name: str) -> DAG | None:
-    """A loaded flow with an HTTP trigger whose id is ``name`` (shipped or the user's)."""
-    for module_name, module in list(sys.modules.items()):
-        if not module_name.startswith("awel_flow_") or module is None:
-            continue
-        for value in list(vars(module).values()):
-            if isinstance(value, DAG) and value.dag_id == name and _trigger_of(value):
-                return value
-    return None
 
 
 def _trigger_of(dag: DAG) -> HttpTrigger | None:

@@ -1,18 +1,34 @@
-"""DB-GPT's chat scenes: codes, names, what ``select_param`` holds, and the list the UI
-shows (``POST /api/v1/chat/dialogue/scenes``: six scenes, in DB-GPT 0.8.2's order)."""
+"""DB-GPT's chat scenes: the :class:`Scene` record each scene declares beside its flow
+(``flows/chat/scenes/``), and what is derived from the records: the list the UI shows
+(``POST /api/v1/chat/dialogue/scenes``, in DB-GPT 0.8.2's order), v2's chat modes, and the
+checks of a scene's argument (:func:`check_param` in ``session``, :func:`mode_params`).
+
+The records live with the flows, and this layer may not import ``flows/``: the flows
+package declares them once, at import, through :func:`register_scenes`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from awel.errors import AwelError
+from operators.storage import current_store
+
+from .request import ModeQuery
+
+if TYPE_CHECKING:
+    from awel import DAG
 
 __all__ = [
     "SCENES",
-    "SHOWN",
+    "V2_MODES",
     "Scene",
     "UnknownScene",
+    "mode_params",
+    "register_scenes",
     "scene",
     "scene_list",
 ]
@@ -20,14 +36,28 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Scene:
+    """One chat scene, declared once, beside its flow."""
+
     code: str
     name: str
     describe: str
     param_types: tuple[str, ...] = ()
-    #: What ``select_param`` names: "db", "file", "flow", "space", or "" (nothing needed).
+    #: What ``select_param`` names: "db", "file", "flow", "space", "app", or "" (nothing).
     needs: str = ""
     #: Served here yet; the others answer "not available yet" in the stream.
     available: bool = True
+    #: Listed by ``dialogue/scenes`` (chat_normal and chat_flow are not, as in DB-GPT).
+    listed: bool = True
+    #: The names v2's ``chat_mode`` gives this scene.
+    v2_modes: tuple[str, ...] = ()
+    #: v2 refuses to answer it as one object (DB-GPT's chat_app streams only).
+    stream_only: bool = False
+    #: The template of the scene's system prompt, if it has one.
+    prompt: Path | None = None
+    #: Builds the scene's flow, which takes a SceneCall and streams Progress events, then
+    #: one RoundDone. A builder rather than a flow: each round flow calls flows of its own,
+    #: which the metrics of the app that loaded it observe.
+    flow: Callable[[], DAG] | None = None
 
     def vo(self) -> dict[str, Any]:
         """DB-GPT's ``ChatSceneVo``."""
@@ -40,76 +70,22 @@ class Scene:
         }
 
 
-SCENES: dict[str, Scene] = {
-    s.code: s
-    for s in (
-        Scene(
-            "chat_with_db_execute",
-            "Chat Data",
-            "Ask a question about your data: the model writes SQL, the query runs read-only"
-            " and the answer comes back as a table or a chart.",
-            ("DB Select",),
-            needs="db",
-        ),
-        Scene(
-            "chat_with_db_qa",
-            "Chat DB",
-            "Ask about a database's tables and columns: the model answers from its schema"
-            " without running any query.",
-            ("DB Select",),
-            needs="db",
-        ),
-        Scene(
-            "chat_excel",
-            "Chat Excel",
-            "Upload a CSV, Excel, JSON or Parquet file and ask questions about it in plain"
-            " language.",
-            ("File Select",),
-            needs="file",
-        ),
-        Scene(
-            "chat_knowledge",
-            "Chat Knowledge",
-            "Ask questions answered from the documents of a knowledge space.",
-            ("Knowledge Space Select",),
-            needs="space",
-            available=False,
-        ),
-        Scene(
-            "chat_dashboard",
-            "Dashboard",
-            "Describe a report: the model proposes several charts, each one backed by a"
-            " query on your database.",
-            ("DB Select",),
-            needs="db",
-        ),
-        Scene(
-            "chat_agent",
-            "Agent Chat",
-            "Talk to an app made of cooperating agents and their tools.",
-            ("Plugin Select",),
-            available=False,
-        ),
-        Scene("chat_normal", "Chat Normal", "Talk with the model; it remembers the conversation."),
-        Scene(
-            "chat_flow",
-            "Flow Chat",
-            "Send the question to a deployed AWEL flow and stream its answer.",
-            ("Flow Select",),
-            needs="flow",
-        ),
-    )
-}
+#: Every scene by code, in DB-GPT 0.8.2's order (filled by :func:`register_scenes`).
+SCENES: dict[str, Scene] = {}
+#: v2's chat modes and the scene each runs, in the order v2's errors list them.
+V2_MODES: dict[str, str] = {}
 
-#: The scenes ``dialogue/scenes`` lists, in DB-GPT 0.8.2's order.
-SHOWN = (
-    "chat_with_db_execute",
-    "chat_with_db_qa",
-    "chat_excel",
-    "chat_knowledge",
-    "chat_dashboard",
-    "chat_agent",
-)
+
+def register_scenes(scenes: Iterable[Scene], *, v2_order: Sequence[str]) -> None:
+    """Declare the scenes (in DB-GPT's order) and the order of v2's modes (scene codes).
+
+    The flows package does it once, when imported; a second call replaces the first.
+    """
+    found = {s.code: s for s in scenes}
+    SCENES.clear()
+    SCENES.update(found)
+    V2_MODES.clear()
+    V2_MODES.update({mode: code for code in v2_order for mode in found[code].v2_modes})
 
 
 class UnknownScene(AwelError):
@@ -130,4 +106,19 @@ def scene(code: str | None, field: str = "chat_mode") -> Scene:
 
 
 def scene_list() -> list[dict[str, Any]]:
-    return [SCENES[code].vo() for code in SHOWN]
+    return [s.vo() for s in SCENES.values() if s.listed]
+
+
+async def mode_params(query: ModeQuery) -> Any:
+    """The choices for ``select_param``: datasources for the scenes that need one, knowledge
+    spaces (none yet) for chat_knowledge, null for the others (and for unknown modes)."""
+    mode = query.chat_mode or "chat_normal"
+    found = SCENES.get(mode)
+    needs = found.needs if found is not None else ""
+    if needs == "db":
+        datasources = await current_store().datasources.list()
+        return [{"param": ds.db_name, "type": ds.db_type} for ds in datasources]
+    # extract_refine_summary is no scene, but DB-GPT's UI asks for its spaces too.
+    if needs == "space" or mode == "extract_refine_summary":
+        return []
+    return None

@@ -1,7 +1,7 @@
-"""One chat round, whatever the scene: checking the request, history in, the scene's flow
-run, the stream written, the round stored.
+"""One chat round, whatever the scene: checking the request, history in, what the scene
+answered (or why it did not), the round stored.
 
-The round is stored here, not by the scenes, in one transaction
+The round is stored by the round, not by the scenes, in one transaction
 (``store.conversations.save_round``) and only once the scene has ended: a client that hangs
 up mid-stream leaves no half round, and a round whose answer was unusable is stored with its
 error message as the view, so nothing asked is lost.
@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from awel import BaseOperator
+from awel.catalog import find_flow
 from awel.errors import AwelError
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
@@ -24,9 +25,7 @@ from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_sto
 from .chart import error_view
 from .files import resolve_file
 from .request import ConversationVo
-from .scene_ops import find_flow
 from .scenes import Scene, scene
-from .stream import ChatFramer
 from .types import Progress, RoundDone, SceneCall
 
 __all__ = [
@@ -37,8 +36,9 @@ __all__ = [
     "history_of",
     "message_vos",
     "model_for",
-    "run_round",
+    "save_round",
     "scene_call",
+    "scene_outcome",
 ]
 
 log = logging.getLogger("awel.chat")
@@ -70,7 +70,12 @@ async def check_param(found: Scene, select_param: str, field: str = "select_para
     if not found.available or not found.needs or found.needs == "space":
         return
     if not select_param:
-        what = {"db": "a datasource name", "file": "an uploaded file", "flow": "a flow name"}
+        what = {
+            "db": "a datasource name",
+            "file": "an uploaded file",
+            "flow": "a flow name",
+            "app": "an app",
+        }
         raise BadSceneParam(f"{found.code} needs {what[found.needs]}", field)
     if found.needs == "db":
         try:
@@ -127,12 +132,8 @@ async def scene_call(body: ConversationVo) -> SceneCall:
     )
 
 
-async def _scene_events(node: BaseOperator, call: SceneCall) -> AsyncGenerator[Any, None]:
-    async for event in node.call_stream(call):
-        yield event
-
-
-async def _save(call: SceneCall, done: RoundDone) -> int:
+async def save_round(call: SceneCall, done: RoundDone) -> int:
+    """Store the round whole, in one transaction (``store.conversations.save_round``)."""
     found = scene(call.chat_mode)
     context: dict[str, Any] = {
         "param_type": found.param_types[0] if found.param_types else "",
@@ -157,23 +158,22 @@ async def _save(call: SceneCall, done: RoundDone) -> int:
     )
 
 
-async def _finish(
-    node: BaseOperator, call: SceneCall, framer: ChatFramer | None
-) -> AsyncGenerator[Any, None]:
-    """Run the scene; yields the stream's events (if ``framer``) and, last, the RoundDone."""
+async def scene_outcome(
+    events: AsyncIterable[Any], call: SceneCall
+) -> AsyncIterator[Progress | RoundDone]:
+    """A scene's stream as the round sees it: its Progress events, then exactly one
+    RoundDone: the scene's last, or one saying why there is none (the scene failed, in a
+    value step or while streaming, or ended without an answer), so the round is stored
+    all the same and the user sees why."""
     done: RoundDone | None = None
     shown = ""
     try:
-        async with contextlib.aclosing(_scene_events(node, call)) as events:
-            async for event in events:
-                if isinstance(event, Progress):
-                    shown = event.text
-                    if framer is not None:
-                        chunk = framer.progress(event)
-                        if chunk:
-                            yield chunk
-                elif isinstance(event, RoundDone):
-                    done = event
+        async for event in events:
+            if isinstance(event, Progress):
+                shown = event.text
+                yield event
+            elif isinstance(event, RoundDone):
+                done = event
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
         message = cause.message if isinstance(cause, AwelError) else str(cause)
@@ -183,35 +183,22 @@ async def _finish(
     if done is None:
         problem = f"{call.chat_mode} ended without an answer"
         done = RoundDone(shown, error_view(problem), problem)
-    await _save(call, done)
     yield done
 
 
-async def run_round(
-    node: BaseOperator, call: SceneCall, framer: ChatFramer
-) -> AsyncIterator[bytes]:
-    """The round as SSE events; stored once whole, before its last event is sent."""
-    async with contextlib.aclosing(_finish(node, call, framer)) as items:
-        async for item in items:
-            if isinstance(item, RoundDone):
-                last = framer.final(item.view)
-                if last:
-                    yield last
-                end = framer.end()
-                if end:
-                    yield end
-            else:
-                yield item
-
-
 async def answer_round(node: BaseOperator, call: SceneCall) -> RoundDone:
-    """The round run to its end and stored; its RoundDone."""
+    """Run the scene flow ending at ``node`` to its end and store the round; its RoundDone.
+
+    For rounds no route streams (chat_excel's learning round); a chat route's round is its
+    flow's own nodes (:mod:`operators.chat.round`).
+    """
     done: RoundDone | None = None
-    async with contextlib.aclosing(_finish(node, call, None)) as items:
-        async for item in items:
+    async with contextlib.aclosing(node.call_stream(call)) as events:
+        async for item in scene_outcome(events, call):
             if isinstance(item, RoundDone):
                 done = item
     assert done is not None
+    await save_round(call, done)
     return done
 
 

@@ -21,6 +21,7 @@ ORDER = [
     "plan",
     "validate",
     "dag",
+    "catalog",
     "runner",
     "operators",
     "registry",

@@ -111,3 +111,54 @@ async def test_chat_flow_runs_a_named_flow(tmp_path: Path, llm: ScriptedLLM) -> 
         assert (await history(client, "f1"))[2]["context"] == "flow says: hello"
         _, _, raw = await chat(client, chat_mode="chat_flow", select_param="nope", user_input="x")
         assert events(raw) == ["[ERROR]select_param: no flow named 'nope' is loaded"]
+
+
+YAML_FLOW = """
+name: yaml_echo
+description: Answer from YAML.
+trigger:
+  http:
+    endpoint: /yaml/echo
+    methods: [POST]
+    request:
+      user_input: {type: str}
+nodes:
+  answer: {op: awel.format, params: {template: "yaml says: {{ user_input }}"}}
+edges:
+  - trigger >> answer
+"""
+
+
+async def test_chat_flow_runs_a_yaml_user_flow(tmp_path: Path, llm: ScriptedLLM) -> None:
+    dags = tmp_path / "data" / "dags"
+    dags.mkdir(parents=True)
+    (dags / "echo.yaml").write_text(YAML_FLOW)
+    async with serving(tmp_path) as client:
+        _, _, raw = await chat(
+            client, conv_uid="y1", chat_mode="chat_flow", select_param="yaml_echo",
+            user_input="hi",
+        )  # fmt: skip
+        assert plain_texts(raw)[-1] == "yaml says: hi"
+        assert (await history(client, "y1"))[2]["context"] == "yaml says: hi"
+
+
+async def test_chat_flow_refuses_the_shipped_api_flows(tmp_path: Path, llm: ScriptedLLM) -> None:
+    # chat_db_list is a flow of the product's API, not one to answer a chat with: refused
+    # as if it did not exist, on both chat routes.
+    async with serving(tmp_path) as client:
+        _, _, raw = await chat(
+            client, chat_mode="chat_flow", select_param="chat_db_list", user_input="x"
+        )
+        assert events(raw) == ["[ERROR]select_param: no flow named 'chat_db_list' is loaded"]
+        resp = await client.post(
+            V2,
+            json={
+                "chat_mode": "chat_flow",
+                "chat_param": "chat_db_list",
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+        assert resp.status == 400
+        error = (await resp.json())["error"]
+        assert error["message"] == "chat_param: no flow named 'chat_db_list' is loaded"
+        assert error["code"] == "invalid_chat_param"

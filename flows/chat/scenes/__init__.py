@@ -1,26 +1,45 @@
-"""The scene flows by chat mode: each takes a SceneCall and streams its round."""
+"""The chat scenes: each module holds a scene's flow and its :class:`Scene` record.
 
-from awel import BaseOperator
+The records are declared here, once, in DB-GPT 0.8.2's order (the order of
+``dialogue/scenes`` and of the unknown-scene error), with the order v2 lists its modes in.
+"""
+
 from flows.chat.scenes import (
+    chat_agent,
     chat_dashboard,
     chat_excel,
     chat_flow,
+    chat_knowledge,
     chat_normal,
     chat_with_db_execute,
     chat_with_db_qa,
-    not_available,
+)
+from operators.chat.scenes import Scene, register_scenes
+
+#: Every scene, in DB-GPT 0.8.2's order.
+SCENES: tuple[Scene, ...] = (
+    chat_with_db_execute.scene,
+    chat_with_db_qa.scene,
+    chat_excel.scene,
+    chat_knowledge.scene,
+    chat_dashboard.scene,
+    chat_agent.scene,
+    chat_normal.scene,
+    chat_flow.scene,
 )
 
-#: chat mode -> the node whose stream is the round.
-SCENE_FLOWS: dict[str, BaseOperator] = {
-    "chat_normal": chat_normal.dag.output_node,
-    "chat_with_db_qa": chat_with_db_qa.dag.output_node,
-    "chat_with_db_execute": chat_with_db_execute.dag.output_node,
-    "chat_excel": chat_excel.dag.output_node,
-    "chat_dashboard": chat_dashboard.dag.output_node,
-    "chat_flow": chat_flow.dag.output_node,
-    "chat_knowledge": not_available.knowledge.output_node,
-    "chat_agent": not_available.agent.output_node,
-}
-#: The inner scene that describes an uploaded file.
-EXCEL_LEARNING: BaseOperator = chat_excel.learning.output_node
+register_scenes(
+    SCENES,
+    v2_order=(
+        "chat_normal",
+        "chat_agent",
+        "chat_flow",
+        "chat_knowledge",
+        "chat_with_db_execute",
+        "chat_with_db_qa",
+        "chat_dashboard",
+    ),
+)
+
+#: Builds the inner scene that describes an uploaded file.
+excel_learning = chat_excel.learning

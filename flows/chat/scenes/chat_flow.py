@@ -1,8 +1,24 @@
-"""chat_flow: the question goes to the loaded flow whose id is ``select_param`` (as DB-GPT's
+"""chat_flow: the question goes to the user's flow whose id is ``select_param`` (as DB-GPT's
 ``CommonLLMHttpRequestBody``), and what it answers is the round's answer."""
 
 from awel import DAG, InputOperator
 from operators.chat.scene_ops import RunFlow
+from operators.chat.scenes import Scene
 
-with DAG("scene_chat_flow", description="Run a named flow.") as dag:
-    InputOperator.from_callable(task_name="input") >> RunFlow(task_name="flow")
+
+def flow() -> DAG:
+    with DAG("scene_chat_flow", description="Run a named flow.") as dag:
+        InputOperator.from_callable(task_name="input") >> RunFlow(task_name="flow")
+    return dag
+
+
+scene = Scene(
+    "chat_flow",
+    "Flow Chat",
+    "Send the question to a deployed AWEL flow and stream its answer.",
+    ("Flow Select",),
+    needs="flow",
+    listed=False,
+    v2_modes=("chat_flow",),
+    flow=flow,
+)
