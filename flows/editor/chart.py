@@ -3,10 +3,15 @@ drawing a chart on the server."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from awel.trigger import ResponseKind
 from flows.editor._flow import api
 from operators.editor import chart_editor as chart
 from operators.editor.requests import ChartInfoBody, ChartSubmit, ConvQuery, RenderQuery, RunBody
+
+# A drawing is a file; its failures are answered with their status, not in an envelope.
+drawing_api = replace(api, response=ResponseKind.FILE, ok_failures=())
 
 chart_list = api.flow(
     dag_id="editor_chart_list",
@@ -42,7 +47,7 @@ chart_submit = api.flow(
     summary="Save an edited chart into its dashboard round (the previous version is kept; POST"
     " /api/v1/editor/sql/undo restores it)",
 )
-chart_render = api.flow(
+chart_render = drawing_api.flow(
     dag_id="editor_chart_render",
     path="/api/v1/editor/chart/render",
     method="GET",
@@ -51,6 +56,4 @@ chart_render = api.flow(
     summary="A chart drawn on the server as PNG or SVG (format=png|svg): of"
     " db_name+sql+chart_type, of a dashboard chart (con_uid+chart_title) or of a SQL round"
     " (con_uid+round)",
-    response=ResponseKind.FILE,
-    ok_failures=(),
 )
