@@ -4,9 +4,11 @@ An API module names once what its routes share, an :class:`Api` (path prefix, ta
 answer's envelope and error shape), then declares each route with it:
 
 - ``api.flow(dag_id=..., path=..., method=..., body=..., action=..., summary=...)``: a
-  trigger and one action, the common case. ``action`` takes the parsed request (an instance
-  of ``body``, or None without one) and returns the answer or an awaitable of it; mypy
-  checks its argument against ``body``.
+  trigger and one action, the common case, always these six keywords. ``action`` takes the
+  parsed request (an instance of ``body``, or None without one) and returns the answer or an
+  awaitable of it; mypy checks its argument against ``body``. What a group of routes does
+  differently (a header, a file answer) is a setting of their :class:`Api`, or of a variant
+  of it (``dataclasses.replace(api, response=ResponseKind.FILE)``).
 - ``api.trigger(path=..., method=..., body=..., summary=...)`` inside a ``with DAG(...)``
   block, for a route that is a real graph (a branch, a model, a join).
 
@@ -16,6 +18,7 @@ flow to a module-level name: the loader serves module-level DAGs.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -50,6 +53,17 @@ class Api:
     stream_errors: StreamErrorStyle | str = StreamErrorStyle.DBGPT
     #: The trigger's task name; operators read the request back from it.
     trigger_name: str = "trigger"
+    #: Request headers read into fields of the request model (header: field), such as the
+    #: user DB-GPT's web client names in ``user-id``; they win over the body.
+    header_fields: Mapping[str, str] | None = None
+    #: The media type of a file answer (``response=ResponseKind.FILE``); None: by its name.
+    media_type: str | None = None
+    #: The name of an action's node (the metrics label its times with it); None: the last
+    #: word of the flow's id (``controller_register``: ``register``), as the cluster's are.
+    node: str | None = "run"
+    #: A flow's description (in the API docs) is its summary; with this, its action's
+    #: docstring (the cluster's flows describe themselves in sentences).
+    described_by_action: bool = False
 
     def trigger(
         self,
@@ -58,11 +72,7 @@ class Api:
         method: str,
         body: type[Any] | None = None,
         summary: str,
-        response: ResponseKind | str | None = None,
-        media_type: str | None = None,
-        header_fields: Mapping[str, str] | None = None,
         stream: ResponseKind | None = None,
-        ok_failures: Sequence[str] | None = None,
     ) -> HttpTrigger:
         """The trigger of ``method prefix+path``; ``stream``: every answer is a stream,
         written as that kind."""
@@ -70,11 +80,11 @@ class Api:
             path=self.prefix + path,
             methods=method,
             request_body=body,
-            response=self.response if response is None else response,
-            response_media_type=media_type,
+            response=self.response,
+            response_media_type=self.media_type,
             errors=self.errors,
-            ok_failures=self.ok_failures if ok_failures is None else ok_failures,
-            header_fields=header_fields,
+            ok_failures=self.ok_failures,
+            header_fields=self.header_fields,
             streaming_response=stream is not None,
             stream_response=stream or ResponseKind.SSE,
             sse_end=self.sse_end,
@@ -93,57 +103,17 @@ class Api:
         body: type[B] | None,
         action: Action[B],
         summary: str,
-        description: str | None = None,
-        node: str = "run",
-        response: ResponseKind | str | None = None,
-        media_type: str | None = None,
-        header_fields: Mapping[str, str] | None = None,
-        ok_failures: Sequence[str] | None = None,
     ) -> DAG:
-        """A flow answering ``method prefix+path`` with what ``action(request)`` returns.
-
-        ``description`` (default: the summary) is the flow's, shown in the API docs; ``node``
-        names the action's node (in metrics).
-        """
-        with DAG(dag_id, description=summary if description is None else description) as dag:
-            self.trigger(
-                path=path,
-                method=method,
-                body=body,
-                summary=summary,
-                response=response,
-                media_type=media_type,
-                header_fields=header_fields,
-                ok_failures=ok_failures,
-            ) >> MapOperator(action, task_name=node)
+        """A flow answering ``method prefix+path`` with what ``action(request)`` returns."""
+        with DAG(dag_id, description=self._description(summary, action)) as dag:
+            trigger = self.trigger(path=path, method=method, body=body, summary=summary)
+            trigger >> MapOperator(action, task_name=self.node or dag_id.rpartition("_")[2])
         return dag
 
-
-def action_flow(
-    dag_id: str,
-    path: str,
-    method: str,
-    body: type[B] | None,
-    action: Action[B],
-    summary: str,
-    *,
-    prefix: str = "",
-    tags: Sequence[str],
-    response: ResponseKind | str = ResponseKind.JSON,
-    errors: str = "serve_result",
-    media_type: str | None = None,
-    header_fields: Mapping[str, str] | None = None,
-) -> DAG:
-    """The older, positional spelling of :meth:`Api.flow`, kept only until ``flows/chat``
-    (converted with the chat round) stops using it; new routes use an :class:`Api`."""
-    api = Api(tags=tags, prefix=prefix, response=response, errors=errors)
-    return api.flow(
-        dag_id=dag_id,
-        path=path,
-        method=method,
-        body=body,
-        action=action,
-        summary=summary,
-        media_type=media_type,
-        header_fields=header_fields,
-    )
+    def _description(self, summary: str, action: Action[B]) -> str:
+        if not self.described_by_action:
+            return summary
+        doc = inspect.getdoc(action)
+        if not doc:
+            raise ValueError(f"{action!r} has no docstring to describe its flow")
+        return doc

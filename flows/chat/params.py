@@ -6,48 +6,51 @@ JSON or Parquet into a DuckDB table for chat_excel, runs the learning round when
 loaded, and answers DB-GPT's file descriptor.
 """
 
-from functools import partial
+from dataclasses import replace
 
-from flows._route import action_flow
+from awel.trigger import ResponseKind
+from flows._route import Api
 from flows.chat.scenes import excel_learning
-from operators.chat.learning import prepare, upload
+from operators.chat import scenes
+from operators.chat.learning import FileLearning
 from operators.chat.request import ConversationVo, ModeQuery, UploadRequest
-from operators.chat.scenes import mode_params
 
-_flow = partial(action_flow, tags=["Chat"], response="result", errors="result")
+api = Api(tags=["Chat"], response=ResponseKind.RESULT, errors="result")
+# DB-GPT's web client names its user in a header, which wins over the body.
+user_api = replace(api, header_fields={"user-id": "user_name"})
 
+#: The routes that learn an uploaded file, with the learning round's flow they run.
+files = FileLearning(excel_learning().output_node)
 
-params_list = _flow(
-    "chat_mode_params_list",
-    "/api/v1/chat/mode/params/list",
-    "POST",
-    ModeQuery,
-    mode_params,
-    "Choices for a scene's select_param",
+params_list = api.flow(
+    dag_id="chat_mode_params_list",
+    path="/api/v1/chat/mode/params/list",
+    method="POST",
+    body=ModeQuery,
+    action=scenes.mode_params,
+    summary="Choices for a scene's select_param",
 )
-file_upload = _flow(
-    "resource_file_upload",
-    "/api/v1/resource/file/upload",
-    "POST",
-    UploadRequest,
-    partial(upload, learning=excel_learning().output_node),
-    "Upload a file (chat_excel: loaded into DuckDB and learned)",
+file_upload = api.flow(
+    dag_id="resource_file_upload",
+    path="/api/v1/resource/file/upload",
+    method="POST",
+    body=UploadRequest,
+    action=files.upload,
+    summary="Upload a file (chat_excel: loaded into DuckDB and learned)",
 )
-file_load = _flow(
-    "chat_mode_params_file_load",
-    "/api/v1/chat/mode/params/file/load",
-    "POST",
-    UploadRequest,
-    partial(upload, learning=excel_learning().output_node),
-    "Upload a file (DB-GPT 0.5's name of resource/file/upload)",
+file_load = api.flow(
+    dag_id="chat_mode_params_file_load",
+    path="/api/v1/chat/mode/params/file/load",
+    method="POST",
+    body=UploadRequest,
+    action=files.upload,
+    summary="Upload a file (DB-GPT 0.5's name of resource/file/upload)",
 )
-chat_prepare = _flow(
-    "chat_prepare",
-    "/api/v1/chat/prepare",
-    "POST",
-    ConversationVo,
-    partial(prepare, learning=excel_learning().output_node),
-    "Prepare a chat round",
-    # DB-GPT's web client names its user in a header, which wins over the body.
-    header_fields={"user-id": "user_name"},
+chat_prepare = user_api.flow(
+    dag_id="chat_prepare",
+    path="/api/v1/chat/prepare",
+    method="POST",
+    body=ConversationVo,
+    action=files.prepare,
+    summary="Prepare a chat round",
 )

@@ -12,7 +12,7 @@ from flows._route import Api
 from operators.cluster import controller_ops as ops
 from operators.cluster.types import DeregisterQuery, ListQuery, ModelInstance
 
-api = Api(tags=["Model controller"])
+api = Api(tags=["Model controller"], node=None, described_by_action=True)
 
 
 register_dag = api.flow(
@@ -22,8 +22,6 @@ register_dag = api.flow(
     body=ModelInstance,
     action=ops.register,
     summary="Register a model instance",
-    description="Register a model instance.",
-    node="register",
 )
 list_dag = api.flow(
     dag_id="controller_list",
@@ -32,8 +30,6 @@ list_dag = api.flow(
     body=ListQuery,
     action=ops.list_instances,
     summary="List model instances",
-    description="List model instances.",
-    node="list",
 )
 deregister_dag = api.flow(
     dag_id="controller_deregister",
@@ -42,8 +38,6 @@ deregister_dag = api.flow(
     body=DeregisterQuery,
     action=ops.deregister,
     summary="Deregister a model instance",
-    description="Deregister a model instance.",
-    node="deregister",
 )
 heartbeat_dag = api.flow(
     dag_id="controller_heartbeat",
@@ -52,8 +46,6 @@ heartbeat_dag = api.flow(
     body=ModelInstance,
     action=ops.heartbeat,
     summary="Heartbeat of a model instance",
-    description="A model instance is alive.",
-    node="heartbeat",
 )
 health_dag = api.flow(
     dag_id="controller_health",
@@ -62,6 +54,4 @@ health_dag = api.flow(
     body=None,
     action=ops.health,
     summary="Controller health",
-    description="The controller is up.",
-    node="health",
 )

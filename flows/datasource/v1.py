@@ -8,6 +8,8 @@ DB-GPT does, HTTP 200 with ``err_code`` E1001.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.datasource import manage
@@ -16,16 +18,19 @@ from operators.datasource.requests import DBConfig, DBListQuery, DBName, DBSumma
 api = Api(
     prefix="/api/v1/chat/db", tags=["Datasource"], response=ResponseKind.RESULT, errors="result"
 )
+# DB-GPT's web client names its user in a header.
+user_api = replace(api, header_fields={"user-id": "user_id"})
+# DB-GPT answers a datasource that does not work with HTTP 200, success false and its
+# err_code (E1001: cannot connect); a request the server refuses stays a 400.
+test_api = replace(api, ok_failures=("datasource.", "sql."))
 
-db_list = api.flow(
+db_list = user_api.flow(
     dag_id="chat_db_list",
     path="/list",
     method="GET",
     body=DBListQuery,
     action=manage.db_list,
     summary="List datasources",
-    # DB-GPT's web client names its user in a header.
-    header_fields={"user-id": "user_id"},
 )
 db_add = api.flow(
     dag_id="chat_db_add",
@@ -51,16 +56,13 @@ db_delete = api.flow(
     action=manage.db_delete,
     summary="Delete a datasource",
 )
-db_test_connect = api.flow(
+db_test_connect = test_api.flow(
     dag_id="chat_db_test_connect",
     path="/test/connect",
     method="POST",
     body=DBConfig,
     action=manage.db_test_connect,
     summary="Test a datasource's connection",
-    # DB-GPT answers a datasource that does not work with HTTP 200, success false and its
-    # err_code (E1001: cannot connect); a request the server refuses stays a 400.
-    ok_failures=("datasource.", "sql."),
 )
 db_summary = api.flow(
     dag_id="chat_db_summary",

@@ -7,12 +7,16 @@ document itself (not a Result), as a download.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.dialogue import conversations as conv
 from operators.dialogue.requests import ConvQuery, ExportQuery, ListQuery, NewQuery, QueryBody
 
 api = Api(prefix="/api/v1/chat/dialogue", tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
+# The export is the JSON document itself, as a download.
+download_api = replace(api, response=ResponseKind.FILE, media_type="application/json")
 
 dialogue_list = api.flow(
     dag_id="dialogue_list",
@@ -86,13 +90,11 @@ dialogue_query_page = api.flow(
     action=conv.query_page,
     summary="Find conversations, a page at a time",
 )
-dialogue_export = api.flow(
+dialogue_export = download_api.flow(
     dag_id="dialogue_export_messages",
     path="/export_messages",
     method="GET",
     body=ExportQuery,
     action=conv.export_messages,
     summary="Export conversations with their messages",
-    response=ResponseKind.FILE,
-    media_type="application/json",
 )

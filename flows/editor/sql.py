@@ -3,6 +3,7 @@ the history and undo of edits."""
 
 from __future__ import annotations
 
+from flows.editor import _summaries as doc
 from flows.editor._flow import api
 from operators.editor import sql_editor as sql
 from operators.editor.requests import (
@@ -20,8 +21,7 @@ db_tables = api.flow(
     method="GET",
     body=TablesQuery,
     action=sql.db_tables,
-    summary="A datasource's schema tree, one page of tables (search_str matches table and"
-    " column names; total counts the matches)",
+    summary=doc.DB_TABLES,
 )
 sql_rounds = api.flow(
     dag_id="editor_sql_rounds",
@@ -29,7 +29,7 @@ sql_rounds = api.flow(
     method="GET",
     body=ConvQuery,
     action=sql.sql_rounds_list,
-    summary="The rounds of a conversation that answered with SQL",
+    summary=doc.SQL_ROUNDS,
 )
 sql_get = api.flow(
     dag_id="editor_sql",
@@ -37,7 +37,7 @@ sql_get = api.flow(
     method="GET",
     body=RoundQuery,
     action=sql.sql_get,
-    summary="The stored answer (thoughts, sql, display_type) of one round",
+    summary=doc.SQL,
 )
 sql_run = api.flow(
     dag_id="editor_sql_run",
@@ -45,8 +45,7 @@ sql_run = api.flow(
     method="POST",
     body=RunBody,
     action=sql.sql_run,
-    summary="Run one statement (reads; writes only on a writable datasource); rows capped,"
-    " timed out",
+    summary=doc.SQL_RUN,
 )
 sql_submit = api.flow(
     dag_id="sql_editor_submit",
@@ -54,8 +53,7 @@ sql_submit = api.flow(
     method="POST",
     body=SqlSubmit,
     action=sql.sql_submit,
-    summary="Save edited SQL into a round (the previous version is kept; POST"
-    " /api/v1/editor/sql/undo restores it)",
+    summary=doc.SQL_SUBMIT,
 )
 sql_history = api.flow(
     dag_id="editor_sql_history",
@@ -63,8 +61,7 @@ sql_history = api.flow(
     method="GET",
     body=RoundQuery,
     action=sql.sql_history,
-    summary="Every version of a round, oldest first (version 1 is what the chat stored; the"
-    " last is current)",
+    summary=doc.SQL_HISTORY,
 )
 sql_undo = api.flow(
     dag_id="editor_sql_undo",
@@ -72,7 +69,5 @@ sql_undo = api.flow(
     method="POST",
     body=UndoBody,
     action=sql.sql_undo,
-    summary="Undo the last edit of a round (SQL or chart edit), body {conv_uid, round}: the"
-    " previous version becomes current again and the undone one is dropped; answers {round,"
-    " version}",
+    summary=doc.SQL_UNDO,
 )

@@ -8,7 +8,13 @@ from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.cluster import manage_ops as ops
 
-api = Api(tags=["Model"], response=ResponseKind.RESULT, errors="result")
+api = Api(
+    tags=["Model"],
+    response=ResponseKind.RESULT,
+    errors="result",
+    node=None,
+    described_by_action=True,
+)
 
 
 types_dag = api.flow(
@@ -18,8 +24,6 @@ types_dag = api.flow(
     body=None,
     action=ops.types,
     summary="Healthy language models",
-    description="Healthy language models.",
-    node="types",
 )
 supports_dag = api.flow(
     dag_id="model_supports",
@@ -28,6 +32,4 @@ supports_dag = api.flow(
     body=None,
     action=ops.supports,
     summary="Models the managers could start",
-    description="Models the managers could start.",
-    node="supports",
 )

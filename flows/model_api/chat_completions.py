@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from flows.model_api._api import generation_flow
+from awel import DAG
+from flows.model_api._api import api, generation
 from operators.openai.chat import ChatAnswer, ChatChunks, ChatRequests
 from operators.openai.requests import ChatCompletionRequest
 
-dag = generation_flow(
-    dag_id="openai_chat_completions",
-    description="OpenAI's chat completions.",
-    path="/api/v1/chat/completions",
-    body=ChatCompletionRequest,
-    summary="Chat completion",
-    requests=ChatRequests,
-    chunks=ChatChunks,
-    answer=ChatAnswer,
-)
+with DAG("openai_chat_completions", description="OpenAI's chat completions.") as dag:
+    trigger = api.trigger(
+        path="/api/v1/chat/completions",
+        method="POST",
+        body=ChatCompletionRequest,
+        summary="Chat completion",
+    )
+    generation(trigger, requests=ChatRequests, chunks=ChatChunks, answer=ChatAnswer)

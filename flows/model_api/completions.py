@@ -5,17 +5,15 @@ A prompt is continued as it is, without the chat template; ``prompt`` may be a l
 
 from __future__ import annotations
 
-from flows.model_api._api import generation_flow
+from awel import DAG
+from flows.model_api._api import api, generation
 from operators.openai.completions import CompletionAnswer, CompletionChunks, CompletionRequests
 from operators.openai.requests import CompletionRequest
 
-dag = generation_flow(
-    dag_id="openai_completions",
-    description="OpenAI's text completions.",
-    path="/api/v1/completions",
-    body=CompletionRequest,
-    summary="Text completion",
-    requests=CompletionRequests,
-    chunks=CompletionChunks,
-    answer=CompletionAnswer,
-)
+with DAG("openai_completions", description="OpenAI's text completions.") as dag:
+    trigger = api.trigger(
+        path="/api/v1/completions", method="POST", body=CompletionRequest, summary="Text completion"
+    )
+    generation(
+        trigger, requests=CompletionRequests, chunks=CompletionChunks, answer=CompletionAnswer
+    )

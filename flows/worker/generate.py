@@ -13,7 +13,7 @@ from flows._route import Api
 from operators.cluster import worker_ops as ops
 from operators.cluster.types import PromptRequest
 
-api = Api(tags=["Model worker"])
+api = Api(tags=["Model worker"], node=None, described_by_action=True)
 
 
 with DAG("worker_generate_stream", description="Stream a model's answer.") as stream_dag:
@@ -32,6 +32,4 @@ generate_dag = api.flow(
     body=PromptRequest,
     action=ops.generate,
     summary="Generate (one ModelOutput)",
-    description="A model's whole answer.",
-    node="generate",
 )

@@ -1,8 +1,9 @@
 """chat_excel's files: the upload (kept, loaded into DuckDB, learned) and ``chat/prepare``,
 which learns the conversation's file when it has no round yet.
 
-The learning round is a scene flow of its own (``flows/chat/scenes/chat_excel.py``), passed
-in by the route: this layer does not import flows.
+The learning round is a scene flow of its own (``flows/chat/scenes/chat_excel.py``), handed
+to :class:`FileLearning` by the flows (this layer does not import them), whose methods are
+the routes' actions.
 """
 
 from __future__ import annotations
@@ -19,79 +20,83 @@ from .request import ConversationVo, UploadRequest
 from .session import answer_round, message_vos, model_for, scene_call
 from .types import SceneCall
 
-__all__ = ["learn_file", "prepare", "upload"]
+__all__ = ["FileLearning"]
 
 
-async def learn_file(learning: BaseOperator, prepared: SceneCall) -> bool:
-    """The excel learning round: the model describes the file; stored as the
-    conversation's first round. False when no model could answer."""
-    try:
-        current_models().llm()
-    except NoModel:
-        return False
-    done = await answer_round(learning, prepared)
-    return done.error is None
+class FileLearning:
+    """chat_excel's file routes (upload, prepare) with the learning round they run."""
 
+    def __init__(self, learning: BaseOperator) -> None:
+        #: The learning round's flow (its output node): the model describes the file.
+        self.learning = learning
 
-async def upload(body: UploadRequest, *, learning: BaseOperator) -> Any:
-    """Keep the files; for chat_excel, load the one file and learn it. DB-GPT's file
-    descriptor (a list of them for several files)."""
-    uploads = [f for f in [*body.doc_files, body.doc_file] if f is not None]
-    if not uploads:
-        raise BadUpload("no file was sent; send it as the multipart field doc_files")
-    excel = body.chat_mode == "chat_excel"
-    if excel and len(uploads) > 1:
-        raise BadUpload(f"chat_excel takes one file at a time; {len(uploads)} were sent")
-    store = current_store()
-    out: list[dict[str, Any]] = []
-    for one in uploads:
-        record = await store_upload(
-            store, one, conv_uid=body.conv_uid, user_name=body.user_name, load=excel
-        )
-        learned = False
-        if excel:
-            desc = descriptor(record, learned=False)
-            await store.conversations.ensure(
-                body.conv_uid,
-                chat_mode="chat_excel",
-                user_name=body.user_name,
-                sys_code=body.sys_code,
-                select_param=json.dumps(desc),
+    async def learn(self, prepared: SceneCall) -> bool:
+        """The excel learning round: the model describes the file; stored as the
+        conversation's first round. False when no model could answer."""
+        try:
+            current_models().llm()
+        except NoModel:
+            return False
+        done = await answer_round(self.learning, prepared)
+        return done.error is None
+
+    async def upload(self, body: UploadRequest) -> Any:
+        """Keep the files; for chat_excel, load the one file and learn it. DB-GPT's file
+        descriptor (a list of them for several files)."""
+        uploads = [f for f in [*body.doc_files, body.doc_file] if f is not None]
+        if not uploads:
+            raise BadUpload("no file was sent; send it as the multipart field doc_files")
+        excel = body.chat_mode == "chat_excel"
+        if excel and len(uploads) > 1:
+            raise BadUpload(f"chat_excel takes one file at a time; {len(uploads)} were sent")
+        store = current_store()
+        out: list[dict[str, Any]] = []
+        for one in uploads:
+            record = await store_upload(
+                store, one, conv_uid=body.conv_uid, user_name=body.user_name, load=excel
             )
-            call = SceneCall(
-                conv_uid=body.conv_uid,
-                chat_mode="chat_excel",
-                user_input=f"Learn the file {record.file_name}",
-                select_param=json.dumps(desc),
-                model_name=model_for(body.model_name),
-                temperature=body.temperature if body.temperature is not None else 0.5,
-                max_new_tokens=body.max_new_tokens or 512,
-                user_name=body.user_name,
-                sys_code=body.sys_code,
+            learned = False
+            if excel:
+                desc = descriptor(record, learned=False)
+                await store.conversations.ensure(
+                    body.conv_uid,
+                    chat_mode="chat_excel",
+                    user_name=body.user_name,
+                    sys_code=body.sys_code,
+                    select_param=json.dumps(desc),
+                )
+                call = SceneCall(
+                    conv_uid=body.conv_uid,
+                    chat_mode="chat_excel",
+                    user_input=f"Learn the file {record.file_name}",
+                    select_param=json.dumps(desc),
+                    model_name=model_for(body.model_name),
+                    temperature=body.temperature if body.temperature is not None else 0.5,
+                    max_new_tokens=body.max_new_tokens or 512,
+                    user_name=body.user_name,
+                    sys_code=body.sys_code,
+                )
+                learned = await self.learn(call)
+            out.append(descriptor(record, learned=learned))
+        return out[0] if len(out) == 1 else out
+
+    async def prepare(self, body: ConversationVo) -> list[dict[str, Any]]:
+        """The conversation's messages after the scene's prepare step (chat_excel learns its
+        file when the conversation has no round yet)."""
+        call = await scene_call(body)
+        store = current_store()
+        if call.chat_mode == "chat_excel" and not await store.messages.list(call.conv_uid):
+            await self.learn(
+                SceneCall(
+                    conv_uid=call.conv_uid,
+                    chat_mode="chat_excel",
+                    user_input="Learn the file",
+                    select_param=call.select_param,
+                    model_name=call.model_name,
+                    temperature=call.temperature,
+                    max_new_tokens=min(call.max_new_tokens, 512),
+                    user_name=call.user_name,
+                    sys_code=call.sys_code,
+                ),
             )
-            learned = await learn_file(learning, call)
-        out.append(descriptor(record, learned=learned))
-    return out[0] if len(out) == 1 else out
-
-
-async def prepare(body: ConversationVo, *, learning: BaseOperator) -> list[dict[str, Any]]:
-    """The conversation's messages after the scene's prepare step (chat_excel learns its
-    file when the conversation has no round yet)."""
-    call = await scene_call(body)
-    store = current_store()
-    if call.chat_mode == "chat_excel" and not await store.messages.list(call.conv_uid):
-        await learn_file(
-            learning,
-            SceneCall(
-                conv_uid=call.conv_uid,
-                chat_mode="chat_excel",
-                user_input="Learn the file",
-                select_param=call.select_param,
-                model_name=call.model_name,
-                temperature=call.temperature,
-                max_new_tokens=min(call.max_new_tokens, 512),
-                user_name=call.user_name,
-                sys_code=call.sys_code,
-            ),
-        )
-    return message_vos(await store.messages.list(call.conv_uid))
+        return message_vos(await store.messages.list(call.conv_uid))

@@ -88,7 +88,7 @@ class RunScene(SubFlowOperator[ChatRound, RoundItem]):
     """
 
     def __init__(self, scenes: Iterable[Scene], **kwargs: Any) -> None:
-        flows = {s.code: s.flow().output_node for s in scenes if s.flow is not None}
+        flows = {s.code: s.flow(s).output_node for s in scenes if s.flow is not None}
         super().__init__(flows, **kwargs)
 
     def flow_key(self, input_value: ChatRound) -> str:

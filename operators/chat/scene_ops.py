@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
 from awel.catalog import find_flow
@@ -35,7 +35,14 @@ from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
 from operators.models import current_models
 from operators.storage import current_store
 
-from .answer import DISPLAY_TYPES, guided_params, parse_charts, parse_sql_answer
+from .answer import (
+    DASHBOARD_SCHEMA,
+    DISPLAY_TYPES,
+    SQL_ANSWER_SCHEMA,
+    guided_params,
+    parse_charts,
+    parse_sql_answer,
+)
 from .chart import chart_view, dashboard_report, error_view, view_json
 from .files import excel_datasource, resolve_file
 from .prompt import PromptTemplate
@@ -48,6 +55,7 @@ __all__ = [
     "ExcelTable",
     "NotAvailable",
     "Prompt",
+    "RoundEnd",
     "RunFlow",
     "SchemaOf",
     "SqlRound",
@@ -183,8 +191,12 @@ class AskModel(StreamifyAbsOperator[SceneCall, SceneEvent]):
 # --- ends of rounds -----------------------------------------------------------------------
 
 
-class _RoundEnd(TransformStreamAbsOperator[SceneEvent, SceneEvent]):
+class RoundEnd(TransformStreamAbsOperator[SceneEvent, SceneEvent]):
     """Passes progress on; turns the model's last word into the round's end."""
+
+    #: The JSON schema the answer is parsed by, so the model is held to it (None: text).
+    #: Declared here, with the parsing, so a scene cannot pair a parser with another shape.
+    json_schema: ClassVar[dict[str, Any] | None] = None
 
     async def transform_stream(
         self, input_stream: AsyncIterator[SceneEvent]
@@ -199,7 +211,7 @@ class _RoundEnd(TransformStreamAbsOperator[SceneEvent, SceneEvent]):
         raise NotImplementedError
 
 
-class TextRound(_RoundEnd):
+class TextRound(RoundEnd):
     """The answer is the model's text."""
 
     async def finish(self, done: ModelDone) -> RoundDone:
@@ -218,10 +230,12 @@ async def _run_sql(call: SceneCall, sql: str) -> QueryResult:
     )
 
 
-class SqlRound(_RoundEnd):
+class SqlRound(RoundEnd):
     """Text-to-SQL: the answer's SQL through the datasource's gate, run, and shown as the
     chart-view the answer's ``display_type`` asks for. ``ai`` is the JSON
     ``{thoughts, sql, display_type, direct_response}``."""
+
+    json_schema = SQL_ANSWER_SCHEMA
 
     async def finish(self, done: ModelDone) -> RoundDone:
         answer = parse_sql_answer(done.text)
@@ -243,9 +257,11 @@ class SqlRound(_RoundEnd):
         return RoundDone(ai, view, context={"row_count": len(result.rows)})
 
 
-class DashboardRound(_RoundEnd):
+class DashboardRound(RoundEnd):
     """Several charts: each spec's SQL run on its own (a failing one keeps its message).
     ``ai`` is the JSON list of chart specs, ``view`` the JSON report."""
+
+    json_schema = DASHBOARD_SCHEMA
 
     async def finish(self, done: ModelDone) -> RoundDone:
         charts = parse_charts(done.text)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from awel import DAG
 
 __all__ = [
+    "PARAM_TYPES",
     "SCENES",
     "V2_MODES",
     "Scene",
@@ -34,6 +35,16 @@ __all__ = [
 ]
 
 
+#: DB-GPT's name for each kind of scene argument (``Scene.needs``), as its UI titles it.
+PARAM_TYPES = {
+    "db": "DB Select",
+    "file": "File Select",
+    "flow": "Flow Select",
+    "space": "Knowledge Space Select",
+    "app": "Plugin Select",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Scene:
     """One chat scene, declared once, beside its flow."""
@@ -41,7 +52,6 @@ class Scene:
     code: str
     name: str
     describe: str
-    param_types: tuple[str, ...] = ()
     #: What ``select_param`` names: "db", "file", "flow", "space", "app", or "" (nothing).
     needs: str = ""
     #: Served here yet; the others answer "not available yet" in the stream.
@@ -54,10 +64,15 @@ class Scene:
     stream_only: bool = False
     #: The template of the scene's system prompt, if it has one.
     prompt: Path | None = None
-    #: Builds the scene's flow, which takes a SceneCall and streams Progress events, then
-    #: one RoundDone. A builder rather than a flow: each round flow calls flows of its own,
-    #: which the metrics of the app that loaded it observe.
-    flow: Callable[[], DAG] | None = None
+    #: Builds the scene's flow from this record; the flow takes a SceneCall and streams
+    #: Progress events, then one RoundDone. A builder rather than a flow: each round flow
+    #: calls flows of its own, which the metrics of the app that loaded it observe.
+    flow: Callable[[Scene], DAG] | None = None
+
+    @property
+    def param_type(self) -> str:
+        """What DB-GPT calls the kind of ``select_param`` (its ``param_title``); "": none."""
+        return PARAM_TYPES.get(self.needs, "")
 
     def vo(self) -> dict[str, Any]:
         """DB-GPT's ``ChatSceneVo``."""
@@ -65,7 +80,7 @@ class Scene:
             "chat_scene": self.code,
             "scene_name": self.name,
             "scene_describe": self.describe,
-            "param_title": ",".join(self.param_types),
+            "param_title": self.param_type,
             "show_disable": False,
         }
 

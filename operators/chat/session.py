@@ -136,7 +136,7 @@ async def save_round(call: SceneCall, done: RoundDone) -> int:
     """Store the round whole, in one transaction (``store.conversations.save_round``)."""
     found = scene(call.chat_mode)
     context: dict[str, Any] = {
-        "param_type": found.param_types[0] if found.param_types else "",
+        "param_type": found.param_type,
         "param_value": call.select_param,
         "model_name": call.model_name,
         **done.context,

@@ -13,14 +13,17 @@ from .types import DeregisterQuery, ListQuery, ModelInstance
 
 
 async def register(instance: ModelInstance) -> bool:
+    """Register a model instance."""
     return await current_cluster().registry.register(instance)
 
 
 async def heartbeat(instance: ModelInstance) -> bool:
+    """A model instance is alive."""
     return await current_cluster().registry.heartbeat(instance)
 
 
 async def deregister(query: DeregisterQuery) -> bool:
+    """Deregister a model instance."""
     return await current_cluster().registry.deregister(
         query.model_name,
         query.host,
@@ -30,6 +33,7 @@ async def deregister(query: DeregisterQuery) -> bool:
 
 
 async def list_instances(query: ListQuery) -> list[dict[str, Any]]:
+    """List model instances."""
     found = await current_cluster().registry.instances(
         query.model_name or None, healthy_only=query.healthy_only
     )
@@ -37,4 +41,5 @@ async def list_instances(query: ListQuery) -> list[dict[str, Any]]:
 
 
 async def health(_: Any) -> dict[str, str]:
+    """The controller is up."""
     return {"status": "ok"}

@@ -11,10 +11,12 @@ from .types import WorkerStartupRequest
 
 
 async def types(_: Any) -> list[str]:
+    """Healthy language models."""
     return await manage.model_names(current_cluster())
 
 
 async def supports(_: Any) -> list[dict[str, Any]]:
+    """Models the managers could start."""
     return await manage.supported_models(current_cluster())
 
 

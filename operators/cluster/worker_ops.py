@@ -39,6 +39,7 @@ class GenerateStream(StreamifyAbsOperator[PromptRequest, dict[str, Any]]):
 
 
 async def generate(body: PromptRequest) -> dict[str, Any]:
+    """A model's whole answer."""
     return await manager().generate(body)
 
 

@@ -6,8 +6,8 @@ from operators.chat.scene_ops import RunFlow
 from operators.chat.scenes import Scene
 
 
-def flow() -> DAG:
-    with DAG("scene_chat_flow", description="Run a named flow.") as dag:
+def flow(scene: Scene) -> DAG:
+    with DAG(f"scene_{scene.code}", description="Run a named flow.") as dag:
         InputOperator.from_callable(task_name="input") >> RunFlow(task_name="flow")
     return dag
 
@@ -16,7 +16,6 @@ scene = Scene(
     "chat_flow",
     "Flow Chat",
     "Send the question to a deployed AWEL flow and stream its answer.",
-    ("Flow Select",),
     needs="flow",
     listed=False,
     v2_modes=("chat_flow",),

@@ -1,0 +1,93 @@
+"""How the scene flows are built: where their prompts live, the chain of a scene that asks
+the model, and the flow of a scene that is not served yet. A scene's record names its
+builder (``flow=asks_model(...)``), which builds the flow from the record.
+
+A scene that asks the model is ``input >> [its context] >> prompt >> model >> answer``; what
+differs is the prompt, how the answer is read, whether the history goes in, and the context
+the scene needs (:attr:`Scene.needs`): a datasource's schema, an uploaded file's table, or
+nothing. So a scene module names only those.
+"""
+
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+from awel import DAG, BaseOperator, InputOperator, MapOperator
+from operators.chat.scene_ops import (
+    AskModel,
+    ExcelTable,
+    NotAvailable,
+    Prompt,
+    RoundEnd,
+    SchemaOf,
+)
+from operators.chat.scenes import Scene
+from operators.chat.types import SceneCall
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+def _context(needs: str) -> MapOperator[SceneCall, SceneCall] | None:
+    """What the prompt is given besides the question, by what ``select_param`` names."""
+    if needs == "db":
+        return SchemaOf(task_name="schema")
+    if needs == "file":
+        return ExcelTable(task_name="table")
+    return None
+
+
+def model_chain(
+    dag_id: str,
+    description: str,
+    *,
+    needs: str,
+    prompt: Path,
+    answer: type[RoundEnd],
+    history: bool = False,
+) -> DAG:
+    """``input >> [context] >> prompt >> model >> answer``. An answer read as JSON
+    (``answer.json_schema``) holds the model to that schema, and its text streams as a
+    draft that the round's view replaces."""
+    schema = answer.json_schema
+    with DAG(dag_id, description=description) as dag:
+        steps: list[BaseOperator] = [InputOperator.from_callable(task_name="input")]
+        if (context := _context(needs)) is not None:
+            steps.append(context)
+        steps.append(Prompt(prompt, history=history, json_schema=schema, task_name="prompt"))
+        steps.append(AskModel(draft=schema is not None, task_name="model"))
+        steps.append(answer(task_name="answer"))
+        for before, after in pairwise(steps):
+            before >> after
+    return dag
+
+
+def asks_model(
+    description: str, answer: type[RoundEnd], *, history: bool = False
+) -> Callable[[Scene], DAG]:
+    """The builder of a scene that asks the model: its flow ``scene_<code>`` is
+    :func:`model_chain` with the scene's prompt and the context its ``needs`` names."""
+
+    def build(scene: Scene) -> DAG:
+        assert scene.prompt is not None, f"{scene.code} asks the model, so it has a prompt"
+        return model_chain(
+            f"scene_{scene.code}",
+            description,
+            needs=scene.needs,
+            prompt=scene.prompt,
+            answer=answer,
+            history=history,
+        )
+
+    return build
+
+
+def not_available(what: str) -> Callable[[Scene], DAG]:
+    """The builder of a scene not served yet: its flow says so in the stream, naming
+    ``what``."""
+
+    def build(scene: Scene) -> DAG:
+        with DAG(f"scene_{scene.code}", description="Not available yet.") as dag:
+            InputOperator.from_callable(task_name="input") >> NotAvailable(what, task_name="answer")
+        return dag
+
+    return build
