@@ -8,24 +8,23 @@ or argument is answered inside the stream, as ``[ERROR]...``.
 """
 
 from awel import DAG
-from awel.trigger import HttpTrigger
+from awel.trigger import ResponseKind
+from flows._route import Api
 from flows.chat.scenes import SCENES
 from operators.chat.request import ConversationVo
 from operators.chat.round import FrameRound, PrepareRound, RunScene, SaveRound
 
+# DB-GPT's web client names its user in a header, which wins over the body.
+api = Api(tags=["Chat"], errors="result", header_fields={"user-id": "user_name"})
+
 with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat route).") as dag:
     (
-        HttpTrigger(
+        api.trigger(
             path="/api/v1/chat/completions",
-            methods="POST",
-            request_body=ConversationVo,
-            streaming_response=True,
-            # DB-GPT's web client names its user in a header, which wins over the body.
-            header_fields={"user-id": "user_name"},
-            errors="result",
+            method="POST",
+            body=ConversationVo,
             summary="Chat completions (DB-GPT scenes)",
-            tags=["Chat"],
-            task_name="trigger",
+            stream=ResponseKind.SSE,
         )
         >> PrepareRound(task_name="prepare")
         >> RunScene(SCENES, task_name="scene")

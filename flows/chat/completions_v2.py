@@ -11,7 +11,7 @@ from typing import Any
 
 from awel import DAG, BranchOperator
 from awel.operators import EitherJoin
-from awel.trigger import HttpTrigger
+from flows._route import Api
 from flows.chat.scenes import SCENES
 from operators.chat.request import V2ChatRequest
 from operators.chat.round import AnswerRound, ChatRound, FrameRound, RunScene, SaveRound
@@ -26,16 +26,14 @@ def _answers(prepared: ChatRound) -> bool:
     return not prepared.stream
 
 
+api = Api(tags=["Chat"], errors="openai", stream_errors="openai")
+
 with DAG("chat_completions_v2", description="DB-GPT's v2 chat completions.") as dag:
-    trigger = HttpTrigger(
+    trigger = api.trigger(
         path="/api/v2/chat/completions",
-        methods="POST",
-        request_body=V2ChatRequest,
-        errors="openai",
-        stream_errors="openai",
+        method="POST",
+        body=V2ChatRequest,
         summary="Chat completions v2 (DB-GPT scenes, OpenAI's shapes)",
-        tags=["Chat"],
-        task_name="trigger",
     )
     branch = BranchOperator[Any]({_streams: "stream", _answers: "answer"}, task_name="branch")
     out = EitherJoin(task_name="out")
