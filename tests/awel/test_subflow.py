@@ -71,7 +71,7 @@ async def test_a_flow_called_as_a_node_streams_its_output() -> None:
     inner = counting("inner", plus=1)
     with DAG("outer"):
         start = InputOperator.from_callable(task_name="input")
-        call = SubFlowOperator(inner.output_node, task_name="call")
+        call: SubFlowOperator[int, int] = SubFlowOperator(inner.output_node, task_name="call")
         out = start >> call >> Collect(task_name="collect")
     assert await items(out, 2) == [0, 1, 2]
 
@@ -115,7 +115,11 @@ async def test_a_failure_inside_reaches_the_reader_of_the_stream() -> None:
 async def test_the_called_flow_is_observed_by_its_own_observer() -> None:
     inner = counting("inner")
     seen: list[tuple[str, str]] = []
-    inner.set_node_observer(lambda node, _s, _e: seen.append((node.dag.dag_id, node.label)))
+    def observe(node: BaseOperator, _s: object, _e: object) -> None:
+        assert node.dag is not None
+        seen.append((node.dag.dag_id, node.label))
+
+    inner.set_node_observer(observe)
     with DAG("outer") as outer:
         InputOperator.from_callable(task_name="input") >> SubFlowOperator(
             inner.output_node, task_name="call"
