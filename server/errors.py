@@ -75,6 +75,11 @@ ANSWERS: dict[str, Answer] = {
     "cluster.no_engines": _same(400, "E0001"),
     "cluster.no_worker_manager": _same(503, "E0003"),
     "cluster.refused": Answer(502, "E0001", "E0001", relay=True),
+    # The catalogue's chat operators (operators/llm/chat_ops.py, prompt_ops.py): an input
+    # no chat can be made of, a template the input cannot fill, a guided answer cut short.
+    "llm.invalid_input": _same(400, "invalid_chat_input"),
+    "prompt.render_failed": _same(400, "prompt_render_failed"),
+    "llm.invalid_answer": _same(502, "invalid_model_answer"),
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
