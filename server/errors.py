@@ -96,6 +96,11 @@ ANSWERS: dict[str, Answer] = {
     "sql.not_allowed": Answer(400, "sql_rejected", "E0003"),
     "sql.failed": Answer(400, "sql_failed", "E0003"),
     "sql.timeout": Answer(400, "sql_timeout", "E0003"),
+    # The catalogue's sql.query / sql.schema / text_to_sql: nothing to run or look up, and
+    # a model that wrote no SQL.
+    "sql.missing": Answer(400, "sql_missing", "E0003"),
+    "sql.no_question": Answer(400, "no_question", "E0003"),
+    "sql.no_answer": Answer(502, "no_sql_answer", "E0003"),
     # The editor's rounds and charts.
     "round.not_found": Answer(400, "round_not_found", "E0003"),
     "round.nothing_to_undo": Answer(400, "nothing_to_undo", "E0003"),
