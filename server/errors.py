@@ -80,6 +80,18 @@ ANSWERS: dict[str, Answer] = {
     "llm.invalid_input": _same(400, "invalid_chat_input"),
     "prompt.render_failed": _same(400, "prompt_render_failed"),
     "llm.invalid_answer": _same(502, "invalid_model_answer"),
+    # The catalogue's http.request: a target it may not reach, an input it cannot build the
+    # call from; the API not answering, answering an error, or too much.
+    "http.refused": _same(400, "http_refused"),
+    "http.bad_input": _same(400, "http_bad_input"),
+    "http.failed": _same(502, "http_failed"),
+    "http.status": _same(502, "http_status"),
+    "http.bad_answer": _same(502, "http_bad_answer"),
+    # file.read, inside the data directory only.
+    "file.refused": _same(400, "file_refused"),
+    "file.not_found": _same(404, "file_not_found"),
+    "file.too_large": _same(413, "file_too_large"),
+    "file.unreadable": _same(400, "file_unreadable"),
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
