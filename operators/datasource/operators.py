@@ -14,12 +14,12 @@ connection with a statement timeout (:func:`connector_for`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
 from awel import MapOperator
+from awel.builtin import fields_of
 from awel.errors import AwelError
 from awel.registry import OperatorParams
 
@@ -78,12 +78,14 @@ async def schema_summary(ds: Datasource, question: str, *, top_k: int) -> str:
 
 
 def question_of(value: Any) -> str:
-    """The question an input asks: a string, or a dict's ``question`` or ``user_input``."""
+    """The question an input asks: a string, or a dict's (or a request model's)
+    ``question``, ``user_input`` or ``prompt``."""
     if isinstance(value, str) and value.strip():
         return value
-    if isinstance(value, Mapping):
+    fields = fields_of(value)
+    if fields:
         for key in ("question", "user_input", "prompt"):
-            found = value.get(key)
+            found = fields.get(key)
             if isinstance(found, str) and found.strip():
                 return found
     raise NoQuestion(
@@ -126,8 +128,8 @@ class SqlQuery(MapOperator[str | dict[str, Any] | None, list[dict[str, Any]]]):
     def _sql(self, value: Any) -> str:
         if self.settings.sql is not None:
             return self.settings.sql
-        if isinstance(value, Mapping):
-            value = value.get("sql")
+        if not isinstance(value, str):
+            value = fields_of(value).get("sql")
         if isinstance(value, str) and value.strip():
             return value
         raise NoSQL(

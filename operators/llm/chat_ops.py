@@ -24,9 +24,10 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from awel import MapOperator, StreamifyAbsOperator
+from awel.builtin import fields_of
 from awel.errors import AwelError
 from awel.registry import OperatorParams
 
@@ -135,9 +136,10 @@ def messages_of(value: Any) -> list[ChatMessage]:
     """The conversation an input stands for (see the module's docstring)."""
     if isinstance(value, str):
         return [ChatMessage(role="user", content=value)]
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping | BaseModel):
+        fields = fields_of(value)
         for key in ("messages", "prompt", "user_input"):
-            found = value.get(key)
+            found = fields.get(key)
             if found is not None and found != []:
                 return messages_of(found)
         raise InvalidChatInput(
@@ -155,10 +157,10 @@ def messages_of(value: Any) -> list[ChatMessage]:
 
 
 def _from_input(value: Any, *keys: str) -> Any:
-    if isinstance(value, Mapping):
-        for key in keys:
-            if value.get(key) is not None:
-                return value[key]
+    fields = fields_of(value)
+    for key in keys:
+        if fields.get(key) is not None:
+            return fields[key]
     return None
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ import anyio.to_thread
 from pydantic import Field
 
 from awel import MapOperator
+from awel.builtin import fields_of
 from awel.errors import AwelError
 from awel.registry import OperatorParams
 
@@ -131,8 +131,8 @@ class FileRead(MapOperator[str | dict[str, Any] | None, Any]):
     def _path(self, value: Any) -> str:
         if self.settings.path is not None:
             return self.settings.path
-        if isinstance(value, Mapping):
-            value = value.get("path")
+        if not isinstance(value, str):
+            value = fields_of(value).get("path")
         if isinstance(value, str) and value.strip():
             return value
         raise FileRefused(

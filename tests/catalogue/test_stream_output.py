@@ -54,9 +54,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def client(server: LiveServer) -> OpenAI:
+def client(server: LiveServer) -> Iterator[OpenAI]:
     base = server.url + "/api/v1/awel/trigger/ops/chat"
-    return OpenAI(base_url=base, api_key="none", max_retries=0, timeout=30)
+    with OpenAI(base_url=base, api_key="none", max_retries=0, timeout=30) as sdk:
+        yield sdk
 
 
 async def test_a_stream_is_plain_sse_text(server: LiveServer) -> None:
