@@ -6,7 +6,8 @@ what a YAML flow has at hand: a string (one user message), a list of chat messag
 dict carrying ``messages`` (a list, or one string), ``prompt`` or ``user_input`` (DB-GPT's
 request body). The node's parameters are the request's settings; a dict input may fill in
 ``model``, ``temperature``, ``max_tokens`` (or ``max_new_tokens``) and ``stop`` where the
-node leaves them unset, so a flow author caps what a client may ask by setting them.
+node leaves them unset, so a flow author fixes what a client may ask by setting them. The
+node's ``max_tokens`` is a cap: a request asking for fewer gets fewer.
 
     nodes:
       answer: {op: llm.chat, params: {max_tokens: 64}}
@@ -172,7 +173,11 @@ def chat_request(params: ChatParams, value: Any) -> tuple[LanguageModel, Generat
     temperature = params.temperature
     if temperature is None:
         temperature = _from_input(value, "temperature")
-    max_tokens = params.max_tokens or _from_input(value, "max_tokens", "max_new_tokens")
+    asked = _from_input(value, "max_tokens", "max_new_tokens")
+    max_tokens = params.max_tokens or asked
+    if params.max_tokens is not None and isinstance(asked, int) and asked > 0:
+        # The node's max_tokens is a cap: a client may ask for fewer, never for more.
+        max_tokens = min(params.max_tokens, asked)
     stop = params.stop if params.stop is not None else _from_input(value, "stop")
     if isinstance(stop, str):
         stop = [stop]

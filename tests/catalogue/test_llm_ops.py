@@ -49,6 +49,9 @@ async def test_params_win_over_the_input_which_fills_the_rest(fake_llm: FakeLLM)
     assert await run_one("llm.chat", {"max_tokens": 2, "stop": []}, body) == "You said: "
     assert fake_llm.requests[-1].params.max_new_tokens == 2
     assert fake_llm.requests[-1].params.stop == []
+    # The node's max_tokens caps what the input asks; fewer is granted.
+    await run_one("llm.chat", {"max_tokens": 50}, body)
+    assert fake_llm.requests[-1].params.max_new_tokens == 3
 
 
 async def test_chat_stream_gives_text_pieces(fake_llm: FakeLLM) -> None:
