@@ -179,3 +179,15 @@ async def test_prompt_chat_failures() -> None:
         registry.build("prompt.chat", {"user": "{{ open"})
     with pytest.raises(ValidationError, match="invalid expression"):
         registry.build("prompt.chat", {"history": "a +"})
+
+
+async def test_embed_takes_plain_strings_and_answers_json(fake_llm: FakeLLM) -> None:
+    from server.json import dumps
+
+    one = await run_one("embeddings.embed", {}, "a text")
+    assert one.vectors.shape == (1, 8) and one.model == "fake-embed"
+    two = await run_one("embeddings.embed", {}, ["a text", "another"])
+    assert two.vectors.shape == (2, 8) and two.prompt_tokens == 3
+    assert (two.vectors[0] == one.vectors[0]).all()
+    # A flow answering it over HTTP gets plain lists of floats.
+    assert b'"vectors":[[' in dumps(two)
