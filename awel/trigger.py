@@ -53,6 +53,10 @@ class ResponseKind(enum.StrEnum):
     NUL_JSON = "nul_json"
     #: A file download: the output is bytes, a path, or ``(filename, bytes)``.
     FILE = "file"
+    #: OpenAI's chat completions: a stream of text pieces as ``chat.completion.chunk``
+    #: events ending in ``data: [DONE]`` (or one ``chat.completion`` when the request's
+    #: ``stream`` is false), so the ``openai`` SDK can read a flow's chat endpoint.
+    OPENAI_STREAM = "openai_stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +292,14 @@ class HttpTrigger(TriggerOperator[Any]):
                 code="trigger.method",
             )
         self.request_body = request_body
+        response = ResponseKind(response)
+        if response is ResponseKind.OPENAI_STREAM:
+            # OpenAI's clients read chunks, stop at [DONE], and expect its error shapes.
+            stream_response = ResponseKind.OPENAI_STREAM
+            sse_end = sse_end or "[DONE]"
+            stream_errors = StreamErrorStyle.OPENAI
+            if errors == "serve_result":
+                errors = "openai"
         self.streaming_response = streaming_response
         self.streaming_predict_func = streaming_predict_func
         self.response = ResponseKind(response)

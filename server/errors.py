@@ -75,6 +75,23 @@ ANSWERS: dict[str, Answer] = {
     "cluster.no_engines": _same(400, "E0001"),
     "cluster.no_worker_manager": _same(503, "E0003"),
     "cluster.refused": Answer(502, "E0001", "E0001", relay=True),
+    # The catalogue's chat operators (operators/llm/chat_ops.py, prompt_ops.py): an input
+    # no chat can be made of, a template the input cannot fill, a guided answer cut short.
+    "llm.invalid_input": _same(400, "invalid_chat_input"),
+    "prompt.render_failed": _same(400, "prompt_render_failed"),
+    "llm.invalid_answer": _same(502, "invalid_model_answer"),
+    # The catalogue's http.request: a target it may not reach, an input it cannot build the
+    # call from; the API not answering, answering an error, or too much.
+    "http.refused": _same(400, "http_refused"),
+    "http.bad_input": _same(400, "http_bad_input"),
+    "http.failed": _same(502, "http_failed"),
+    "http.status": _same(502, "http_status"),
+    "http.bad_answer": _same(502, "http_bad_answer"),
+    # file.read, inside the data directory only.
+    "file.refused": _same(400, "file_refused"),
+    "file.not_found": _same(404, "file_not_found"),
+    "file.too_large": _same(413, "file_too_large"),
+    "file.unreadable": _same(400, "file_unreadable"),
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
@@ -91,6 +108,11 @@ ANSWERS: dict[str, Answer] = {
     "sql.not_allowed": Answer(400, "sql_rejected", "E0003"),
     "sql.failed": Answer(400, "sql_failed", "E0003"),
     "sql.timeout": Answer(400, "sql_timeout", "E0003"),
+    # The catalogue's sql.query / sql.schema / text_to_sql: nothing to run or look up, and
+    # a model that wrote no SQL.
+    "sql.missing": Answer(400, "sql_missing", "E0003"),
+    "sql.no_question": Answer(400, "no_question", "E0003"),
+    "sql.no_answer": Answer(502, "no_sql_answer", "E0003"),
     # The editor's rounds and charts.
     "round.not_found": Answer(400, "round_not_found", "E0003"),
     "round.nothing_to_undo": Answer(400, "nothing_to_undo", "E0003"),

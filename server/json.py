@@ -28,6 +28,10 @@ def _default(value: Any) -> Any:
         return list(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        # numpy arrays and scalars (embeddings.embed's vectors), without importing numpy.
+        return tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -34,6 +34,7 @@ from .errors import (
 )
 from .json import dumps, dumps_text
 from .metrics import Metrics, Series
+from .openai_chunks import OpenAIChat, model_of
 from .origins import OWN_ORIGIN_ONLY, SAFE_METHODS, OriginGuard
 from .request import RequestParser, file_fields
 from .stream import ChunkWriter, nul_frame, sse_frame, sse_passthrough
@@ -79,6 +80,8 @@ class Route:
             sse_passthrough if (self.node.output_format or "").upper() == "SSE" else sse_frame
         )
         self._may_stream = trigger.may_stream()
+        #: Answers in OpenAI's chat completion shapes (server/openai_chunks.py).
+        self._openai = kind is ResponseKind.OPENAI_STREAM
         self._query_only = self.parser.query_only(self.methods)
         # Headers of a JSON answer, built once: handing aiohttp a content_type instead makes
         # it parse and rebuild the header on every response.
@@ -132,6 +135,7 @@ class Route:
         status = 500
         try:
             resp: web.StreamResponse | None = None
+            wants = False
             parser = self.parser
             try:
                 if (
@@ -150,7 +154,8 @@ class Route:
                 else:
                     data = parser.parse_now(request, path_params)
                 if resp is None:
-                    if self._may_stream and self.trigger.wants_stream(data):
+                    wants = self._may_stream and self.trigger.wants_stream(data)
+                    if wants:
                         out = await self.node.call_stream(data).start()
                     else:
                         out = await self.node.call(data)
@@ -160,7 +165,9 @@ class Route:
                 streamed = STREAM_CLASSES.get(type(out))
                 if streamed is None:
                     streamed = is_stream(out)
-                if streamed:
+                if self._openai:
+                    resp = await self._openai_answer(request, out, streamed, wants, data)
+                elif streamed:
                     resp = await self._write_stream(request, out, self.trigger.stream_response)
                 else:
                     resp = self._render(self, out)
@@ -279,7 +286,7 @@ class Route:
             except Exception as exc:
                 self._stream_failed(writer, exc, kind)
             else:
-                if self.trigger.sse_end is not None and kind is ResponseKind.SSE:
+                if self.trigger.sse_end is not None and kind is not ResponseKind.NUL_JSON:
                     writer.send(sse_frame(self.trigger.sse_end))
             await writer.close()
             await resp.write_eof()
@@ -292,6 +299,22 @@ class Route:
             if aclose is not None:
                 await aclose()
         return resp
+
+    async def _openai_answer(
+        self, request: web.Request, out: Any, streamed: bool, wants: bool, body: Any
+    ) -> web.StreamResponse:
+        """OpenAI's chunks when the request asked for a stream, else one completion."""
+        chat = OpenAIChat(model_of(body))
+        if streamed and wants:
+            return await self._write_stream(request, chat.chunks(out), ResponseKind.OPENAI_STREAM)
+        if wants:
+            body_bytes = chat.events(out) + sse_frame(self.trigger.sse_end or "[DONE]")
+            return web.Response(body=body_bytes, headers=_SSE_HEADERS)
+        try:
+            whole = await chat.collect(out) if streamed else chat.whole(out)
+        except Exception as exc:
+            return self._error(exc)
+        return _json_body(self, whole)
 
     def _stream_failed(self, writer: ChunkWriter, exc: BaseException, kind: ResponseKind) -> None:
         failure = describe(exc) if isinstance(exc, AwelError) else None
@@ -390,6 +413,8 @@ _RENDERERS: dict[ResponseKind, Callable[[Route, Any], web.StreamResponse]] = {
     ResponseKind.FILE: _file,
     ResponseKind.SSE: _single_event,
     ResponseKind.NUL_JSON: _single_event,
+    # Route.answer writes these itself (it needs to know whether the request asked to stream).
+    ResponseKind.OPENAI_STREAM: _json_body,
 }
 
 
