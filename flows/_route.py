@@ -47,6 +47,9 @@ class Api:
     #: Error-code prefixes of the flow's failures answered HTTP 200 with ``success: false``
     #: (``""``: all), as DB-GPT answers its editor; see ``HttpTrigger.ok_failures``.
     ok_failures: Sequence[str] = ()
+    #: Every answer of these routes is a stream written as this kind (DB-GPT's chat rounds:
+    #: SSE); None: a route streams when its request asks (a ``stream`` field).
+    stream: ResponseKind | None = None
     #: The last event of an SSE stream (``[DONE]`` for OpenAI's); None: no end marker.
     sse_end: str | None = None
     #: How a stream that fails after its headers were sent says so.
@@ -72,10 +75,8 @@ class Api:
         method: str,
         body: type[Any] | None = None,
         summary: str,
-        stream: ResponseKind | None = None,
     ) -> HttpTrigger:
-        """The trigger of ``method prefix+path``; ``stream``: every answer is a stream,
-        written as that kind."""
+        """The trigger of ``method prefix+path``."""
         return HttpTrigger(
             path=self.prefix + path,
             methods=method,
@@ -85,8 +86,8 @@ class Api:
             errors=self.errors,
             ok_failures=self.ok_failures,
             header_fields=self.header_fields,
-            streaming_response=stream is not None,
-            stream_response=stream or ResponseKind.SSE,
+            streaming_response=self.stream is not None,
+            stream_response=self.stream or ResponseKind.SSE,
             sse_end=self.sse_end,
             stream_errors=self.stream_errors,
             summary=summary,

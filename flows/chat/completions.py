@@ -15,7 +15,9 @@ from operators.chat.request import ConversationVo
 from operators.chat.round import FrameRound, PrepareRound, RunScene, SaveRound
 
 # DB-GPT's web client names its user in a header, which wins over the body.
-api = Api(tags=["Chat"], errors="result", header_fields={"user-id": "user_name"})
+api = Api(
+    tags=["Chat"], errors="result", header_fields={"user-id": "user_name"}, stream=ResponseKind.SSE
+)
 
 with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat route).") as dag:
     (
@@ -24,7 +26,6 @@ with DAG("chat_completions", description="Chat with a scene (DB-GPT's main chat 
             method="POST",
             body=ConversationVo,
             summary="Chat completions (DB-GPT scenes)",
-            stream=ResponseKind.SSE,
         )
         >> PrepareRound(task_name="prepare")
         >> RunScene(SCENES, task_name="scene")

@@ -7,6 +7,8 @@ is answered with DB-GPT's error output (``error_code`` 1, the reason in ``text``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from awel import DAG
 from awel.trigger import ResponseKind
 from flows._route import Api
@@ -14,15 +16,15 @@ from operators.cluster import worker_ops as ops
 from operators.cluster.types import PromptRequest
 
 api = Api(tags=["Model worker"], node=None, described_by_action=True)
+streaming_api = replace(api, stream=ResponseKind.NUL_JSON)
 
 
 with DAG("worker_generate_stream", description="Stream a model's answer.") as stream_dag:
-    api.trigger(
+    streaming_api.trigger(
         path="/api/worker/generate_stream",
         method="POST",
         body=PromptRequest,
         summary="Generate, streamed (NUL-delimited ModelOutput)",
-        stream=ResponseKind.NUL_JSON,
     ) >> ops.GenerateStream(task_name="generate")
 
 generate_dag = api.flow(
