@@ -16,6 +16,7 @@ import awel
 ORDER = [
     "envelope",
     "errors",
+    "iotypes",
     "stream",
     "context",
     "plan",
