@@ -33,6 +33,7 @@ ORDER = [
     "loader",
     "draw",
     "report",
+    "describe",
     "cli",
 ]
 
