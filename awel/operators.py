@@ -170,6 +170,9 @@ class BaseOperator(DAGNode):
     #: ``__init__``; by default (FROM_GENERICS) the generic base's type arguments say.
     in_type: Any = FROM_GENERICS
     out_type: Any = FROM_GENERICS
+    # Class-level defaults too, for subclasses whose __init__ does not reach this one's.
+    retries: int = 0
+    timeout_s: float | None = None
 
     operator_type: ClassVar[OperatorType] = OperatorType.MAP
     runnable = True

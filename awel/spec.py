@@ -334,7 +334,6 @@ class _Loader:
                 declared.add(key)
                 n = _try(NodeSpec, raw)
                 if n is not None and re.match(NODE_NAME, key):
-                    # Written only when set, so operators that never heard of them build.
                     policy = n.model_dump(include={"retries", "timeout_s"}, exclude_unset=True)
                     self._build_node(dag, key, n.op, n.params, policy, ("nodes", key), built)
         edges = data.get("edges")
@@ -371,7 +370,7 @@ class _Loader:
             )
             return
         try:
-            node = registry.build(op, params, task_name=name, dag=dag, **policy)
+            node = registry.build(op, params, task_name=name, dag=dag)
         except ValidationError as exc:
             for err in exc.errors():
                 self._params_error(err, who, op, cls, (*loc, "params"))
@@ -380,6 +379,10 @@ class _Loader:
             detail = exc.message if isinstance(exc, AwelError) else f"{type(exc).__name__}: {exc}"
             self.add("spec.build", f"{who}: cannot build {op}: {detail}", self.key_at(loc))
             return
+        # Set on the built node rather than passed to its constructor, so an operator whose
+        # own __init__ names its keywords still takes them (NodeSpec checked the values).
+        for key, value in policy.items():
+            setattr(node, key, value)
         node.location = self.key_at(loc)
         built[name] = node
 

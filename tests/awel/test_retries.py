@@ -207,3 +207,21 @@ def test_bad_yaml_values_are_located() -> None:
         "policy.yaml:4:36: node 'flaky', key 'retries': input should be greater than or equal to 0",
         "policy.yaml:4:51: node 'flaky', key 'timeout_s': input should be greater than 0",
     ]
+
+
+class Strict(MapOperator[int, int]):
+    """An operator whose constructor names its keywords (takes no retries=)."""
+
+    def __init__(self, *, task_name: str | None = None, dag: DAG | None = None) -> None:
+        super().__init__(task_name=task_name, dag=dag)
+
+    async def map(self, x: int) -> int:
+        return await _FLAKY(x)
+
+
+async def test_yaml_keys_reach_an_operator_whose_constructor_does_not_take_them() -> None:
+    _FLAKY.failures, _FLAKY.calls = 1, 0
+    with registry.registered("test.flaky", Strict):
+        dag = load_flow_text(textwrap.dedent(YAML), "policy.yaml")
+        assert await dag.output_node.call(1) == 2
+    assert _FLAKY.calls == 2
