@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from . import __version__
 from .context import EMPTY
 from .dag import DAG
+from .describe import NODE_KEYS, OperatorInfo, catalogue, describe
 from .draw import draw_dot, draw_mermaid
 from .errors import (
     AwelError,
@@ -249,6 +250,7 @@ def main() -> None:
       awel run flow.py --input '{"name": "Alice"}'
       awel graph flow.yaml            draw it as Mermaid (or --format dot)
       awel list flows/                the flows, their entry and output nodes
+      awel operators [NAME]           the operators a YAML flow can use
       awel serve                      serve the flows over HTTP (DB-GPT's API)
     """
 
@@ -471,6 +473,75 @@ def _flow_row(dag: DAG) -> dict[str, Any]:
         "route": route,
         "file": _flow_file(dag),
     }
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_verbose_option
+def operators(name: str | None, as_json: bool) -> None:
+    """List the operators flows can use, or show one: its types, parameters, an example.
+
+    \b
+      awel operators                  name, what it takes -> gives, one line each
+      awel operators awel.format      its parameters (types, defaults) and a YAML node
+    """
+    if name is not None:
+        try:
+            info = describe(name)
+        except AwelError as exc:
+            _fail(exc)
+        if as_json:
+            click.echo(_dumps(info.as_json(), indent=2))
+        else:
+            _print_operator(info)
+        return
+    infos, broken = catalogue()
+    if as_json:
+        click.echo(_dumps([i.as_json() for i in infos], indent=2))
+    else:
+        header = ("NAME", "TAKES -> GIVES", "SUMMARY")
+        rows = [header, *((i.name, i.signature, i.summary) for i in infos)]
+        width = [max(len(r[c]) for r in rows) for c in range(2)]
+        for row in rows:
+            click.echo(f"{row[0].ljust(width[0])}  {row[1].ljust(width[1])}  {row[2]}".rstrip())
+    for line in broken:
+        click.echo(f"cannot import {line}", err=True)
+
+
+def _print_operator(info: OperatorInfo) -> None:
+    click.echo(click.style(info.name, bold=True) + (f"  ({info.path})" if info.path else ""))
+    if info.doc:
+        click.echo()
+        click.echo(info.doc)
+    click.echo()
+    click.echo(f"takes: {info.takes}")
+    click.echo(f"gives: {info.gives}")
+    click.echo()
+    if info.params:
+        click.echo("params:")
+        rows = [
+            (
+                p.name,
+                p.type,
+                "required" if p.required else f"default {_dumps(p.default)}",
+                p.description or "",
+            )
+            for p in info.params
+        ]
+        width = [max(len(r[c]) for r in rows) for c in range(3)]
+        for row in rows:
+            cells = [row[c].ljust(width[c]) for c in range(3)]
+            click.echo(f"  {'  '.join(cells)}  {row[3]}".rstrip())
+    else:
+        click.echo("params: none")
+    if not info.name.startswith("trigger.") and info.name != "awel.trigger":
+        keys = ", ".join(f"{k} ({t}, default {d})" for k, t, d, _ in NODE_KEYS)
+        click.echo(f"every node also takes: {keys}")
+    click.echo()
+    click.echo("example:")
+    for line in info.example.rstrip("\n").splitlines():
+        click.echo(f"  {line}")
 
 
 @main.command()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 import networkx as nx
 
 from .errors import DAGBuildError, DAGValidationError, Problem, SourceLocation
+from .iotypes import NodeTypes
 from .validate import structural_problems
 
 if TYPE_CHECKING:
@@ -95,6 +96,10 @@ class DAGNode:
     def branch_targets(self) -> list[str]:
         """The labels of the children a branch may skip (none for other nodes)."""
         return []
+
+    def io_types(self) -> NodeTypes:
+        """What the node takes and gives, for the edge checks (a bare node: anything)."""
+        return NodeTypes()
 
     def subflows(self) -> Sequence[DAG]:
         """The flows this node calls as part of its own run (a sub-flow operator's), so
@@ -209,6 +214,9 @@ class DAG:
         self.default_dag_variables: dict[str, Any] = dict(default_dag_variables or {})
         #: Where the flow was declared (a YAML file), for error messages.
         self.location: SourceLocation | None = None
+        #: Where each link was written, by (upstream label, downstream label): a YAML
+        #: flow's edges, so a type mismatch points at the edge rather than the node.
+        self.edge_locations: dict[tuple[str, str], SourceLocation] = {}
         self._nodes: list[DAGNode] = []
         self._by_name: dict[str, DAGNode] = {}
         self._by_id: dict[str, DAGNode] = {}

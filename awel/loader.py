@@ -3,8 +3,9 @@
 A YAML file holds one flow (:func:`awel.spec.load_flow`). A Python file is imported under a
 module name of its own, derived from its path, so that two ``flows/x.py`` files in different
 folders never collide, and every module-level :class:`~awel.DAG` it defines is a flow. A
-folder means the flow files directly inside it, in name order; files whose names start with
-``_`` or ``.`` are helpers, not flows, and are skipped. While a Python file is imported its
+folder means the flow files directly inside it, in name order, and when it is a Python
+package (``flows/``) those of its sub-packages too; files whose names start with ``_`` or
+``.`` are helpers, not flows, and are skipped. While a Python file is imported its
 folder is on ``sys.path``, so it can import such helpers.
 
 Problems are data: :func:`load_paths` keeps going after a broken file and returns every
@@ -25,13 +26,14 @@ import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 
+from . import registry
 from .dag import DAG
 from .errors import AwelError, Problem, ProblemsError, SourceLocation, SpecError
-from .validate import flow_problems as check_dag
+from .validate import flow_problems
 
 __all__ = ["FLOW_SUFFIXES", "check_dag", "flow_files", "load_path", "load_paths"]
 
@@ -45,19 +47,48 @@ _MODULE_PREFIX = "awel_flow_"
 StrPath = str | os.PathLike[str]
 
 
-def flow_files(path: StrPath, *, recursive: bool = False) -> list[Path]:
-    """The flow files a path stands for: itself if a file, else the flow files in it (and,
-    with ``recursive``, in its subfolders)."""
+def check_dag(dag: DAG) -> list[Problem]:
+    """Every problem that would stop ``dag`` from running (:func:`awel.validate.flow_problems`),
+    a type mismatch with the registered operators that would fit instead."""
+    return flow_problems(dag, registry.operators_taking)
+
+
+def flow_files(path: StrPath, *, recursive: bool | None = None) -> list[Path]:
+    """The flow files a path stands for: itself if a file, else the flow files in it.
+
+    A folder that is a Python package (it holds ``__init__.py``, as the shipped ``flows/``
+    does) stands for its sub-packages' flow files too, so ``awel list flows/`` finds the
+    flows one package per API; a plain folder (a dags folder) for its own files only.
+    ``recursive`` overrides that: True for every subfolder, False for the folder alone.
+    """
     p = Path(path)
     if not p.is_dir():
         return [p]
+    if recursive is None:
+        return sorted(_package_files(p))
     return sorted(
-        child
-        for child in (p.rglob("*") if recursive else p.iterdir())
-        if child.is_file()
-        and child.suffix in FLOW_SUFFIXES
-        and not child.name.startswith(("_", "."))
+        child for child in (p.rglob("*") if recursive else p.iterdir()) if _is_flow_file(child)
     )
+
+
+def _is_flow_file(child: Path) -> bool:
+    return (
+        child.is_file() and child.suffix in FLOW_SUFFIXES and not child.name.startswith(("_", "."))
+    )
+
+
+def _package_files(folder: Path) -> Iterator[Path]:
+    is_package = (folder / "__init__.py").is_file()
+    for child in folder.iterdir():
+        if _is_flow_file(child):
+            yield child
+        elif (
+            is_package
+            and child.is_dir()
+            and not child.name.startswith(("_", "."))
+            and (child / "__init__.py").is_file()
+        ):
+            yield from _package_files(child)
 
 
 def load_path(path: StrPath) -> list[DAG]:

@@ -13,15 +13,49 @@ cheap pure functions).
 Each kind knows, at compile time, what its inputs are (values or streams) and returns a
 *step*: the one async callable the runner awaits for it. Keeping the per-call work inside
 that callable is what lets a compiled plan run as a tight sequence of awaits.
+
+**Types.** What an operator takes and gives is read from the type arguments of its generic
+base, so ``class Ask(MapOperator[str, Answer])`` takes ``str`` and gives ``Answer``;
+``Any`` (or no arguments) takes or gives anything. Validation (``awel validate``, a YAML
+flow as it loads) refuses an edge whose types certainly cannot meet (:mod:`awel.iotypes`).
+What the arguments mean is the kind's (:meth:`BaseOperator.kind_types`):
+
+=========================================  =============================================
+``MapOperator[IN, OUT]``                   takes IN, gives OUT (per item on a stream)
+``JoinOperator[OUT]``                      gives OUT; each input is checked against the
+                                           annotation of the matching ``combine`` argument
+``BranchOperator[IN]``                     takes IN, gives what it was given
+``ReduceStreamOperator[IN, OUT]``          takes a stream of IN, gives OUT
+``StreamifyAbsOperator[IN, OUT]``          takes IN, gives a stream of OUT
+``UnstreamifyAbsOperator[IN, OUT]``        takes a stream of IN, gives OUT
+``TransformStreamAbsOperator[IN, OUT]``    takes a stream of IN, gives a stream of OUT
+``InputOperator[OUT]``, triggers           give OUT (an ``HttpTrigger`` its request body)
+=========================================  =============================================
+
+An operator whose types depend on its parameters sets ``self.in_type`` / ``self.out_type``
+in ``__init__`` (or in ``from_params``), e.g. ``self.out_type = dict[str, Any] if
+params.parse_json else str``; they win over the generic base's arguments.
+
+**Retries and timeouts.** Every operator takes ``retries=N`` (a failing run is tried again up
+to N times, waiting 50 ms, 100 ms, 200 ms ... up to 1 s between tries) and ``timeout_s=S``
+(a run, or a stream as a whole, that takes longer raises
+:class:`~awel.errors.DeadlineExceeded`, code ``run.deadline``; with retries each try has
+its own S). Retries need value inputs and a value output: a stream cannot be read twice,
+and its first items may already be gone. A node with neither runs its step as it is, so
+they cost nothing unless set.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import enum
 import functools
 import inspect
+import math
+import time
+import typing
 from abc import abstractmethod
 from collections.abc import (
     AsyncIterable,
@@ -39,7 +73,8 @@ import anyio.to_thread
 
 from .context import EMPTY, SKIP_DATA, DAGContext, current_context
 from .dag import DAG, DAGNode
-from .errors import DAGBuildError, NodeError, RunError
+from .errors import DAGBuildError, DeadlineExceeded, NodeError, RunError
+from .iotypes import FROM_GENERICS, NodeTypes, generic_args
 
 # The plan compiler and the runner read operators only through what BaseOperator declares
 # (compile_step, takes_call_data, is_branch ...), so they sit below this module.
@@ -116,12 +151,28 @@ async def _map_items(
         yield out
 
 
+#: The first wait before a retry, seconds; each further wait doubles, up to RETRY_MAX_WAIT_S.
+RETRY_BACKOFF_S = 0.05
+RETRY_MAX_WAIT_S = 1.0
+
+
 class BaseOperator(DAGNode):
     """An executable node. Call the node to run the flow up to it.
 
     ``await node.call(data)`` returns the node's output; ``async for x in
     node.call_stream(data)`` iterates it (a non-stream output is yielded once).
+
+    ``retries`` and ``timeout_s`` are accepted by every operator (see the module's
+    docstring); ``in_type`` / ``out_type`` override the types read from the generic base.
     """
+
+    #: What the node takes and gives, when that depends on its parameters: set in
+    #: ``__init__``; by default (FROM_GENERICS) the generic base's type arguments say.
+    in_type: Any = FROM_GENERICS
+    out_type: Any = FROM_GENERICS
+    # Class-level defaults too, for subclasses whose __init__ does not reach this one's.
+    retries: int = 0
+    timeout_s: float | None = None
 
     operator_type: ClassVar[OperatorType] = OperatorType.MAP
     runnable = True
@@ -139,8 +190,27 @@ class BaseOperator(DAGNode):
         dag: DAG | None = None,
         node_id: str | None = None,
         can_skip_in_branch: bool = True,
+        retries: int = 0,
+        timeout_s: float | None = None,
     ) -> None:
         super().__init__(task_name=task_name, dag=dag, node_id=node_id)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise DAGBuildError(
+                f"node '{self.label}': retries is how many times a failing run is tried"
+                f" again, 0 or more, not {retries!r}"
+            )
+        if timeout_s is not None and (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, (int, float))
+            or not 0 < timeout_s < math.inf
+        ):
+            raise DAGBuildError(
+                f"node '{self.label}': timeout_s is a number of seconds above 0, not {timeout_s!r}"
+            )
+        #: Extra tries of a failing run (value inputs and output only).
+        self.retries = retries
+        #: Seconds a run (or a stream, as a whole) may take; None: no limit of its own.
+        self.timeout_s = timeout_s
         #: Compiled plans with this node as target (see awel.runner.plan_for).
         self._plans: Any = None
         #: When False the node runs even if a branch skipped all its inputs.
@@ -247,11 +317,121 @@ class BaseOperator(DAGNode):
         a stream. Raise :class:`KindError` when the node cannot take them.
         """
 
+    def guard_step(self, step: Step, inputs: Sequence[bool], streams: bool) -> Step:
+        """``step`` with this node's ``retries`` and ``timeout_s`` around it.
+
+        The plan calls it only for a node that sets one, so other nodes run their step
+        as it is. Raises :class:`KindError` for retries around a stream.
+        """
+        if self.retries and (streams or any(inputs)):
+            what = "gives a stream" if streams else "reads a stream"
+            raise KindError(
+                f"{what}, so it cannot retry a failing run (a stream is read once); drop"
+                " retries here, or set them on the node that makes the value"
+            )
+        if self.timeout_s is not None:
+            step = (
+                _stream_deadline(self, step, self.timeout_s)
+                if streams
+                else _value_deadline(self, step, self.timeout_s)
+            )
+        if self.retries:
+            step = _retried(step, self.retries)
+        return step
+
+    # --- types (see the module docstring) ------------------------------------------------
+
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        """What the class declares it takes and gives, read from its generic base.
+
+        ``generic`` is the parameterised class a node was made from, when it was made so
+        (``MapOperator[int, str](fn)``).
+        """
+        return NodeTypes()
+
+    def io_types(self) -> NodeTypes:
+        """What this node takes and gives: the class's types (or those of the generic it was
+        made from), with ``in_type`` / ``out_type`` put in where the node sets them."""
+        made_from = self.__dict__.get("__orig_class__")
+        return self.kind_types(made_from).with_overrides(self.in_type, self.out_type)
+
+
+def _deadline_error(node: BaseOperator, timeout_s: float) -> DeadlineExceeded:
+    flow = node.dag.dag_id if node.dag else "?"
+    where = f"{node.location}: " if node.location is not None else ""
+    return DeadlineExceeded(
+        f"{where}flow '{flow}', node '{node.label}' ran past its timeout_s of {timeout_s:g}s"
+    )
+
+
+def _value_deadline(node: BaseOperator, step: Step, timeout_s: float) -> Step:
+    async def within(*args: Any) -> Any:
+        # move_on_after rather than fail_after: a TimeoutError the step raises itself is
+        # its own failure, not this limit.
+        with anyio.move_on_after(timeout_s):
+            return await step(*args)
+        raise _deadline_error(node, timeout_s)
+
+    return within
+
+
+def _stream_deadline(node: BaseOperator, step: Step, timeout_s: float) -> Step:
+    async def within(*args: Any) -> AsyncIterator[Any]:
+        deadline = time.monotonic() + timeout_s
+        with anyio.move_on_after(timeout_s):
+            return _items_before(node, await step(*args), deadline, timeout_s)
+        raise _deadline_error(node, timeout_s)
+
+    return within
+
+
+async def _items_before(
+    node: BaseOperator, stream: AsyncIterator[Any], deadline: float, timeout_s: float
+) -> AsyncIterator[Any]:
+    # The limit holds while an item is awaited, not while the consumer holds one: the
+    # yield is outside the cancel scope, as an async generator must keep it.
+    try:
+        while True:
+            with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)) as scope:
+                try:
+                    item = await stream.__anext__()
+                except StopAsyncIteration:
+                    return
+            if scope.cancelled_caught:
+                raise _deadline_error(node, timeout_s)
+            yield item
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _retried(step: Step, retries: int) -> Step:
+    async def again(*args: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await step(*args)
+            except Exception:
+                # Cancellation is a BaseException: a cancelled call is never retried.
+                if attempt >= retries:
+                    raise
+            await anyio.sleep(min(RETRY_BACKOFF_S * 2**attempt, RETRY_MAX_WAIT_S))
+            attempt += 1
+
+    return again
+
 
 class MapOperator(BaseOperator, Generic[IN, OUT]):
     """One value in, one value out; on a stream, applied to each item lazily."""
 
     operator_type = OperatorType.MAP
+
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        takes, gives = generic_args(generic or cls, MapOperator)
+        return NodeTypes(takes, gives)
 
     # Two signatures so type checkers infer OUT from an async function's awaited result as
     # well as from a sync function's return.
@@ -317,6 +497,23 @@ class JoinOperator(BaseOperator, Generic[OUT]):
 
     operator_type = OperatorType.JOIN
 
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        (gives,) = generic_args(generic or cls, JoinOperator)
+        return NodeTypes(gives=gives)
+
+    def io_types(self) -> NodeTypes:
+        types = super().io_types()
+        if self.in_type is not FROM_GENERICS:
+            return types
+        fn: Callable[..., Any] | None = self.combine_function
+        if fn is None and _overrides(self, "combine", JoinOperator):
+            fn = self.combine
+        if fn is None:
+            return types
+        inputs, rest = _positional_types(fn)
+        return dataclasses.replace(types, inputs=inputs, takes=rest)
+
     @overload
     def __init__(
         self,
@@ -372,6 +569,26 @@ class JoinOperator(BaseOperator, Generic[OUT]):
         return as_async(fn, offload=self.offload), False
 
 
+def _positional_types(fn: Callable[..., Any]) -> tuple[tuple[Any, ...], Any]:
+    """The annotated types of ``fn``'s positional parameters, and of ``*args`` (the rest).
+
+    What cannot be read (no annotations, a name only a type checker sees) is ``Any``.
+    """
+    try:
+        signature = inspect.signature(fn)
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return (), Any
+    positional: list[Any] = []
+    rest: Any = Any
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional.append(hints.get(param.name, Any))
+        elif param.kind is param.VAR_POSITIONAL:
+            rest = hints.get(param.name, Any)
+    return tuple(positional), rest
+
+
 def _first_ran(*inputs: Any) -> Any:
     for value in inputs:
         if value is not SKIP_DATA:
@@ -418,6 +635,11 @@ class BranchOperator(BaseOperator, Generic[IN]):
     operator_type = OperatorType.BRANCH
     is_branch = True
 
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        (takes,) = generic_args(generic or cls, BranchOperator)
+        return NodeTypes(takes, passes_through=True)
+
     def __init__(
         self,
         branches: dict[BranchFunc, BaseOperator | str] | None = None,
@@ -461,6 +683,11 @@ class ReduceStreamOperator(BaseOperator, Generic[IN, OUT]):
 
     operator_type = OperatorType.REDUCE
     _NO_INITIAL: ClassVar[Any] = object()
+
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        takes, gives = generic_args(generic or cls, ReduceStreamOperator)
+        return NodeTypes(takes, gives, takes_stream=True)
 
     def __init__(
         self,
@@ -514,6 +741,11 @@ class StreamifyAbsOperator(BaseOperator, Generic[IN, OUT]):
     operator_type = OperatorType.STREAMIFY
     streaming_operator = True
 
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        takes, gives = generic_args(generic or cls, StreamifyAbsOperator)
+        return NodeTypes(takes, gives, gives_stream=True)
+
     @abstractmethod
     def streamify(self, input_value: IN) -> AsyncIterator[OUT]:
         """Yield the items made from ``input_value``."""
@@ -536,6 +768,11 @@ class UnstreamifyAbsOperator(BaseOperator, Generic[IN, OUT]):
 
     operator_type = OperatorType.UN_STREAMIFY
 
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        takes, gives = generic_args(generic or cls, UnstreamifyAbsOperator)
+        return NodeTypes(takes, gives, takes_stream=True)
+
     @abstractmethod
     async def unstreamify(self, input_stream: AsyncIterator[IN]) -> OUT:
         """Consume the stream and return one value."""
@@ -554,6 +791,11 @@ class TransformStreamAbsOperator(BaseOperator, Generic[IN, OUT]):
 
     operator_type = OperatorType.TRANSFORM_STREAM
     streaming_operator = True
+
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        takes, gives = generic_args(generic or cls, TransformStreamAbsOperator)
+        return NodeTypes(takes, gives, takes_stream=True, gives_stream=True)
 
     @abstractmethod
     def transform_stream(self, input_stream: AsyncIterator[IN]) -> AsyncIterator[OUT]:
@@ -708,6 +950,11 @@ class InputOperator(BaseOperator, Generic[OUT]):
 
     operator_type = OperatorType.INPUT
     must_be_root = True
+
+    @classmethod
+    def kind_types(cls, generic: Any = None) -> NodeTypes:
+        (gives,) = generic_args(generic or cls, InputOperator)
+        return NodeTypes(gives=gives)
 
     def __init__(self, input_source: InputSource | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

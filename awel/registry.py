@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from .errors import AwelError
+from .iotypes import NodeTypes, fits, is_unknown
 from .operators import BaseOperator
 
 __all__ = [
@@ -42,12 +43,14 @@ __all__ = [
     "OperatorParams",
     "UnknownOperatorError",
     "build",
+    "class_types",
     "dump_params",
     "get",
     "import_path",
     "name_of",
     "names",
     "object_path",
+    "operators_taking",
     "params_model",
     "register",
     "registered",
@@ -341,3 +344,39 @@ def dump_params(model: BaseModel) -> dict[str, Any]:
     except Exception:
         # A value with no JSON form (set from Python, not from a file): keep it as it is.
         return model.model_dump(exclude_unset=True, by_alias=True)
+
+
+def class_types(cls: type[BaseOperator]) -> NodeTypes:
+    """What an operator class takes and gives, before any params (its generic base's type
+    arguments, or the ``in_type`` / ``out_type`` the class itself sets)."""
+    return cls.kind_types().with_overrides(cls.in_type, cls.out_type)
+
+
+def operators_taking(given: Any, near: str | None = None) -> list[str]:
+    """The registered operators whose input certainly takes ``given``, closest to ``near``.
+
+    Operators that take anything are left out (they would fit every mismatch), and so are
+    triggers and inputs (nothing feeds them). Closest means: of ``near``'s family first
+    (``llm.`` for ``llm.generate``), then by name likeness. Imports every operator plugin,
+    so it is for error messages, not for running flows.
+    """
+    found: list[str] = []
+    for name in names():
+        try:
+            cls = get(name)
+        except AwelError:
+            continue
+        if cls.must_be_root:
+            continue
+        takes = class_types(cls).takes
+        if not is_unknown(takes) and fits(given, takes) is True:
+            found.append(name)
+    if near is None:
+        return found
+    family = near.partition(".")[0] + "." if "." in near else None
+
+    def closeness(name: str) -> tuple[bool, float]:
+        same = family is not None and name.startswith(family)
+        return (not same, -difflib.SequenceMatcher(None, near, name).ratio())
+
+    return sorted(found, key=closeness)

@@ -7,8 +7,9 @@ A flow file::
     trigger: {}                     # a plain trigger; `trigger: {http: {...}}` names a kind
     nodes:
       greet: {op: awel.format, params: {template: "Hello, {{ name }}"}}
+      ask: {op: llm.chat, retries: 2, timeout_s: 30}   # any node: retries, timeout_s
     edges:
-      - trigger >> greet            # chains `a >> b >> c` and lists `a >> [b, c]` too
+      - trigger >> greet >> ask     # chains `a >> b >> c` and lists `a >> [b, c]` too
 
 Each node's ``op`` is a registered operator name (:mod:`awel.registry`) or an import path
 ``package.module:Class``; its ``params`` are validated against that operator's ``Params``
@@ -21,7 +22,9 @@ task names are the node keys, each with ``location`` (file, line, column) so eng
 point into the file. Every problem of a file is reported at once as a
 :class:`~awel.errors.SpecError`, each ``path.yaml:LINE:COL: message``: YAML syntax, unknown
 or missing keys, bad params, unknown operators and nodes (with "did you mean"), malformed
-edges, then the flow's own checks (cycles, entries, stream/value mismatches). The latter run
+edges, then the flow's own checks (cycles, entries, stream/value mismatches, then edges
+whose types cannot meet, each at its edge: ``edge 'prompt >> answer': prompt.chat gives
+list[ChatMessage], llm.generate takes GenerationRequest; did you mean llm.chat?``). The latter run
 only when every node was built, so that one typo does not cascade into more reports.
 """
 
@@ -76,6 +79,18 @@ class NodeSpec(BaseModel):
         " 'package.module:Class'."
     )
     params: dict[str, Any] = Field(default_factory=dict, description="The operator's parameters.")
+    retries: int = Field(
+        0,
+        ge=0,
+        description="How many times a failing run is tried again (50 ms, 100 ms ... apart);"
+        " for nodes that take and give values, not streams.",
+    )
+    timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a run (or a stream, as a whole) may take before it fails with"
+        " run.deadline; with retries, per try.",
+    )
 
 
 class TriggerSpec(BaseModel):
@@ -191,7 +206,7 @@ class _Loader:
         spec = self._validate_structure(data)
         dag = self._build(data, spec)
         if dag is not None and not self.problems:
-            self.problems.extend(flow_problems(dag))
+            self.problems.extend(flow_problems(dag, registry.operators_taking))
         return (None if self.problems else dag), self.problems
 
     def _parse(self) -> dict[str, Any] | None:
@@ -304,7 +319,7 @@ class _Loader:
             declared.add(TRIGGER)
             t = _try(TriggerSpec, trigger)
             if t is not None:
-                self._build_node(dag, TRIGGER, t.op, t.params, ("trigger",), built)
+                self._build_node(dag, TRIGGER, t.op, t.params, {}, ("trigger",), built)
         nodes = data.get("nodes")
         if isinstance(nodes, dict):
             for key, raw in nodes.items():
@@ -319,7 +334,8 @@ class _Loader:
                 declared.add(key)
                 n = _try(NodeSpec, raw)
                 if n is not None and re.match(NODE_NAME, key):
-                    self._build_node(dag, key, n.op, n.params, ("nodes", key), built)
+                    policy = n.model_dump(include={"retries", "timeout_s"}, exclude_unset=True)
+                    self._build_node(dag, key, n.op, n.params, policy, ("nodes", key), built)
         edges = data.get("edges")
         if isinstance(edges, list):
             for i, edge in enumerate(edges):
@@ -333,6 +349,7 @@ class _Loader:
         name: str,
         op: str,
         params: dict[str, Any],
+        policy: dict[str, Any],
         loc: Loc,
         built: dict[str, BaseOperator],
     ) -> None:
@@ -362,6 +379,10 @@ class _Loader:
             detail = exc.message if isinstance(exc, AwelError) else f"{type(exc).__name__}: {exc}"
             self.add("spec.build", f"{who}: cannot build {op}: {detail}", self.key_at(loc))
             return
+        # Set on the built node rather than passed to its constructor, so an operator whose
+        # own __init__ names its keywords still takes them (NodeSpec checked the values).
+        for key, value in policy.items():
+            setattr(node, key, value)
         node.location = self.key_at(loc)
         built[name] = node
 
@@ -395,6 +416,7 @@ class _Loader:
             return self.at(node, quote + offset) if exact else self.at(node)
 
         groups: list[list[str]] = []
+        spans: list[list[tuple[str, int]]] = []
         ok = True
         for segment, start in _segments(edge):
             names = _parse_segment(segment)
@@ -425,16 +447,25 @@ class _Loader:
                         at(start + offset),
                     )
             groups.append([n for n, _ in names])
+            spans.append([(n, start + offset) for n, offset in names])
         if len(groups) == 1 and ok:
             ok = False
             self.add("spec.bad_edge", f"edge '{edge}' links nothing; write 'a >> b'", at(0))
         if not ok or any(n not in built for group in groups for n in group):
             return
+        offsets = [dict(names) for names in spans]
         try:
-            for left, right in itertools.pairwise(groups):
+            for (left, right), (_, right_at) in zip(
+                itertools.pairwise(groups), itertools.pairwise(offsets), strict=True
+            ):
                 targets = [built[n] for n in right]
                 for n in left:
                     built[n].set_downstream(targets)
+                    # Type problems of this link point at its right-hand name.
+                    owner = built[n].dag
+                    for target in right:
+                        if owner is not None:
+                            owner.edge_locations.setdefault((n, target), at(right_at[target]))
         except DAGBuildError as exc:
             self.add("spec.bad_edge", f"edge '{edge}': {exc.message}", at(0))
 

@@ -99,7 +99,13 @@ def dump_flow(dag: DAG) -> str:
         if name == TRIGGER and isinstance(node, TriggerOperator):
             doc["trigger"] = _trigger_section(op, params)
         else:
-            nodes[name] = {"op": op, "params": params} if params else {"op": op}
+            entry: dict[str, Any] = {"op": op, "params": params} if params else {"op": op}
+            if isinstance(node, BaseOperator):
+                if node.retries:
+                    entry["retries"] = node.retries
+                if node.timeout_s is not None:
+                    entry["timeout_s"] = node.timeout_s
+            nodes[name] = entry
     doc["nodes"] = nodes
     doc["edges"] = _edge_lines(_ordered_edges(dag))
     text: str = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

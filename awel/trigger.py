@@ -141,7 +141,9 @@ class RequestField(OperatorParams):
 class HttpTriggerParams(OperatorParams):
     """``trigger: {http: {...}}`` in a flow file: HttpTrigger's constructor, as data."""
 
-    endpoint: str | None = Field(None, description="Path under /api/v1/awel/trigger.")
+    endpoint: str | None = Field(
+        None, description="Path under /api/v1/awel/trigger.", examples=["/my-flow"]
+    )
     path: str | None = Field(None, description="An absolute path instead of an endpoint.")
     methods: list[str] | str = "GET"
     request: dict[str, RequestField] | None = Field(
@@ -300,6 +302,9 @@ class HttpTrigger(TriggerOperator[Any]):
             stream_errors = StreamErrorStyle.OPENAI
             if errors == "serve_result":
                 errors = "openai"
+        if isinstance(request_body, type):
+            # What the flow is called with, for the edge checks (None: the server's call).
+            self.out_type = request_body
         self.streaming_response = streaming_response
         self.streaming_predict_func = streaming_predict_func
         self.response = ResponseKind(response)

@@ -5,20 +5,28 @@ is connected, has exactly one entry for the call's input, every node can be exec
 nodes have nothing upstream, and branches route to nodes that are really below them. Then,
 when the entry's input kind is fixed, every node is checked for getting a stream where it
 needs a value or back; an entry that takes either is checked when a call compiles its plan.
+Last, once the rest holds, :func:`type_problems` checks that each edge's types can meet
+(:mod:`awel.iotypes`), for ``awel validate`` and flows loaded from files.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import networkx as nx
 
 from .errors import DAGValidationError, Problem
+from .iotypes import fits, is_unknown, type_name
 from .plan import CompiledPlan, compile_steps
 
 if TYPE_CHECKING:
-    from .dag import DAG
+    from .dag import DAG, DAGNode
     from .operators import BaseOperator
+
+#: Names operators that take a given type, closest to a name first (the registry's, given by
+#: whoever can reach it: validation sits below the registry).
+Suggest = Callable[[Any, "str | None"], list[str]]
 
 # Nodes are read through what DAGNode declares (runnable, takes_call_data, is_trigger,
 # must_be_root, branch_targets), so this module sits below the operator kinds and the DAG
@@ -117,13 +125,14 @@ def kind_problems(dag: DAG) -> list[Problem]:
     return [] if compiled.entry_dynamic else compiled.problems
 
 
-def flow_problems(dag: DAG) -> list[Problem]:
+def flow_problems(dag: DAG, suggest: Suggest | None = None) -> list[Problem]:
     """Every problem that would stop ``dag`` from running, found without running it.
 
     The structural checks (:meth:`DAG.problems`), then, if those pass, compiling a plan for
     each output node, which finds nodes fed a stream where they need a value or back. An
     entry that reads the call's input may be meant for a stream: the flow is fine if either
-    kind of input compiles.
+    kind of input compiles. Last, if all that holds, the types of each edge
+    (:func:`type_problems`; ``suggest`` names operators that would fit instead).
     """
     found = dag.problems()
     if found:
@@ -139,4 +148,56 @@ def flow_problems(dag: DAG) -> list[Problem]:
                 CompiledPlan(dag, op, entry_stream=True)
             except DAGValidationError:
                 found.extend(p for p in exc.problems if p not in found)
+    if not found:
+        found.extend(type_problems(dag, suggest))
     return found
+
+
+def type_problems(dag: DAG, suggest: Suggest | None = None) -> list[Problem]:
+    """Edges whose output type certainly does not fit the input type below it.
+
+    Each node's types are what it declares (``DAGNode.io_types``); a branch gives what it
+    was given. Only a sure mismatch is reported (:func:`awel.iotypes.fits`), at the edge's
+    line in a YAML file (else the node's, else the flow's). ``suggest(given, op)`` names
+    operators that take the given type, the closest to ``op`` first.
+    """
+    nodes = [cast("BaseOperator", n) for n in dag.topological_nodes() if n.runnable]
+    compiled = compile_steps(nodes, entry_stream=False)
+    streams = dict(zip(nodes, compiled.stream_out, strict=True))
+    gives: dict[DAGNode, Any] = {}
+    problems: list[Problem] = []
+    for node in nodes:
+        types = node.io_types()
+        for i, parent in enumerate(node.upstream):
+            given = gives.get(parent, Any)
+            taken = types.takes_at(i)
+            if fits(given, taken) is not False:
+                continue
+            stream = streams.get(cast("BaseOperator", parent), False)
+            gave = f"a stream of {type_name(given)}" if stream else type_name(given)
+            took = f"a stream of {type_name(taken)}" if types.takes_stream else type_name(taken)
+            op = _op_of(node)
+            hint = ""
+            if suggest is not None:
+                near = [name for name in suggest(given, op) if name != op]
+                hint = f"; did you mean {near[0]}?" if near else ""
+            where = (
+                dag.edge_locations.get((parent.label, node.label)) or node.location or dag.location
+            )
+            message = (
+                f"edge '{parent.label} >> {node.label}': {_op_of(parent)} gives {gave},"
+                f" {op} takes {took}{hint}"
+            )
+            problems.append(Problem("dag.edge_type", message, where))
+        out = types.gives
+        if types.passes_through and node.upstream:
+            passed = gives.get(node.upstream[0], Any)
+            out = types.takes if is_unknown(passed) else passed
+        gives[node] = out
+    return problems
+
+
+def _op_of(node: DAGNode) -> str:
+    """The operator's registered name when the node was built from one, else its class."""
+    name = getattr(node, "op_name", None)
+    return name if isinstance(name, str) else type(node).__name__

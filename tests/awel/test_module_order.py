@@ -16,6 +16,7 @@ import awel
 ORDER = [
     "envelope",
     "errors",
+    "iotypes",
     "stream",
     "context",
     "plan",
@@ -32,6 +33,7 @@ ORDER = [
     "loader",
     "draw",
     "report",
+    "describe",
     "cli",
 ]
 
