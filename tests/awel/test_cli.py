@@ -147,7 +147,7 @@ def test_a_reduce_flow_picked_with_flow() -> None:
 def test_the_examples_validate_and_list() -> None:
     result = awel_cmd("validate", EXAMPLES)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 5 flows in 4 files, no problems\n"
+    assert result.stdout == "ok: 9 flows in 8 files, no problems\n"
     listed = awel_cmd("list", EXAMPLES, "--json")
     assert listed.exit_code == 0, listed.output
     rows = {row["id"]: row for row in json.loads(listed.stdout)}

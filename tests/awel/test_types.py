@@ -395,6 +395,6 @@ def test_no_chat_scene_reports_a_type_problem() -> None:
     for info in pkgutil.iter_modules(scenes.__path__):
         scene = getattr(importlib.import_module(f"{scenes.__name__}.{info.name}"), "scene", None)
         if scene is not None and scene.flow is not None:
-            assert flow_problems(scene.flow()) == [], info.name
+            assert flow_problems(scene.flow(scene)) == [], info.name
             built += 1
     assert built >= 5
