@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 __all__ = [
+    "Expression",
     "check_expression",
     "check_template",
     "compile_expression",
@@ -109,6 +110,11 @@ def check_expression(source: str) -> str:
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid expression {source!r}: {exc.message}") from None
     return source
+
+
+#: A string field holding an expression: a malformed one is a validation error at its own
+#: location (``fields.city``), which the YAML loader turns into its line and column.
+Expression = Annotated[str, AfterValidator(check_expression)]
 
 
 def check_template(source: str) -> str:
