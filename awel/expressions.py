@@ -20,6 +20,8 @@ from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, BaseModel
 
+from .expr_source import expression_source
+
 __all__ = [
     "Expression",
     "check_expression",
@@ -27,6 +29,7 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "compile_value_expression",
+    "compile_value_fields",
     "fields_of",
     "value_bindings",
 ]
@@ -34,6 +37,8 @@ __all__ = [
 _env = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
+#: Operators the sandbox runs through its own hooks (none by default): left to jinja2.
+_INTERCEPTED = _env.intercepted_binops | _env.intercepted_unops
 
 
 @functools.lru_cache(maxsize=1024)
@@ -69,15 +74,41 @@ def compile_value_expression(source: str) -> Callable[[Any], Any]:
     The same as ``compile_expression(source)(**value_bindings(value))``, without building
     the bindings when the expression is simple enough to read names off the value itself.
     """
-    fast = _fast(_parse(source), _field)
-    if fast is not None:
-        return fast
-    evaluate = compile_expression(source)
+    tree = _parse(source)
+    fast = _fast(tree, _field)
+    if fast is None:
+        evaluate = compile_expression(source)
 
-    def over(value: Any) -> Any:
-        return evaluate(**value_bindings(value))
+        def over(value: Any) -> Any:
+            return evaluate(**value_bindings(value))
 
-    return over
+        return over
+    consts: list[Any] = []
+    text = expression_source(tree, consts, global_names=_env.globals, intercepted=_INTERCEPTED)
+    return fast if text is None else _over_dicts(text, consts, fast, source)
+
+
+def compile_value_fields(fields: Mapping[str, str]) -> Callable[[Any], dict[str, Any]]:
+    """A function of one value giving a dict: each key of ``fields`` set to its expression
+    over the value, as :func:`compile_value_expression` would compute it."""
+    readers = [(key, compile_value_expression(src)) for key, src in fields.items()]
+
+    def each(value: Any) -> dict[str, Any]:
+        return {key: read(value) for key, read in readers}
+
+    consts: list[Any] = []
+    texts: list[str] = []
+    for key, src in fields.items():
+        tree = _parse(src)
+        text = None
+        if _fast(tree, _field) is not None:
+            text = expression_source(
+                tree, consts, global_names=_env.globals, intercepted=_INTERCEPTED
+            )
+        if text is None:
+            return each
+        texts.append(f"{key!r}: {text}")
+    return _over_dicts("{" + ", ".join(texts) + "}", consts, each, repr(dict(fields)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,8 +138,12 @@ def check_expression(source: str) -> str:
     """``source`` if it compiles; else ValueError, which a params model reports in place."""
     try:
         compile_expression(source)
+        compile_value_expression(source)
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid expression {source!r}: {exc.message}") from None
+    except RecursionError:
+        # jinja2's parser (and the fast path's compiler) recurse per level of nesting.
+        raise ValueError(f"invalid expression {source!r}: nested too deeply") from None
     return source
 
 
@@ -164,6 +199,57 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "in": lambda a, b: a in b,
     "notin": lambda a, b: a not in b,
 }
+
+
+def _over_dicts(text: str, consts: list[Any], other: Getter, shown: str) -> Getter:
+    """A function computing the Python expression ``text`` (see :mod:`awel.expr_source`)
+    when the input is a plain dict, and ``other`` for anything else, or when a name is
+    missing (a KeyError): ``other`` then reads it and raises jinja2's own error. (Field
+    names are read as ``v['name']``, and nothing else in the text can look like that.)"""
+    if "v[" in text:
+        code = (
+            "def run(v):\n"
+            "    if type(v) is dict:\n"
+            "        try:\n"
+            f"            return {text}\n"
+            "        except KeyError:\n"
+            "            pass\n"
+            "    return _other(v)\n"
+        )
+    else:
+        # No field is read (only x, constants and what is reached from x through the
+        # sandbox's getattr/getitem): the code runs the same for any input.
+        code = f"def run(v):\n    return {text}\n"
+    scope: dict[str, Any] = {
+        # The code holds no names but these: no builtins beyond what the guard and str().
+        "__builtins__": {"str": str, "type": type, "dict": dict, "KeyError": KeyError},
+        "_c": consts,
+        "_ga": _ga,
+        "_gs": _gs,
+        "_gi": _gi,
+        "_other": other,
+    }
+    try:
+        exec(compile(code, f"<awel expression {shown}>", "exec"), scope)
+    except (SyntaxError, RecursionError, MemoryError):
+        return other  # nesting too deep for Python's compiler: the closures still run it
+    run: Getter = scope["run"]
+    return run
+
+
+def _ga(target: Any, attr: str) -> Any:
+    # Only for names dict has no attribute of (see expr_source): a dict's item is the answer.
+    if type(target) is dict and attr in target:
+        return target[attr]
+    return _defined(_env.getattr(target, attr))
+
+
+def _gs(target: Any, attr: str) -> Any:
+    return _defined(_env.getattr(target, attr))
+
+
+def _gi(target: Any, key: Any) -> Any:
+    return _defined(_env.getitem(target, key))
 
 
 def _parse(source: str) -> nodes.Expr:
@@ -251,8 +337,7 @@ def _fast(node: nodes.Node, name: Callable[[str], Getter]) -> Getter | None:
     if isinstance(node, nodes.BinExpr):
         if node.operator in _env.intercepted_binops:
             return None
-        fn2, (left, right) = _BINARY[type(node)], parts
-        return lambda scope: fn2(left(scope), right(scope))
+        return _binary(_BINARY[type(node)], node.left, node.right, parts)
     if isinstance(node, nodes.UnaryExpr) and not isinstance(node, nodes.Not):
         if node.operator in _env.intercepted_unops:
             return None
@@ -264,9 +349,18 @@ def _fast(node: nodes.Node, name: Callable[[str], Getter]) -> Getter | None:
         test, yes, no = parts
         return lambda scope: yes(scope) if test(scope) else no(scope)
     if isinstance(node, nodes.Compare):
+        if len(node.ops) == 1:
+            return _binary(_COMPARE[node.ops[0].op], node.expr, node.ops[0].expr, parts)
         return _compare(parts, [_COMPARE[op.op] for op in node.ops])
     if isinstance(node, nodes.Concat):
-        return lambda scope: "".join([str(part(scope)) for part in parts])
+        # Constants are turned into text once; str() is what jinja2's str_join applies.
+        pieces = [
+            (str(child.value), None) if isinstance(child, nodes.Const) else ("", part)
+            for child, part in zip(node.nodes, parts, strict=True)
+        ]
+        return lambda scope: "".join(
+            [text if get is None else str(get(scope)) for text, get in pieces]
+        )
     if isinstance(node, nodes.List):
         return lambda scope: [part(scope) for part in parts]
     if isinstance(node, nodes.Tuple):
@@ -323,11 +417,23 @@ def _operands(node: nodes.Node) -> list[nodes.Node]:
 _REFUSE: nodes.Node = nodes.Slice(None, None, None)
 
 
+def _binary(
+    fn: Callable[[Any, Any], Any], left: nodes.Node, right: nodes.Node, parts: list[Getter]
+) -> Getter:
+    """``fn(left, right)``, with a constant side read once rather than called per run
+    (``x * 100``: one closure, not two)."""
+    get_left, get_right = parts
+    if isinstance(right, nodes.Const):
+        b = right.value
+        return lambda scope: fn(get_left(scope), b)
+    if isinstance(left, nodes.Const):
+        a = left.value
+        return lambda scope: fn(a, get_right(scope))
+    return lambda scope: fn(get_left(scope), get_right(scope))
+
+
 def _compare(parts: list[Getter], ops: list[Callable[[Any, Any], Any]]) -> Getter:
     first, rest = parts[0], list(zip(ops, parts[1:], strict=True))
-    if len(rest) == 1:
-        ((op, other),) = rest
-        return lambda scope: op(first(scope), other(scope))
 
     def chained(scope: Any) -> Any:
         # Python's chained comparison: a < b < c reads b once and stops at the first false.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jmespath
@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from .context import SKIP_DATA
-from .expressions import Expression, compile_value_expression, fields_of
+from .expressions import Expression, compile_value_fields, fields_of
 from .operators import JoinOperator, KindError, MapOperator, Step
 from .registry import OperatorParams
 
@@ -136,38 +136,49 @@ class PickNode(MapOperator[Any, Any]):
     def from_params(cls, params: Params, **kwargs: Any) -> PickNode:
         default = params.default if "default" in params.model_fields_set else _MISSING
         if params.path is not None:
-            return cls(_path_reader(_parts(params.path), default), offload=False, **kwargs)
+            return cls(_path_reader(_parts(params.path), default), **kwargs)
         assert params.query is not None
-        return cls(_query_reader(params.query, default), offload=False, **kwargs)
+        return cls(_query_reader(params.query, default), **kwargs)
 
 
-def _path_reader(parts: list[str], default: Any) -> Callable[[Any], Any]:
-    if len(parts) == 1 and default is _MISSING:
-        (key,) = parts
+def _path_reader(parts: list[str], default: Any) -> Callable[[Any], Awaitable[Any]]:
+    # Each part as a dict key and, where it reads as one, a list index.
+    steps = [(part, int(part) if _INDEX.fullmatch(part) else None) for part in parts]
 
-        def one_key(value: Any) -> Any:
-            # The common case, a key of a dict, without the general walk.
-            if type(value) is dict and key in value:
-                return value[key]
-            return read_path(value, parts)
+    def walk(value: Any) -> Any:
+        # Plain dicts and lists, the data flows carry, without the general walk's ABC
+        # checks; anything else (or a missing key) takes read_path from the start.
+        found = value
+        for key, index in steps:
+            kind = type(found)
+            if kind is dict and key in found:
+                found = found[key]
+            elif kind is list and index is not None and -len(found) <= index < len(found):
+                found = found[index]
+            else:
+                return read_path(value, parts)
+        return found
 
-        return one_key
     if default is _MISSING:
-        return lambda value: read_path(value, parts)
 
-    def or_default(value: Any) -> Any:
+        async def pick(value: Any) -> Any:
+            return walk(value)
+
+        return pick
+
+    async def pick_or_default(value: Any) -> Any:
         try:
-            return read_path(value, parts)
+            return walk(value)
         except LookupError:
             return default
 
-    return or_default
+    return pick_or_default
 
 
-def _query_reader(query: str, default: Any) -> Callable[[Any], Any]:
+def _query_reader(query: str, default: Any) -> Callable[[Any], Awaitable[Any]]:
     compiled = jmespath.compile(query)
 
-    def search(value: Any) -> Any:
+    async def search(value: Any) -> Any:
         if isinstance(value, BaseModel):
             # JMESPath reads dicts and lists; a model is its fields as JSON data.
             value = value.model_dump(mode="json")
@@ -201,16 +212,20 @@ class SetNode(MapOperator[Any, dict[str, Any]]):
 
     @classmethod
     def from_params(cls, params: Params, **kwargs: Any) -> SetNode:
-        fields = [(key, compile_value_expression(src)) for key, src in params.fields.items()]
-        keep = params.keep
+        make = compile_value_fields(params.fields)
+        if params.keep:
 
-        def build(value: Any) -> dict[str, Any]:
-            out = fields_of(value) if keep else {}
-            for key, evaluate in fields:
-                out[key] = evaluate(value)
-            return out
+            async def update(value: Any) -> dict[str, Any]:
+                out = fields_of(value)
+                out.update(make(value))
+                return out
 
-        return cls(build, offload=False, **kwargs)
+            return cls(update, **kwargs)
+
+        async def build(value: Any) -> dict[str, Any]:
+            return make(value)
+
+        return cls(build, **kwargs)
 
 
 # --- awel.json_parse / awel.json_dump ----------------------------------------------------------

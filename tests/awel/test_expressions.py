@@ -16,8 +16,10 @@ from awel.expressions import (
     _fast,
     _field,
     _parse,
+    check_expression,
     compile_expression,
     compile_value_expression,
+    compile_value_fields,
     value_bindings,
 )
 
@@ -157,17 +159,52 @@ def _extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(inner, st.sampled_from(["k", "n", "m", "name", "items"])).map(
             lambda t: f"{t[0]}.{t[1]}"
         ),
-        st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
     )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(_atoms, _extend, max_leaves=6))
-def test_generated_expressions_agree_with_jinja(source: str) -> None:
-    fast, slow = by_awel(source, DATA), by_jinja(source, DATA)
-    if slow[0] == "ok" and fast[0] == "error" and fast[1] is UndefinedError:
-        # The one deliberate difference: an undefined value inside a list literal raises
-        # where it is read instead of ending up in the list.
-        assert "[" in source
-        return
-    assert fast == slow
+@given(
+    st.recursive(_atoms, _extend, max_leaves=6),
+    st.sampled_from([DATA, {"a": 1, "x": 2}, Item(name="n", qty=3), [1, 2], 7, None]),
+)
+def test_generated_expressions_agree_with_jinja(source: str, value: Any) -> None:
+    # No list literals here: an undefined value inside one is the one deliberate
+    # difference (the fast path raises where it is read; jinja2 builds the list).
+    assert by_awel(source, value) == by_jinja(source, value)
+
+
+def test_dict_inputs_run_compiled_python() -> None:
+    # The fastest path: one Python expression over the dict (see awel/expr_source.py).
+    read = compile_value_expression("a * 2 + d.n.m")
+    assert read.__code__.co_filename.startswith("<awel expression")
+    assert read(DATA) == 7
+    # Anything else, or a missing name, takes the closures, which give jinja2's answer.
+    with pytest.raises(UndefinedError, match="'a' is undefined"):
+        read({"d": {}})
+    with pytest.raises(UndefinedError, match="'int object' has no attribute 'n'"):
+        read({"a": 1, "d": 3})
+    only_x = compile_value_expression("x * 2")
+    assert only_x(4) == 8 and only_x([1]) == [1, 1]
+
+
+def test_value_fields() -> None:
+    make = compile_value_fields({"sum": "a + b", "s": "'<' ~ s ~ '>'", "k": "d.k"})
+    assert make.__code__.co_filename.startswith("<awel expression")
+    assert make(DATA) == {"sum": 1, "s": "<hé>", "k": "v"}
+    with pytest.raises(UndefinedError, match="'b' is undefined"):
+        make({"a": 1})
+    # One field jinja2 must run: every field then runs on its own.
+    mixed = compile_value_fields({"n": "xs | length", "a": "a"})
+    assert mixed(DATA) == {"n": 3, "a": 3}
+    assert compile_value_fields({"name": "name"})(Item(name="i", qty=0)) == {"name": "i"}
+
+
+def test_deep_nesting() -> None:
+    # Too deep for Python's compiler (and for jinja2's): the closures run it.
+    deep = "a" + " + 1" * 400
+    assert check_expression(deep) == deep
+    assert compile_value_expression(deep)(DATA) == 403
+    with pytest.raises(ValueError, match="nested too deeply"):
+        check_expression("a" + " + 1" * 3000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        check_expression("(" * 200 + "a" + ")" * 200)

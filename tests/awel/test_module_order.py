@@ -26,6 +26,7 @@ ORDER = [
     "operators",
     "registry",
     "trigger",
+    "expr_source",
     "expressions",
     "builtin",
     "control",
