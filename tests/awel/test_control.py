@@ -11,7 +11,7 @@ from awel import DAG, NodeError, SpecError, registry
 from awel.control import IfNode, SwitchNode
 from awel.draw import draw_mermaid
 from awel.operators import BaseOperator
-from awel.spec import load_flow_text
+from awel.spec import dump_flow, load_flow_text
 
 
 def routed(op: str, params: dict[str, Any], targets: list[str]) -> BaseOperator:
@@ -147,6 +147,8 @@ edges:
 
 async def test_a_classifier_in_yaml() -> None:
     dag = load_flow_text(CLASSIFIER, "classify.yaml")
+    # Written back out and read again, it is the same flow (`else` keeps its name).
+    assert dump_flow(load_flow_text(dump_flow(dag), "again.yaml")) == dump_flow(dag)
     done = dag.get_node("done")
     assert isinstance(done, BaseOperator)
     assert await done.call({"intent": "sql", "score": 0.9, "q": "sales"}) == "db: sales"

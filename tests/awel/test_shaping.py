@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from awel import DAG, NodeError, SpecError, registry
 from awel.operators import BaseOperator
 from awel.shaping import read_path
-from awel.spec import load_flow_text
+from awel.spec import dump_flow, load_flow_text
 
 
 class Row(BaseModel):
@@ -271,6 +271,8 @@ edges:
 
 async def test_a_shaping_pipeline_in_yaml() -> None:
     dag = load_flow_text(PIPELINE, "shape.yaml")
+    # Written back out and read again, it is the same flow.
+    assert dump_flow(load_flow_text(dump_flow(dag), "again.yaml")) == dump_flow(dag)
     answer = 'Here:\n```json\n{"results": [{"city": "Oslo", "name": "a", "open": true}]}\n```'
     assert await dag.output_node.call(answer) == '{"city": "Oslo", "open": ["a"]}'
 
