@@ -13,15 +13,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
 
 from awel.expressions import (
-    _fast,
-    _field,
-    _parse,
     check_expression,
     compile_expression,
     compile_value_expression,
     compile_value_fields,
     value_bindings,
 )
+from awel.sandbox import closure, field_reader, parse
 
 _jinja = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -90,7 +88,7 @@ FAST = [
 
 @pytest.mark.parametrize("source", FAST)
 def test_simple_expressions_take_the_fast_path_and_agree(source: str) -> None:
-    assert _fast(_parse(source), _field) is not None
+    assert closure(parse(source), field_reader) is not None
     assert by_awel(source, DATA) == by_jinja(source, DATA)
 
 
@@ -106,7 +104,7 @@ def test_simple_expressions_take_the_fast_path_and_agree(source: str) -> None:
     ],
 )
 def test_the_rest_runs_through_jinja(source: str) -> None:
-    assert _fast(_parse(source), _field) is None
+    assert closure(parse(source), field_reader) is None
     assert by_awel(source, DATA) == by_jinja(source, DATA)
 
 

@@ -27,6 +27,7 @@ ORDER = [
     "registry",
     "trigger",
     "expr_source",
+    "sandbox",
     "expressions",
     "builtin",
     "control",
