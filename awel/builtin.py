@@ -5,9 +5,7 @@ written in Python) with a pydantic ``Params`` model and a ``from_params`` classm
 register through the ``awel.operators`` entry points in ``pyproject.toml``, like any plugin.
 
 Logic in a flow file is either an import path (``fn: "package.module:function"``) or a
-jinja2 expression (``expr: "x * 2"``). Flow files are user input, so expressions and
-templates run in jinja2's immutable sandbox (no attribute access to internals, no mutation
-of the data passed in) with ``StrictUndefined`` (a misspelt name is an error, not a blank).
+jinja2 expression (``expr: "x * 2"``), run in the sandbox of :mod:`awel.expressions`.
 Expressions are cheap and pure, so they run inline rather than in a worker thread; imported
 functions keep the engine's default (sync functions run in a thread).
 
@@ -19,16 +17,24 @@ functions keep the engine's default (sync functions run in a thread).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .context import SKIP_DATA
 from .errors import AwelError
+
+# The sandbox lives in its own module, shared with the control and shaping operators; these
+# names are re-exported here, where operators outside the engine have always found them.
+from .expressions import (
+    check_expression,
+    check_template,
+    compile_expression,
+    compile_template,
+    compile_value_expression,
+    fields_of,
+)
 from .operators import (
     BaseOperator,
     BranchFunc,
@@ -55,52 +61,6 @@ __all__ = [
     "fields_of",
 ]
 
-_env = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_expression(source: str) -> Callable[..., Any]:
-    """A sandboxed jinja2 expression as a function of keyword arguments.
-
-    Raises :class:`jinja2.TemplateSyntaxError` for a malformed expression; the function
-    raises :class:`jinja2.UndefinedError` when the expression uses an unknown name.
-    """
-    compiled = _env.compile_expression(source, undefined_to_none=False)
-
-    def evaluate(**names: Any) -> Any:
-        result = compiled(**names)
-        if isinstance(result, Undefined):
-            # A bare unknown name evaluates to Undefined instead of raising; make it raise.
-            result._fail_with_undefined_error()
-        return result
-
-    return evaluate
-
-
-@functools.lru_cache(maxsize=256)
-def compile_template(source: str) -> Template:
-    """A sandboxed jinja2 template (``StrictUndefined``, no HTML escaping)."""
-    return _env.from_string(source)
-
-
-def fields_of(value: Any) -> dict[str, Any]:
-    """The names a dict's string keys or a pydantic model's fields bind in expressions."""
-    if isinstance(value, Mapping):
-        return {k: v for k, v in value.items() if isinstance(k, str)}
-    if isinstance(value, BaseModel):
-        return {name: getattr(value, name) for name in type(value).model_fields}
-    return {}
-
-
-def _check_expression(source: str) -> str:
-    try:
-        compile_expression(source)
-    except TemplateSyntaxError as exc:
-        raise ValueError(f"invalid expression {source!r}: {exc.message}") from None
-    return source
-
 
 def _check_fn(path: str) -> str:
     try:
@@ -110,12 +70,6 @@ def _check_fn(path: str) -> str:
     if not callable(fn):
         raise ValueError(f"'{path}' is {type(fn).__name__}, not a function")
     return path
-
-
-def _value_bindings(value: Any) -> dict[str, Any]:
-    names = fields_of(value)
-    names["x"] = value
-    return names
 
 
 # --- parameter models --------------------------------------------------------------------------
@@ -142,7 +96,7 @@ class _Logic(OperatorParams):
     @field_validator("expr")
     @classmethod
     def _expr_compiles(cls, v: str | None) -> str | None:
-        return None if v is None else _check_expression(v)
+        return None if v is None else check_expression(v)
 
     @model_validator(mode="after")
     def _fn_or_expr(self) -> _Logic:
@@ -196,12 +150,7 @@ class MapNode(MapOperator[Any, Any]):
         if params.fn is not None:
             return cls(import_path(params.fn), **kwargs)
         assert params.expr is not None
-        evaluate = compile_expression(params.expr)
-
-        def apply(value: Any) -> Any:
-            return evaluate(**_value_bindings(value))
-
-        return cls(apply, offload=False, **kwargs)
+        return cls(compile_value_expression(params.expr), offload=False, **kwargs)
 
 
 class JoinNode(JoinOperator[Any]):
@@ -276,7 +225,7 @@ class BranchCase(OperatorParams):
     @field_validator("when")
     @classmethod
     def _when_compiles(cls, v: str) -> str:
-        return _check_expression(v)
+        return check_expression(v)
 
 
 class BranchNode(BranchOperator[Any]):
@@ -299,11 +248,11 @@ class BranchNode(BranchOperator[Any]):
 
 
 def _predicate(source: str) -> Callable[[Any], bool]:
-    evaluate = compile_expression(source)
+    evaluate = compile_value_expression(source)
 
     # One closure per case: the branch table is keyed by predicate.
     def holds(value: Any) -> bool:
-        return bool(evaluate(**_value_bindings(value)))
+        return bool(evaluate(value))
 
     return holds
 
@@ -322,11 +271,7 @@ class FormatNode(MapOperator[Any, str]):
         @field_validator("template")
         @classmethod
         def _compiles(cls, v: str) -> str:
-            try:
-                compile_template(v)
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"invalid template (line {exc.lineno}): {exc.message}") from None
-            return v
+            return check_template(v)
 
     def __init__(self, template: str, **kwargs: Any) -> None:
         compiled = compile_template(template)

@@ -176,6 +176,15 @@ def _builtin_entry_points() -> dict[str, EntryPoint]:
         "awel.branch_join": "awel.builtin:BranchJoinNode",
         "awel.reduce": "awel.builtin:ReduceNode",
         "awel.format": "awel.builtin:FormatNode",
+        "awel.switch": "awel.control:SwitchNode",
+        "awel.if": "awel.control:IfNode",
+        "awel.pick": "awel.shaping:PickNode",
+        "awel.set": "awel.shaping:SetNode",
+        "awel.json_parse": "awel.shaping:JsonParseNode",
+        "awel.json_dump": "awel.shaping:JsonDumpNode",
+        "awel.merge": "awel.shaping:MergeNode",
+        "awel.iterate": "awel.iteration:IterateNode",
+        "awel.split": "awel.iteration:SplitNode",
     }
     return {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in table.items()}
 

@@ -13,8 +13,8 @@ and the ratio is the median of the per-round ratios engine / plain (paired, so a
 slows both sides of its ratio alike).
 
 The scenario builders (``chain``, ``fan_out``, ``stream``, ``concurrent``, ``sleep_branches``,
-``diamonds``) are importable: each returns a :class:`Scenario` whose thunks return the same
-result, which ``tests/bench/test_engine_bench.py`` checks with tiny sizes.
+``diamonds``, ``yaml_shape``) are importable: each returns a :class:`Scenario` whose thunks
+return the same result, which ``tests/bench/test_engine_bench.py`` checks with tiny sizes.
 """
 
 from __future__ import annotations
@@ -289,6 +289,108 @@ def diamonds(k: int) -> Scenario:
     return Scenario(f"diamonds-{k}", 1 + 4 * k, plain, {"call": engine})
 
 
+#: A 10-node YAML flow of awel.set / awel.pick: an order reshaped into a line of text.
+SHAPE_FLOW = """\
+name: bench.shape
+trigger: {}
+nodes:
+  order: {op: awel.set, params: {fields: {customer: "user", lines: "items", lang: "meta.lang"}}}
+  lines: {op: awel.pick, params: {path: lines}}
+  first: {op: awel.pick, params: {path: "0"}}
+  line: {op: awel.set, params: {fields: {sku: "sku", qty: "qty", cost: "qty * price"}}}
+  cost: {op: awel.pick, params: {path: cost}}
+  taxed: {op: awel.set, params: {fields: {net: "x", gross: "x * 1.25"}}}
+  gross: {op: awel.pick, params: {path: gross}}
+  money: {op: awel.set, params: {fields: {amount: "x * 100 // 1 / 100", currency: "'EUR'"}}}
+  answer: {op: awel.set, params: {fields: {text: "'total: ' ~ amount ~ ' ' ~ currency"}}}
+  text: {op: awel.pick, params: {path: text}}
+edges:
+  - trigger >> order >> lines >> first >> line >> cost >> taxed >> gross >> money >> answer
+  - answer >> text
+"""
+
+SHAPE_INPUT: dict[str, Any] = {
+    "user": {"name": "ann", "id": 7},
+    "items": [{"sku": "a", "qty": 2, "price": 3.5}, {"sku": "b", "qty": 1, "price": 10}],
+    "meta": {"lang": "en"},
+}
+
+
+async def shape_order(d: dict[str, Any]) -> dict[str, Any]:
+    return {"customer": d["user"], "lines": d["items"], "lang": d["meta"]["lang"]}
+
+
+async def shape_lines(d: dict[str, Any]) -> Any:
+    return d["lines"]
+
+
+async def shape_first(xs: list[Any]) -> Any:
+    return xs[0]
+
+
+async def shape_line(d: dict[str, Any]) -> dict[str, Any]:
+    return {"sku": d["sku"], "qty": d["qty"], "cost": d["qty"] * d["price"]}
+
+
+async def shape_cost(d: dict[str, Any]) -> Any:
+    return d["cost"]
+
+
+async def shape_taxed(x: float) -> dict[str, Any]:
+    return {"net": x, "gross": x * 1.25}
+
+
+async def shape_gross(d: dict[str, Any]) -> Any:
+    return d["gross"]
+
+
+async def shape_money(x: float) -> dict[str, Any]:
+    return {"amount": x * 100 // 1 / 100, "currency": "EUR"}
+
+
+async def shape_answer(d: dict[str, Any]) -> dict[str, Any]:
+    return {"text": "total: " + str(d["amount"]) + " " + str(d["currency"])}
+
+
+async def shape_text(d: dict[str, Any]) -> Any:
+    return d["text"]
+
+
+SHAPE_STEPS = (
+    shape_order,
+    shape_lines,
+    shape_first,
+    shape_line,
+    shape_cost,
+    shape_taxed,
+    shape_gross,
+    shape_money,
+    shape_answer,
+    shape_text,
+)
+
+
+def yaml_shape() -> Scenario:
+    """:data:`SHAPE_FLOW` loaded from YAML vs the same ten steps as plain async functions."""
+    from awel.spec import load_flow_text
+
+    t0 = time.perf_counter()
+    dag = load_flow_text(SHAPE_FLOW, "bench-shape.yaml")
+    load_s = time.perf_counter() - t0
+    leaf = dag.output_node
+
+    async def engine() -> Any:
+        return await leaf.call(SHAPE_INPUT)
+
+    async def plain() -> Any:
+        x: Any = SHAPE_INPUT
+        for step in SHAPE_STEPS:
+            x = await step(x)
+        return x
+
+    return Scenario("yaml-shape-10", 11, plain, {"call": engine}, {"load_s": load_s})
+
+
 # --- timing -------------------------------------------------------------------------------
 
 
@@ -529,6 +631,15 @@ async def run_all(bench: Bench, long_chain: int, stream_items: int) -> None:
                     ratios,
                 )
             )
+
+    if bench.wanted("yaml-shape"):
+        s = yaml_shape()
+        (row,) = await bench.run(s, {"call": "<= 3x"})
+        row.extra.update(s.info)
+        row.note = (
+            f"5 awel.set + 5 awel.pick; {_fmt_s(row.engine_s / 10)}/node;"
+            f" YAML load {_fmt_s(s.info['load_s'])} once"
+        )
 
     if bench.wanted("diamonds"):
         dia: dict[int, Row] = {}

@@ -30,6 +30,8 @@ CASES: dict[str, tuple[Callable[[], engine.Scenario], object]] = {
     # 0 -> a 1 -> b 2, c 3 -> d 5 -> a 6 -> b 7, c 8 -> d 15
     "diamonds-2": (lambda: engine.diamonds(2), 15),
     "diamonds-20": (lambda: engine.diamonds(20), None),
+    # 2 * 3.5 = 7.0, * 1.25 = 8.75
+    "yaml-shape-10": (engine.yaml_shape, "total: 8.75 EUR"),
 }
 
 
@@ -53,7 +55,13 @@ def test_harness_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert engine.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     names = [row["name"] for row in out["results"]]
-    for name in ("chain-100", "fan-out-16", "stream-20 [iter]", "stream-20 [await]"):
+    for name in (
+        "chain-100",
+        "fan-out-16",
+        "stream-20 [iter]",
+        "stream-20 [await]",
+        "yaml-shape-10",
+    ):
         assert name in names
     assert any(name.startswith("scaling") for name in names)
     assert out["meta"]["rounds"] == 1
