@@ -78,6 +78,13 @@ def load_file(path: Path, *, user: bool) -> LoadedFile:
                 )
             )
             continue
+        if user and path.suffix == ".py":
+            # A YAML flow was checked as it loaded; a Python one is checked here, edge types
+            # included, so a user learns of a mismatch at load, not at the first request.
+            problems = loader.check_dag(dag)
+            if problems:
+                loaded.problems.extend(problems)
+                continue
         loaded.dags.append(dag)
     return loaded
 

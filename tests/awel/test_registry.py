@@ -154,3 +154,19 @@ def test_build_rejects_bad_params() -> None:
         registry.build(Shout, {"anything": 1})
     assert registry.params_model(Shout) is registry.NoParams
     assert registry.params_model(Repeat) is Repeat.Params
+
+
+def test_every_operator_pyproject_declares_is_installed_and_loads() -> None:
+    # The registry reads the installed metadata; `make install` (run by `make test`)
+    # reinstalls whenever pyproject.toml changes. A name missing here means a stale install
+    # or a broken entry point, and must fail rather than be patched over in a conftest.
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    declared: dict[str, str] = data["project"]["entry-points"]["awel.operators"]
+    missing = sorted(set(declared) - set(registry.names()))
+    assert not missing, f"not installed (run make install): {missing}"
+    for name in declared:
+        assert registry.get(name).__name__ == declared[name].rsplit(":", 1)[1]

@@ -115,6 +115,7 @@ async def test_a_failure_inside_reaches_the_reader_of_the_stream() -> None:
 async def test_the_called_flow_is_observed_by_its_own_observer() -> None:
     inner = counting("inner")
     seen: list[tuple[str, str]] = []
+
     def observe(node: BaseOperator, _s: object, _e: object) -> None:
         assert node.dag is not None
         seen.append((node.dag.dag_id, node.label))

@@ -1,45 +1,15 @@
-"""The operator catalogue's tests: helpers to run one node or a YAML flow, and the names of
-``pyproject.toml`` registered in this process when the installed metadata predates them.
-
-``pip install -e .`` (``make install``) records the entry points; a working tree that adds
-operators before the next install would otherwise not find them by name.
-"""
+"""The operator catalogue's tests: helpers to run one node or a YAML flow."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from awel import DAG, registry
-from awel.errors import AwelError
 from operators.models import ModelSet, install_models
 from tests.server.model_api_live import FakeEmbedder, FakeLLM
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _declared() -> dict[str, str]:
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    table: dict[str, str] = data["project"]["entry-points"]["awel.operators"]
-    return table
-
-
-def register_declared() -> None:
-    """Register every operator ``pyproject.toml`` declares that the registry lacks."""
-    known = set(registry.names())
-    for name, path in _declared().items():
-        if name not in known:
-            try:
-                registry.register(name, registry.import_path(path))
-            except AwelError:
-                continue  # a module that is not written yet: its own tests fail
-
-
-register_declared()
 
 
 @pytest.fixture

@@ -293,3 +293,37 @@ async def test_a_quiet_stream_sends_keep_alive_comments(tmp_path: Path, dags: Pa
         assert events[0] == b"data: first"
         assert b": ping" in events[1:-2]  # while the flow waited
         assert raw.endswith(b"data: second\n\n")
+
+
+MISTYPED = """
+from awel import DAG, MapOperator
+from awel.trigger import HttpTrigger
+
+
+class Shout(MapOperator[str, str]):
+    async def map(self, text: str) -> str:
+        return text.upper()
+
+
+class Count(MapOperator[int, int]):
+    async def map(self, n: int) -> int:
+        return n + 1
+
+
+with DAG("mistyped") as dag:
+    HttpTrigger("/mistyped", methods="POST", request_body=str) >> Shout(
+        task_name="shout"
+    ) >> Count(task_name="count")
+"""
+
+
+async def test_a_python_user_flow_with_a_mistyped_edge_is_reported_not_served(
+    tmp_path: Path, dags: Path
+) -> None:
+    (dags / "mistyped.py").write_text(MISTYPED)
+    async with running(tmp_path, shipped=HELLO) as client:
+        resp = await client.post("/api/v1/awel/trigger/mistyped", data="hi")
+        assert resp.status == 404
+        errors = (await (await client.get("/api/v1/awel/flows/errors")).json())["data"]
+        assert [e["code"] for e in errors] == ["dag.edge_type"], errors
+        assert "shout >> count" in errors[0]["message"], errors
