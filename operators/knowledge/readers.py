@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -74,7 +75,7 @@ def _docx(data: bytes) -> list[Passage]:
 
     try:
         document = Document(io.BytesIO(data))
-    except (PackageNotFoundError, ValueError, KeyError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, ValueError, KeyError) as exc:
         raise UnreadableDocument(f"the file is not a readable DOCX document: {exc}") from exc
     lines: list[str] = []
     for paragraph in document.paragraphs:
