@@ -261,6 +261,18 @@ class KnowledgeBase:
                 await to_thread.run_sync(lambda: file_path.unlink(missing_ok=True))
         return document
 
+    async def replace_file(self, document_id: int, data: bytes) -> KnowledgeDocument:
+        """Keep ``data`` as a DOCUMENT's new file (the old one is removed); sync it to
+        make its chunks anew."""
+        document = await self.store.documents.require(document_id)
+        if document.doc_type != "DOCUMENT":
+            raise BadRequest(f"'{document.doc_name}' is a {document.doc_type}, not a file")
+        space = await self.store.spaces.require_id(document.space_id)
+        path = await self._keep_file(space, document.doc_name, data)
+        updated = await self.store.documents.update(document_id, file_path=str(path))
+        await self._remove_file(document)
+        return updated
+
     async def _keep_file(self, space: KnowledgeSpace, doc_name: str, data: bytes) -> Path:
         # A name of our own making: the client's file name never becomes a path.
         safe = _UNSAFE.sub("_", Path(doc_name).name)[-100:] or "document"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pydantic import ValidationError
 
-from awel import DAG, InputOperator, InputSource
+from awel import DAG, InputOperator, InputSource, NodeError, registry
 from awel.errors import BadRequest
 from operators.knowledge import (
     IndexUnavailable,
@@ -24,7 +25,8 @@ from operators.knowledge import (
 from operators.knowledge import ingest as ingest_module
 from operators.knowledge.operators import KnowledgeRetrieve
 from operators.models import ModelSet
-from operators.storage import FAILED, FINISHED, RUNNING, MetadataStore, SpaceExists
+from operators.storage import FAILED, FINISHED, RUNNING, MetadataStore, SpaceExists, UnknownSpace
+from tests.catalogue.conftest import register_declared, run_one
 from tests.knowledge.documents import docx, pdf
 
 HANDBOOK = """# Holidays
@@ -256,3 +258,23 @@ async def test_the_retrieve_operator_and_the_running_knowledge_base(
     with pytest.raises(RuntimeError, match="no knowledge base"):
         current_knowledge()
     assert KnowledgeRetrieve.Params.model_json_schema()["properties"]["space"]["description"]
+
+
+async def test_knowledge_retrieve_is_built_by_name_as_yaml_flows_do(
+    sqlite_store: MetadataStore, models: ModelSet
+) -> None:
+    register_declared()
+    async with knowledge_running(sqlite_store) as kb:
+        await kb.create_space("hr")
+        doc = await kb.add_document("hr", "handbook", "TEXT", content=HANDBOOK)
+        await kb.sync(doc.id)
+        found = await run_one(
+            "knowledge.retrieve", {"space": "hr", "top_k": 1, "score_threshold": 0.0}, "receipts"
+        )
+        assert [c.doc_name for c in found] == ["handbook"]
+        with pytest.raises(ValidationError) as exc:
+            registry.build("knowledge.retrieve", {"space": "hr", "topk": 3})
+        assert "topk" in str(exc.value)
+        with pytest.raises(NodeError) as missing:
+            await run_one("knowledge.retrieve", {"space": "nope"}, "x")
+        assert isinstance(missing.value.__cause__, UnknownSpace)
