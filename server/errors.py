@@ -120,6 +120,18 @@ ANSWERS: dict[str, Answer] = {
     "chart.does_not_fit": Answer(400, "chart_does_not_fit", "E0003"),
     "chart.unknown_format": Answer(400, "unknown_format", "E0003"),
     "store.not_open": Answer(503, "store_not_open", "E0003"),
+    # Knowledge spaces, their documents and indexes (a space named in the body is a bad
+    # request; one named by id in the path is a missing resource, as datasources are).
+    "knowledge.space_exists": Answer(400, "space_exists", "E0003"),
+    "knowledge.space_not_found": Answer(400, "space_not_found", "E0003"),
+    "knowledge.space_id_not_found": Answer(404, "space_not_found", "E0003"),
+    "knowledge.document_exists": Answer(400, "document_exists", "E0003"),
+    "knowledge.document_not_found": Answer(400, "document_not_found", "E0003"),
+    "knowledge.vector_type": Answer(400, "unsupported_vector_type", "E0003"),
+    "knowledge.index_unavailable": Answer(503, "index_unavailable", "E0003"),
+    "knowledge.unreadable": Answer(400, "unreadable_document", "E0003"),
+    "knowledge.url_refused": Answer(400, "url_refused", "E0003"),
+    "knowledge.fetch_failed": Answer(502, "fetch_failed", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),

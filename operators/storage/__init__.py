@@ -42,6 +42,22 @@ module, all on the store's engine:
 - ``store.files`` (:mod:`.files`): ``add(StoredFile)``, ``get(file_id)``,
   ``list(conv_uid=)``, ``delete(file_id)``.
 
+- ``store.spaces`` (:mod:`.spaces`): knowledge spaces. ``add(name, vector_type=,
+  domain_type=, desc=, owner=, context=)`` (:class:`SpaceExists`), ``get(name)``,
+  ``get_by_id(id)``, ``require(name)`` (:class:`UnknownSpace`), ``require_id(id)``
+  (:class:`UnknownSpaceId`), ``list(name=, vector_type=, domain_type=, owner=, page=,
+  page_size=) -> (items, total)`` (each with its ``docs`` count), ``update(id, **fields)``,
+  ``delete(id)`` (its documents and chunks too).
+- ``store.documents`` (:mod:`.documents`): ``add(space_id, doc_name, doc_type, content=,
+  file_path=, source=, meta=)`` (:class:`DocumentExists`), ``get(id)``, ``require(id)``
+  (:class:`UnknownDocument`), ``list(space_id, doc_name=, ids=, status=, page=,
+  page_size=) -> (items, total)``, ``set_status(id, status, result=, progress=,
+  chunk_count=)``, ``update(id, ...)``, ``delete(id)`` (its chunks too).
+- ``store.chunks`` (:mod:`.chunks`): ``replace(space_id, document_id, [NewChunk],
+  before_commit=)`` (atomic), ``list(document_id, page=, page_size=)``, ``get_many(ids)``,
+  ``vectors(space_id)``, ``count(space_id=, document_id=)``. The knowledge base on top
+  (indexes, ingestion, retrieval) is :mod:`operators.knowledge`.
+
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.
 """
@@ -52,15 +68,34 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .errors import DatasourceExists, StoreNotOpen, UnknownDatasource, UnknownDatasourceId
+from .errors import (
+    DatasourceExists,
+    DocumentExists,
+    SpaceExists,
+    StoreNotOpen,
+    UnknownDatasource,
+    UnknownDatasourceId,
+    UnknownDocument,
+    UnknownSpace,
+    UnknownSpaceId,
+)
 from .records import (
     AI,
+    DOC_TYPES,
+    FAILED,
+    FINISHED,
     HUMAN,
     PASSWORD_MASK,
+    RUNNING,
+    TODO,
     VIEW,
     Conversation,
     Datasource,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    KnowledgeSpace,
     Message,
+    NewChunk,
     NewMessage,
     StoredFile,
     TableSummary,
@@ -71,21 +106,35 @@ from .store import DEFAULT_DB_FILE, MetadataStore, metadata_url
 __all__ = [
     "AI",
     "DEFAULT_DB_FILE",
+    "DOC_TYPES",
+    "FAILED",
+    "FINISHED",
     "HUMAN",
     "PASSWORD_MASK",
+    "RUNNING",
+    "TODO",
     "VIEW",
     "Conversation",
     "Datasource",
     "DatasourceExists",
+    "DocumentExists",
+    "KnowledgeChunk",
+    "KnowledgeDocument",
+    "KnowledgeSpace",
     "Message",
     "MetadataStore",
+    "NewChunk",
     "NewMessage",
     "SecretError",
+    "SpaceExists",
     "StoreNotOpen",
     "StoredFile",
     "TableSummary",
     "UnknownDatasource",
     "UnknownDatasourceId",
+    "UnknownDocument",
+    "UnknownSpace",
+    "UnknownSpaceId",
     "current_store",
     "install_store",
     "installed_store",

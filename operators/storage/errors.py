@@ -46,3 +46,62 @@ class StoreNotOpen(AwelError):
 
     def __init__(self) -> None:
         super().__init__("the metadata store is not open; it opens when the server starts")
+
+
+class SpaceExists(AwelError):
+    """A knowledge space of that name already exists."""
+
+    code = "knowledge.space_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"a knowledge space named '{name}' already exists (name); choose another name",
+            param="name",
+        )
+        self.name = name
+
+
+class UnknownSpace(AwelError):
+    """No knowledge space goes by that name."""
+
+    code = "knowledge.space_not_found"
+
+    def __init__(self, name: str, *, field: str = "space") -> None:
+        super().__init__(
+            f"no knowledge space named '{name}' ({field}); list them with POST"
+            " /api/v1/knowledge/space/list",
+            param=field,
+        )
+        self.name = name
+
+
+class UnknownSpaceId(UnknownSpace):
+    """No knowledge space has that id: the id is part of the path, so the resource is
+    missing."""
+
+    code = "knowledge.space_id_not_found"
+
+
+class DocumentExists(AwelError):
+    """The space already has a document of that name."""
+
+    code = "knowledge.document_exists"
+
+    def __init__(self, space: str, doc_name: str) -> None:
+        super().__init__(
+            f"the knowledge space '{space}' already has a document named '{doc_name}'"
+            " (doc_name); delete it first or choose another name",
+            param="doc_name",
+        )
+        self.space = space
+        self.doc_name = doc_name
+
+
+class UnknownDocument(AwelError):
+    """No knowledge document has that id."""
+
+    code = "knowledge.document_not_found"
+
+    def __init__(self, document_id: int, *, field: str = "document_id") -> None:
+        super().__init__(f"no knowledge document has the id {document_id} ({field})", param=field)
+        self.document_id = document_id

@@ -142,3 +142,78 @@ class TableSummary:
     summary: str
     embedder: str | None = None
     vector: bytes | None = None
+
+
+#: A knowledge document's sync states, as DB-GPT names them.
+TODO = "TODO"
+RUNNING = "RUNNING"
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+#: Where a knowledge document's text comes from: given inline, an uploaded file, an address.
+DOC_TYPES = ("TEXT", "DOCUMENT", "URL")
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeSpace:
+    """A knowledge space. ``context`` is its arguments as stored (DB-GPT's ``embedding``
+    and ``prompt`` settings; :mod:`operators.knowledge.arguments` reads them); ``docs``
+    counts its documents where the listing asked for it."""
+
+    id: int
+    name: str
+    vector_type: str
+    domain_type: str
+    desc: str
+    owner: str | None
+    context: dict[str, Any]
+    gmt_created: datetime
+    gmt_modified: datetime
+    docs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeDocument:
+    """A document of a space. ``content`` is the text (TEXT) or the address (URL);
+    ``file_path`` where an uploaded file's bytes are kept (DOCUMENT). ``progress`` runs
+    from 0 to 1 while a sync is ``RUNNING``; ``result`` says how the last sync ended
+    (the failure's text when ``FAILED``)."""
+
+    id: int
+    space_id: int
+    space: str
+    doc_name: str
+    doc_type: str
+    content: str
+    file_path: str | None
+    source: str | None
+    status: str
+    result: str
+    chunk_count: int
+    progress: float
+    meta: dict[str, Any]
+    last_sync: datetime | None
+    gmt_created: datetime
+    gmt_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewChunk:
+    """A chunk to store: its place in the document, text, metadata (the page, the heading
+    ...) and, for indexes that keep vectors in the metadata database, its vector."""
+
+    position: int
+    content: str
+    meta_info: dict[str, Any] = field(default_factory=dict)
+    vector: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeChunk:
+    """A stored chunk and the name of its document."""
+
+    id: int
+    document_id: int
+    doc_name: str
+    position: int
+    content: str
+    meta_info: dict[str, Any]

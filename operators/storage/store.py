@@ -4,7 +4,8 @@ kind of record, over SQLAlchemy's async engine.
 The repositories (each in its own module) hold the queries: ``store.conversations``
 (a chat round written whole, the listing), ``store.messages``, ``store.datasources``
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
-records). Every public method is one transaction. SQLite runs in WAL mode with
+records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge). Every
+public method is one transaction. SQLite runs in WAL mode with
 ``synchronous=FULL``: a round acknowledged is on disk.
 """
 
@@ -26,11 +27,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .chunks import ChunkRepository
 from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
+from .documents import DocumentRepository
 from .files import FileRepository
 from .messages import MessageRepository
 from .secrets import SecretBox, load_keys
+from .spaces import SpaceRepository
 from .summaries import SummaryRepository
 from .tables import SCHEMA_VERSION, Base, SchemaRow
 
@@ -94,6 +98,9 @@ class MetadataStore:
         self.datasources = DatasourceRepository(self._tx, secrets)
         self.summaries = SummaryRepository(self._tx)
         self.files = FileRepository(self._tx)
+        self.spaces = SpaceRepository(self._tx)
+        self.documents = DocumentRepository(self._tx)
+        self.chunks = ChunkRepository(self._tx)
 
     @classmethod
     async def open(

@@ -9,6 +9,7 @@ bumps it and adds a migration step in :mod:`operators.storage.store`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,16 +26,43 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 #: The version of the tables below (2: ``datasources.writable``; 3: ``datasources.allow_ddl``).
 SCHEMA_VERSION = 3
 
 _Time = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class _HexBlob(TypeDecorator[bytes]):
+    """MySQL's LONGBLOB, sent as hex text and turned back into bytes by ``UNHEX()``.
+
+    aiomysql 0.3 cannot send bytes at all with PyMySQL 1.2 (it imports an escape function
+    PyMySQL no longer has); text it sends fine.
+    """
+
+    impl = mysql.LONGBLOB
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        # Replaces the BLOB's own processor, which would wrap the hex text as bytes again.
+        def hexed(value: Any) -> Any:
+            return None if value is None else bytes(value).hex()
+
+        return hexed
+
+    def bind_expression(self, bindvalue: BindParameter[Any]) -> ColumnElement[Any]:
+        return func.unhex(bindvalue)
+
+
 # LONGBLOB on MySQL: a BLOB holds 64 KiB, too little for a large embedding.
-_Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+_Blob = LargeBinary().with_variant(_HexBlob(), "mysql", "mariadb")
 _LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
@@ -179,4 +208,69 @@ class MessageVersionRow(Base):
     content: Mapped[str] = mapped_column(_LongText, default="")
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     note: Mapped[str] = mapped_column(String(255), default="")
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class KnowledgeSpaceRow(Base):
+    """A knowledge space: documents retrieved together. ``context`` holds its arguments
+    (DB-GPT's ``embedding`` and ``prompt`` settings) as JSON; ``vector_type`` names the
+    index its vectors live in. New tables (made by ``create_all`` on older databases too),
+    so they need no schema version of their own."""
+
+    __tablename__ = "knowledge_spaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    vector_type: Mapped[str] = mapped_column(String(64), default="Chroma")
+    domain_type: Mapped[str] = mapped_column(String(64), default="Normal")
+    desc: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class KnowledgeDocumentRow(Base):
+    """A document of a space: its text (TEXT), the stored file (DOCUMENT) or the address
+    (URL), and where its last sync stands (``status``, ``progress`` 0..1, ``result``)."""
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (UniqueConstraint("space_id", "doc_name", name="uq_knowledge_doc_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    space_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("knowledge_spaces.id", ondelete="CASCADE"), index=True
+    )
+    doc_name: Mapped[str] = mapped_column(String(255))
+    doc_type: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(_LongText, default="")
+    file_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="TODO")
+    result: Mapped[str] = mapped_column(Text, default="")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_sync: Mapped[datetime | None] = mapped_column(_Time, nullable=True)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class KnowledgeChunkRow(Base):
+    """One chunk of a document, in order (``position``), with its embedding as float32 bytes
+    when its space's index keeps vectors here (the default); ``space_id`` is repeated so a
+    space's vectors load without a join."""
+
+    __tablename__ = "knowledge_chunks"
+    __table_args__ = (Index("ix_knowledge_chunks_doc", "document_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("knowledge_documents.id", ondelete="CASCADE")
+    )
+    space_id: Mapped[int] = mapped_column(Integer, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(_LongText)
+    meta_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    vector: Mapped[bytes | None] = mapped_column(_Blob, nullable=True)
     gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
