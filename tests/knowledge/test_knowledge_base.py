@@ -26,7 +26,7 @@ from operators.knowledge import ingest as ingest_module
 from operators.knowledge.operators import KnowledgeRetrieve
 from operators.models import ModelSet
 from operators.storage import FAILED, FINISHED, RUNNING, MetadataStore, SpaceExists, UnknownSpace
-from tests.catalogue.conftest import register_declared, run_one
+from tests.catalogue.conftest import run_one
 from tests.knowledge.documents import docx, pdf
 
 HANDBOOK = """# Holidays
@@ -263,7 +263,6 @@ async def test_the_retrieve_operator_and_the_running_knowledge_base(
 async def test_knowledge_retrieve_is_built_by_name_as_yaml_flows_do(
     sqlite_store: MetadataStore, models: ModelSet
 ) -> None:
-    register_declared()
     async with knowledge_running(sqlite_store) as kb:
         await kb.create_space("hr")
         doc = await kb.add_document("hr", "handbook", "TEXT", content=HANDBOOK)
