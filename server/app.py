@@ -21,6 +21,7 @@ from aiohttp import web
 from awel.catalog import install_flows, installed_flows
 from operators.datasource.sandbox import allow_privileged_logins
 from operators.datasource.summaries import summaries_running
+from operators.knowledge.current import knowledge_running
 from operators.storage import open_store
 
 from . import heap
@@ -232,8 +233,9 @@ def _observe_flows(app: web.Application) -> None:
 
 
 async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
-    """The metadata database (datasources, dialogues), open while the app runs, and the
-    schema summaries built in the background, stopped before the store closes."""
+    """The metadata database (datasources, dialogues, knowledge), open while the app runs,
+    with what works on it in the background: schema summaries and document syncs, both
+    stopped before the store closes."""
     s = app[SETTINGS]
     async with (
         open_store(
@@ -241,8 +243,9 @@ async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
             data_dir=s.data_dir,
             secret_key=s.secret_key,
             datasource_roots=s.datasource_roots,
-        ),
+        ) as store,
         summaries_running(),
+        knowledge_running(store, pgvector_url=s.pgvector_url),
     ):
         yield
 

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         " server-file roles) or a MySQL user with FILE. Off: such logins are refused, since SQL"
         " from chat could then read the database server's files.",
     )
+    pgvector_url: str | None = Field(
+        None,
+        description="A PostgreSQL database with the vector extension (postgresql://...) for"
+        " knowledge spaces whose vector_type is PGVector; the others keep their vectors in the"
+        " metadata database.",
+    )
     # NoDecode: AWEL_DATASOURCE_ROOTS is a comma-separated list of folders.
     datasource_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

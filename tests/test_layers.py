@@ -33,7 +33,12 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
     # The app opens the metadata store, starts the schema summary builder beside it and
     # applies the datasource sandbox policy at start-up.
     "server/app.py": frozenset(
-        {"operators.storage", "operators.datasource.sandbox", "operators.datasource.summaries"}
+        {
+            "operators.storage",
+            "operators.datasource.sandbox",
+            "operators.datasource.summaries",
+            "operators.knowledge.current",
+        }
     ),
     # Starts the cluster of this process: the registry, the worker manager, remote models.
     "server/cluster.py": frozenset(
