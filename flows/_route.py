@@ -67,6 +67,9 @@ class Api:
     #: A flow's description (in the API docs) is its summary; with this, its action's
     #: docstring (the cluster's flows describe themselves in sentences).
     described_by_action: bool = False
+    #: Put after each flow's id: a variant serving the same routes at another prefix
+    #: (DB-GPT's old web UI's paths) declares them with the same ids, made distinct here.
+    dag_id_suffix: str = ""
 
     def trigger(
         self,
@@ -106,7 +109,9 @@ class Api:
         summary: str,
     ) -> DAG:
         """A flow answering ``method prefix+path`` with what ``action(request)`` returns."""
-        with DAG(dag_id, description=self._description(summary, action)) as dag:
+        with DAG(
+            dag_id + self.dag_id_suffix, description=self._description(summary, action)
+        ) as dag:
             trigger = self.trigger(path=path, method=method, body=body, summary=summary)
             trigger >> MapOperator(action, task_name=self.node or dag_id.rpartition("_")[2])
         return dag

@@ -4,10 +4,12 @@ that exists or not, are in :mod:`operators.storage.errors`)."""
 from __future__ import annotations
 
 from awel.errors import AwelError
+from operators.storage import UnknownDocument
 
 __all__ = [
     "FetchFailed",
     "IndexUnavailable",
+    "UnknownDocumentName",
     "UnreadableDocument",
     "UnsupportedVectorType",
     "UrlRefused",
@@ -58,3 +60,17 @@ class FetchFailed(AwelError):
     """A URL document could not be fetched (unreachable, an error status, too large)."""
 
     code = "knowledge.fetch_failed"
+
+
+class UnknownDocumentName(UnknownDocument):
+    """A space has no document of that name (DB-GPT deletes documents by name)."""
+
+    def __init__(self, space: str, doc_name: str) -> None:
+        AwelError.__init__(
+            self,
+            f"the knowledge space '{space}' has no document named '{doc_name}' (doc_name)",
+            param="doc_name",
+        )
+        self.space = space
+        self.doc_name = doc_name
+        self.document_id = 0

@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import UnreadableDocument
 
-__all__ = ["KINDS", "Passage", "kind_of", "read_document"]
+__all__ = ["KINDS", "READABLE_SUFFIXES", "Passage", "kind_of", "read_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +168,9 @@ _SUFFIXES = {
     ".html": "html",
     ".htm": "html",
 }
+
+#: The file name endings a reader takes (``.md``, ``.pdf`` ...).
+READABLE_SUFFIXES = tuple(_SUFFIXES)
 
 _MEDIA_TYPES = {
     "text/plain": "text",
