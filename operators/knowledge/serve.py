@@ -150,7 +150,7 @@ async def sync_documents(raw: Any) -> list[int]:
     every sync has ended."""
     items = sync_items(raw.get("body"))
     if not items:
-        raise BadRequest("name the documents to sync ([{doc_id}])", param="body")
+        raise BadRequest("name the documents to sync (body: [{doc_id}])", param="body")
     return await _sync_all([i.doc_id for i in items])
 
 
