@@ -39,6 +39,8 @@ __all__ = [
 #: What a space's name may not hold: it travels in URL paths (``/knowledge/{space}/...``),
 #: where a slash or a control character would make it unreachable.
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+#: The last page asked for: past it, the store's row offset would overflow its integers.
+MAX_PAGE = 1_000_000_000
 #: The longest space name (DB-GPT's column is 100 characters).
 MAX_NAME = 100
 
@@ -115,7 +117,7 @@ class DocumentQuery(_Lenient):
     doc_ids: list[int] | None = Field(None, description="Only these documents.")
     doc_type: str | None = None
     status: str | None = Field(None, description="TODO, RUNNING, FINISHED or FAILED.")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=1000)
 
 
@@ -148,7 +150,7 @@ class SyncItem(_Lenient):
 class ChunkQuery(_Lenient):
     space_name: str = Field(description="The knowledge space's name.")
     document_id: int | None = Field(None, description="The document whose chunks to list.")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=1000)
 
 
@@ -182,7 +184,7 @@ class SpaceServeRequest(_Lenient):
 
 
 class SpacePage(_Lenient):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=1000)
 
 

@@ -215,3 +215,13 @@ async def test_document_failures(client: Client) -> None:
         assert "body" in shape["err_msg"]
     no_query = await failed(await client.post(f"{V2}/spaces/{sid}/retrieve", json={}), 400)
     assert "query" in no_query["err_msg"]
+
+
+async def test_pages_past_the_last_are_refused_not_failed(client: Client) -> None:
+    refused = await failed(await client.get(f"{V2}/spaces", params={"page": 2**62}), 400)
+    assert "page" in refused["err_msg"]
+    await ok(await client.post(f"{V2}/spaces", json={"name": "hb"}))
+    far = {"page": 10**9, "page_size": 1000}
+    assert (await ok_v1(await client.post("/api/v1/knowledge/hb/document/list", json=far)))[
+        "data"
+    ] == []
