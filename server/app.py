@@ -245,7 +245,9 @@ async def _metadata_store(app: web.Application) -> AsyncIterator[None]:
             datasource_roots=s.datasource_roots,
         ) as store,
         summaries_running(),
-        knowledge_running(store, pgvector_url=s.pgvector_url),
+        knowledge_running(
+            store, pgvector_url=s.pgvector_url, allow_private_urls=s.allow_private_urls
+        ),
     ):
         yield
 

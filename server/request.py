@@ -194,10 +194,12 @@ class RequestParser:
                 for key in self._multi:
                     if key in query:
                         raw[key] = query.getall(key)
-        if path_params:
-            raw.update(path_params)
         if body:
             raw.update(body)
+        if path_params:
+            # The path names the resource: a body field of the same name cannot move the
+            # request to another one (PUT /spaces/1 with {"id": 2} is about space 1).
+            raw.update(path_params)
         if self._headers:
             headers = request.headers
             for header, field in self._headers:
@@ -234,6 +236,11 @@ class RequestParser:
             # later, wherever the text is encoded (the store, the answer). One search of
             # the body here, a closer look only when it finds an escape.
             _no_lone_surrogates(data)
+        if self.body_type is list:
+            # A route that takes a JSON array (DB-GPT's sync_batch) gets it as ``body``.
+            if not isinstance(data, list):
+                raise bad_body(f"expected a JSON array, got {_json_kind(data)}")
+            return {"body": data}
         if not isinstance(data, dict):
             if self.model is None and self.body_type is not dict:
                 return {"body": data}

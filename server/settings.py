@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         " knowledge spaces whose vector_type is PGVector; the others keep their vectors in the"
         " metadata database.",
     )
+    allow_private_urls: bool = Field(
+        False,
+        description="Let URL documents of knowledge spaces point into the server's own network"
+        " (loopback, private, link-local addresses). Off: such addresses are refused, so a"
+        " user adding a document cannot make the server fetch its internal services.",
+    )
     # NoDecode: AWEL_DATASOURCE_ROOTS is a comma-separated list of folders.
     datasource_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

@@ -98,8 +98,11 @@ class KnowledgeBase:
         pgvector_url: str | None = None,
         models: Callable[[], ModelSet] = current_models,
         files_dir: Path | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self.store = store
+        #: URL documents may point into the server's own network (see ``fetch``).
+        self.allow_private_urls = allow_private_urls
         self.models = models
         self.files_dir = files_dir or store.data_dir / "knowledge"
         self.exact = ExactIndex(store)
@@ -240,7 +243,7 @@ class KnowledgeBase:
             raise BadRequest("a document needs a name", param="doc_name")
         file_path = None
         if doc_type == "URL":
-            content = check_url(content)
+            content = check_url(content, allow_private=self.allow_private_urls)
         elif doc_type == "DOCUMENT":
             if data is None:
                 raise BadRequest("a DOCUMENT needs its file (doc_file)", param="doc_file")
@@ -334,7 +337,13 @@ class KnowledgeBase:
         index = await self.index_for(space)
         model = self.embedder(space)
         return await sync_document(
-            self.store, index, model, space, document, on_progress=on_progress
+            self.store,
+            index,
+            model,
+            space,
+            document,
+            on_progress=on_progress,
+            allow_private_urls=self.allow_private_urls,
         )
 
     # --- retrieval -------------------------------------------------------------------

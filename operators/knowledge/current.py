@@ -29,7 +29,7 @@ def current_knowledge() -> KnowledgeBase:
 
 @asynccontextmanager
 async def knowledge_running(
-    store: MetadataStore, *, pgvector_url: str | None = None
+    store: MetadataStore, *, pgvector_url: str | None = None, allow_private_urls: bool = False
 ) -> AsyncIterator[KnowledgeBase]:
     """A knowledge base on ``store``, current for the block; closed at its end (and if
     the store closes first). Documents a previous process left RUNNING are marked FAILED
@@ -37,7 +37,7 @@ async def knowledge_running(
     await store.documents.fail_all(
         RUNNING, FAILED, "interrupted: the server stopped before the sync ended"
     )
-    kb = KnowledgeBase(store, pgvector_url=pgvector_url)
+    kb = KnowledgeBase(store, pgvector_url=pgvector_url, allow_private_urls=allow_private_urls)
     # A store closed first (a test's, say) must not be written to by a sync after.
     store.on_close(kb.aclose)
     _running.append(kb)

@@ -45,14 +45,18 @@ class UnreadableDocument(AwelError):
 
 
 class UrlRefused(AwelError):
-    """A URL document whose address is not http(s): nothing local is read through it."""
+    """A URL document whose address is not http(s), or reaches into the server's own
+    network: nothing local is read through it."""
 
     code = "knowledge.url_refused"
 
-    def __init__(self, url: str) -> None:
-        super().__init__(
-            f"only http:// and https:// addresses are fetched, not '{url}'", param="content"
+    def __init__(self, url: str, why: str | None = None) -> None:
+        message = (
+            f"'{url}' is not fetched: {why} (set allow_private_urls to allow it)"
+            if why
+            else f"only http:// and https:// addresses are fetched, not '{url}'"
         )
+        super().__init__(message, param="content")
         self.url = url
 
 

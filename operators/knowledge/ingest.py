@@ -55,7 +55,9 @@ PROGRESS_EVERY = 0.5
 Progress = Callable[[int, int], None]
 
 
-async def load_passages(document: KnowledgeDocument) -> list[Passage]:
+async def load_passages(
+    document: KnowledgeDocument, *, allow_private_urls: bool = False
+) -> list[Passage]:
     """The text of ``document``: its content (TEXT), its stored file (DOCUMENT), or what its
     address answers (URL, http(s) only)."""
     if document.doc_type == "TEXT":
@@ -71,7 +73,7 @@ async def load_passages(document: KnowledgeDocument) -> list[Passage]:
                 f"the stored file of '{document.doc_name}' cannot be read: {exc}"
             ) from exc
         return await to_thread.run_sync(lambda: read_document(document.doc_name or path.name, data))
-    fetched = await fetch(document.content)
+    fetched = await fetch(document.content, allow_private=allow_private_urls)
     return await to_thread.run_sync(
         lambda: read_document(fetched.url, fetched.data, media_type=fetched.media_type)
     )
@@ -85,13 +87,14 @@ async def sync_document(
     document: KnowledgeDocument,
     *,
     on_progress: Progress | None = None,
+    allow_private_urls: bool = False,
 ) -> KnowledgeDocument:
     """Sync ``document`` now and return it as it ended (FINISHED or FAILED: a failure is
     recorded, not raised). Cancelled, it is left FAILED ("interrupted") and the
     cancellation goes on."""
     await store.documents.set_status(document.id, RUNNING, result="reading", progress=0.0)
     try:
-        count = await _sync(store, index, model, space, document, on_progress)
+        count = await _sync(store, index, model, space, document, on_progress, allow_private_urls)
     except asyncio.CancelledError:
         await asyncio.shield(
             store.documents.set_status(document.id, FAILED, result="interrupted before it ended")
@@ -120,9 +123,10 @@ async def _sync(
     space: KnowledgeSpace,
     document: KnowledgeDocument,
     on_progress: Progress | None,
+    allow_private_urls: bool,
 ) -> int:
     settings = SpaceArguments.of(space.context).embedding
-    passages = await load_passages(document)
+    passages = await load_passages(document, allow_private_urls=allow_private_urls)
     splitter = Splitter.for_model(model, settings.chunk_size, settings.chunk_overlap)
     chunks: list[Chunk] = await to_thread.run_sync(splitter.split, passages)
     total = len(chunks)

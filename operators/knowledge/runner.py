@@ -70,7 +70,9 @@ class SyncRunner:
         wanted = self._tasks if document_ids is None else set(document_ids)
         tasks = [t for d, t in list(self._tasks.items()) if d in wanted]
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Shielded: a waiter that is cancelled (a client hanging up) stops waiting; the
+            # syncs it waited for go on (gather alone would cancel them with it).
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
 
     async def close(self) -> None:
         """Cancel the syncs still running and wait until they have stopped."""

@@ -193,6 +193,8 @@ async def test_url_documents_are_fetched_over_http_only(
             await kb.add_document("web", url, "URL", content=url)
         assert exc.value.code == "knowledge.url_refused"
 
+    # The test's site is on loopback, which a server refuses unless told otherwise.
+    kb.allow_private_urls = True
     page = await kb.add_document("web", "canteen", "URL", content=str(site.make_url("/canteen")))
     assert (await kb.sync(page.id)).status == FINISHED
     found = await kb.retrieve("web", "when is lunch?", top_k=1)
@@ -203,6 +205,30 @@ async def test_url_documents_are_fetched_over_http_only(
     assert failed.status == FAILED and "file:///etc/passwd" in failed.result
     gone = await kb.add_document("web", "gone", "URL", content=str(site.make_url("/gone")))
     assert "HTTP 404" in (await kb.sync(gone.id)).result
+
+
+async def test_url_documents_may_not_reach_the_servers_own_network(
+    kb: KnowledgeBase, site: TestServer
+) -> None:
+    await kb.create_space("web")
+    for url in [
+        str(site.make_url("/canteen")),
+        "http://127.0.0.1:5670/api/v1/chat/db/list",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+    ]:
+        with pytest.raises(UrlRefused, match="server's own network"):
+            await kb.add_document("web", url, "URL", content=url)
+    # A name is checked when it resolves, so a DNS answer cannot change after the check.
+    named = await kb.add_document(
+        "web", "named", "URL", content=f"http://localhost:{site.port}/canteen"
+    )
+    failed = await kb.sync(named.id)
+    assert failed.status == FAILED and "resolves into the server's own network" in failed.result
+    assert await kb.store.chunks.count() == 0
 
 
 async def test_documents_and_spaces_are_deleted_with_their_chunks_and_files(

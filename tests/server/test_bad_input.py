@@ -76,6 +76,8 @@ async def _refuses_every_body(client: Client) -> list[str]:
             continue
         for method in sorted(route.methods - {"GET", "DELETE"}):
             for kind, (data, ctype, says) in BODIES.items():
+                if route.trigger.request_body is list and kind == "a JSON array":
+                    continue  # what the route takes (DB-GPT's sync_batch)
                 where = f"{method} {route.path} with {kind}"
                 resp = await client.request(
                     method, _filled(route.path), data=data, headers={"Content-Type": ctype}
