@@ -32,7 +32,7 @@ from operators.storage import MetadataStore, open_store
 from tests.storage.databases import PG_URL, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = Path(os.environ.get("AWEL_TEST_DATA_DIR", ROOT / "data"))
+DATA_DIR = Path(os.environ.get("AWEL_TEST_DATA_DIR", ROOT / "data")).resolve()
 EMBEDDER = "all-minilm-l6-v2"
 
 
