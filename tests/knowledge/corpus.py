@@ -17,6 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "knowledge"
 
 
+#: The corpus space's arguments: chunks of 64 tokens, so a document is three or four chunks
+#: and the question is which of them answers (at the default 200 a document is one chunk).
+SPLIT = {"embedding": {"chunk_size": 64, "chunk_overlap": 8}}
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     text: str
