@@ -11,20 +11,15 @@ midway, gives ``error_code`` 1 and the reason in ``text`` (HTTP 200), as DB-GPT'
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from awel import DAG, MapOperator, UnstreamifyAbsOperator
+from awel import DAG, MapOperator
 from awel.trigger import HttpTrigger
+from operators.llm.model_output import ToModelOutput
 from operators.llm.operators import LLMStream
-from operators.llm.timing import GenerationTimer
-from operators.llm.types import ChatMessage, Delta, GenerationRequest
+from operators.llm.types import ChatMessage, GenerationRequest
 from operators.models import NoModel, current_models
-
-log = logging.getLogger("awel.examples")
 
 
 class ChatInput(BaseModel):
@@ -43,48 +38,6 @@ class ToRequest(MapOperator[ChatInput, GenerationRequest]):
                 name = models.llm().name
         message = ChatMessage(role="user", content=input_value.user_input)
         return GenerationRequest(model=name, messages=[message])
-
-
-class ToModelOutput(UnstreamifyAbsOperator[Delta, dict[str, Any]]):
-    """Collects the answer, timing it as DB-GPT's ``metrics`` report."""
-
-    async def unstreamify(self, input_stream: AsyncIterator[Delta]) -> dict[str, Any]:
-        request: GenerationRequest = self.current_dag_context.get_task_output("request")
-        timer = GenerationTimer()
-        parts: list[str] = []
-        last = Delta()
-        try:
-            async for delta in input_stream:
-                timer.saw(delta)
-                if delta.text:
-                    parts.append(delta.text)
-                last = delta
-        except Exception as exc:
-            log.exception("simple_chat: the model failed")
-            text = f"**LLMServer Generate Error, Please CheckErrorInfo.**: {exc}"
-            return _output(1, text, request.model, None, None, None)
-        usage = last.usage.model_dump() if last.usage is not None else None
-        metrics = timer.report(last.usage)
-        return _output(0, "".join(parts), request.model, last.finish_reason, usage, metrics)
-
-
-def _output(
-    error_code: int,
-    text: str,
-    model: str,
-    finish_reason: str | None,
-    usage: dict[str, Any] | None,
-    metrics: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "error_code": error_code,
-        "text": text,
-        "incremental": False,
-        "model_context": {"model": model},
-        "finish_reason": finish_reason,
-        "usage": usage,
-        "metrics": metrics,
-    }
 
 
 with DAG(

@@ -60,6 +60,7 @@ __all__ = [
     "SchemaOf",
     "SqlRound",
     "TextRound",
+    "scene_request",
 ]
 
 log = logging.getLogger("awel.chat")
@@ -141,17 +142,29 @@ class Prompt(MapOperator[SceneCall, SceneCall]):
             top_k=MAX_CHART_ROWS,
             display_types=DISPLAY_TYPES,
         )
-        history = call.history if self.history else []
-        # A system prompt the client sent (v2's messages) replaces the scene's own.
-        own = system and not any(m.role == "system" for m in history)
-        messages = [ChatMessage(role="system", content=system)] if own else []
-        messages += history
-        messages.append(ChatMessage(role="user", content=call.user_input))
-        params = GenerationParams(max_new_tokens=call.max_new_tokens, temperature=call.temperature)
-        if self.json_schema is not None:
-            params = guided_params(params, self.json_schema)
-        request = GenerationRequest(model=call.model_name, messages=messages, params=params)
+        request = scene_request(call, system, history=self.history, json_schema=self.json_schema)
         return dataclasses.replace(call, request=request)
+
+
+def scene_request(
+    call: SceneCall,
+    system: str,
+    *,
+    history: bool = False,
+    json_schema: dict[str, Any] | None = None,
+) -> GenerationRequest:
+    """The model's request for a round: ``system`` (unless the client sent its own), the
+    history if ``history``, then the question; the round's sampling settings."""
+    earlier = call.history if history else []
+    # A system prompt the client sent (v2's messages) replaces the scene's own.
+    own = system and not any(m.role == "system" for m in earlier)
+    messages = [ChatMessage(role="system", content=system)] if own else []
+    messages += earlier
+    messages.append(ChatMessage(role="user", content=call.user_input))
+    params = GenerationParams(max_new_tokens=call.max_new_tokens, temperature=call.temperature)
+    if json_schema is not None:
+        params = guided_params(params, json_schema)
+    return GenerationRequest(model=call.model_name, messages=messages, params=params)
 
 
 class AskModel(StreamifyAbsOperator[SceneCall, SceneEvent]):

@@ -126,7 +126,7 @@ def scene_list() -> list[dict[str, Any]]:
 
 async def mode_params(query: ModeQuery) -> Any:
     """The choices for ``select_param``: datasources for the scenes that need one, knowledge
-    spaces (none yet) for chat_knowledge, null for the others (and for unknown modes)."""
+    spaces for chat_knowledge, null for the others (and for unknown modes)."""
     mode = query.chat_mode or "chat_normal"
     found = SCENES.get(mode)
     needs = found.needs if found is not None else ""
@@ -135,5 +135,6 @@ async def mode_params(query: ModeQuery) -> Any:
         return [{"param": ds.db_name, "type": ds.db_type} for ds in datasources]
     # extract_refine_summary is no scene, but DB-GPT's UI asks for its spaces too.
     if needs == "space" or mode == "extract_refine_summary":
-        return []
+        spaces, _ = await current_store().spaces.list()
+        return [{"param": s.name, "type": "space", "space_id": s.id} for s in spaces]
     return None

@@ -67,13 +67,14 @@ def model_for(name: str | None) -> str:
 
 async def check_param(found: Scene, select_param: str, field: str = "select_param") -> None:
     """Refuse a scene argument that names nothing, before any answer starts."""
-    if not found.available or not found.needs or found.needs == "space":
+    if not found.available or not found.needs:
         return
     if not select_param:
         what = {
             "db": "a datasource name",
             "file": "an uploaded file",
             "flow": "a flow name",
+            "space": "a knowledge space name",
             "app": "an app",
         }
         raise BadSceneParam(f"{found.code} needs {what[found.needs]}", field)
@@ -86,6 +87,12 @@ async def check_param(found: Scene, select_param: str, field: str = "select_para
         await resolve_file(current_store(), select_param)
     elif found.needs == "flow" and find_flow(select_param) is None:
         raise BadSceneParam(f"no flow named '{select_param}' is loaded", field)
+    elif found.needs == "space" and await current_store().spaces.get(select_param) is None:
+        raise BadSceneParam(
+            f"no knowledge space named '{select_param}'; list them with POST"
+            " /api/v1/knowledge/space/list",
+            field,
+        )
 
 
 async def history_of(conv_uid: str, rounds: int = HISTORY_ROUNDS) -> list[ChatMessage]:
@@ -111,16 +118,20 @@ async def scene_call(body: ConversationVo) -> SceneCall:
     """The round ``body`` asks for; an :class:`~awel.errors.AwelError` naming the field
     that is wrong."""
     found = scene(body.chat_mode)
+    select_param = body.select_param
     if found.code == "chat_normal" and body.ext_info.get("knowledge_space"):
+        # DB-GPT's UI chats with a space from the normal chat this way: the space is the
+        # knowledge scene's argument.
         found = scene("chat_knowledge")
-    await check_param(found, body.select_param)
+        select_param = str(body.ext_info["knowledge_space"])
+    await check_param(found, select_param)
     conv_uid = body.conv_uid.strip() or str(uuid.uuid1())
     history = await history_of(conv_uid)
     return SceneCall(
         conv_uid=conv_uid,
         chat_mode=found.code,
         user_input=body.user_input,
-        select_param=body.select_param,
+        select_param=select_param,
         model_name=model_for(body.model_name),
         temperature=body.temperature,
         max_new_tokens=body.max_new_tokens,

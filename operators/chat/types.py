@@ -9,10 +9,13 @@ every stream has the same shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from operators.llm.types import ChatMessage, GenerationRequest
 from operators.storage import Datasource
+
+if TYPE_CHECKING:
+    from operators.knowledge.rag import Recalled
 
 __all__ = ["ModelDone", "Progress", "RoundDone", "SceneCall", "SceneEvent"]
 
@@ -40,6 +43,8 @@ class SceneCall:
     #: Filled by the scene's own operators as it runs.
     datasource: Datasource | None = None
     schema: str = ""
+    #: What the knowledge space ``select_param`` names gave the question (chat_knowledge).
+    recalled: Recalled | None = None
     request: GenerationRequest | None = None
 
 

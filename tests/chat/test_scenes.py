@@ -217,12 +217,11 @@ async def test_stream_forms(tmp_path: Path, llm: ScriptedLLM, shop: Datasource) 
 
 async def test_scenes_not_served_yet_say_so(tmp_path: Path, llm: ScriptedLLM) -> None:
     async with serving(tmp_path) as client:
-        for mode in ("chat_knowledge", "chat_agent"):
-            status, _, raw = await chat(
-                client, chat_mode=mode, select_param="space", user_input="q"
-            )
-            assert status == 200
-            assert "not available yet" in plain_texts(raw)[-1]
+        status, _, raw = await chat(
+            client, chat_mode="chat_agent", select_param="app", user_input="q"
+        )
+        assert status == 200
+        assert "not available yet" in plain_texts(raw)[-1]
 
 
 async def test_mode_params_list(tmp_path: Path, shop: Datasource) -> None:

@@ -4,15 +4,18 @@ builder (``flow=asks_model(...)``), which builds the flow from the record.
 
 A scene that asks the model is ``input >> [its context] >> prompt >> model >> answer``; what
 differs is the prompt, how the answer is read, whether the history goes in, and the context
-the scene needs (:attr:`Scene.needs`): a datasource's schema, an uploaded file's table, or
-nothing. So a scene module names only those.
+the scene needs (:attr:`Scene.needs`): a datasource's schema, an uploaded file's table, a
+knowledge space's chunks (whose prompt is the space's own template), or nothing. So a scene
+module names only those.
 """
 
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from awel import DAG, BaseOperator, InputOperator, MapOperator
+from operators.chat.knowledge import SpaceChunks, SpacePrompt
 from operators.chat.scene_ops import (
     AskModel,
     ExcelTable,
@@ -33,7 +36,18 @@ def _context(needs: str) -> MapOperator[SceneCall, SceneCall] | None:
         return SchemaOf(task_name="schema")
     if needs == "file":
         return ExcelTable(task_name="table")
+    if needs == "space":
+        return SpaceChunks(task_name="recall")
     return None
+
+
+def _prompt(
+    prompt: Path | None, *, history: bool, json_schema: dict[str, Any] | None
+) -> MapOperator[SceneCall, SceneCall]:
+    """The scene's template, or (none: a knowledge scene) the space's own."""
+    if prompt is None:
+        return SpacePrompt(history=history, task_name="prompt")
+    return Prompt(prompt, history=history, json_schema=json_schema, task_name="prompt")
 
 
 def model_chain(
@@ -41,7 +55,7 @@ def model_chain(
     description: str,
     *,
     needs: str,
-    prompt: Path,
+    prompt: Path | None,
     answer: type[RoundEnd],
     history: bool = False,
 ) -> DAG:
@@ -53,7 +67,7 @@ def model_chain(
         steps: list[BaseOperator] = [InputOperator.from_callable(task_name="input")]
         if (context := _context(needs)) is not None:
             steps.append(context)
-        steps.append(Prompt(prompt, history=history, json_schema=schema, task_name="prompt"))
+        steps.append(_prompt(prompt, history=history, json_schema=schema))
         steps.append(AskModel(draft=schema is not None, task_name="model"))
         steps.append(answer(task_name="answer"))
         for before, after in pairwise(steps):
@@ -68,7 +82,9 @@ def asks_model(
     :func:`model_chain` with the scene's prompt and the context its ``needs`` names."""
 
     def build(scene: Scene) -> DAG:
-        assert scene.prompt is not None, f"{scene.code} asks the model, so it has a prompt"
+        assert scene.prompt is not None or scene.needs == "space", (
+            f"{scene.code} asks the model, so it has a prompt (a space brings its own)"
+        )
         return model_chain(
             f"scene_{scene.code}",
             description,

@@ -1,6 +1,8 @@
-"""chat_knowledge: not served yet; says so in the stream."""
+"""chat_knowledge: questions answered from the documents of the knowledge space
+``select_param`` names, with the space's own prompt, and the sources cited at the end."""
 
-from flows.chat.scenes._build import not_available
+from flows.chat.scenes._build import asks_model
+from operators.chat.knowledge import KnowledgeRound
 from operators.chat.scenes import Scene
 
 scene = Scene(
@@ -8,7 +10,6 @@ scene = Scene(
     "Chat Knowledge",
     "Ask questions answered from the documents of a knowledge space.",
     needs="space",
-    available=False,
     v2_modes=("chat_knowledge",),
-    flow=not_available("knowledge spaces come with their own issue"),
+    flow=asks_model("Answer from a knowledge space, citing it.", KnowledgeRound, history=True),
 )
