@@ -137,8 +137,8 @@ class AddUrl(MapOperator[UrlBody, int]):
     its id. A non-http(s) address is refused before anything is stored."""
 
     async def map(self, input_value: UrlBody) -> int:
-        url = check_url(input_value.url)
         kb = current_knowledge()
+        url = check_url(input_value.url, allow_private=kb.allow_private_urls)
         space = await _examples_space(kb)
         known, _ = await kb.store.documents.list(space.id, doc_name=url, page_size=1)
         if known:

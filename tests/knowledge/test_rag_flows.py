@@ -189,6 +189,11 @@ async def test_rag_embedding_and_retrieve(
     tmp_path: Path, llm: ScriptedLLM, page_server: str
 ) -> None:
     async with running(tmp_path) as client:
+        # The page is on loopback, which a server refuses to fetch unless told otherwise.
+        refused = await client.post(f"{EXAMPLES}/rag/embedding", json={"url": page_server})
+        assert refused.status == 400, await refused.text()
+        assert "server's own network" in (await refused.json())["err_msg"]
+    async with running(tmp_path, allow_private_urls=True) as client:
         resp = await client.post(f"{EXAMPLES}/rag/retrieve", json={"query": "wick"})
         assert resp.status == 200 and await resp.json() == []
         for bad in ("file:///etc/passwd", "ftp://example.com/a.txt", "keepers.html"):
