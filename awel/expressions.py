@@ -50,12 +50,34 @@ def compile_expression(source: str) -> Callable[..., Any]:
     raises :class:`jinja2.UndefinedError` when the expression uses an unknown name.
     """
     fast = closure(parse(source), keyword_reader)
-    if fast is not None:
+    if fast is None:
+        return _by_jinja(source)
+    reference = _reference(source)
 
-        def evaluate_fast(**names: Any) -> Any:
+    def evaluate_fast(**names: Any) -> Any:
+        try:
             return fast(names)
+        except Exception:
+            if reference is None:
+                raise
+            # A failure is jinja2's to describe: its error, raised in its order (the fast
+            # path may meet another of an expression's faults first).
+            return reference(**names)
 
-        return evaluate_fast
+    return evaluate_fast
+
+
+def _reference(source: str) -> Callable[..., Any] | None:
+    """jinja2's own run of ``source``, or None where jinja2 cannot compile it (nesting
+    too deep for its compiler: the closures alone run it)."""
+    try:
+        return _by_jinja(source)
+    except (RecursionError, MemoryError, SyntaxError):
+        return None
+
+
+def _by_jinja(source: str) -> Callable[..., Any]:
+    """``source`` run by jinja2's own sandbox: the reference every fast path agrees with."""
     compiled = SANDBOX.compile_expression(source, undefined_to_none=False)
 
     def evaluate(**names: Any) -> Any:
@@ -86,7 +108,20 @@ def compile_value_expression(source: str) -> Callable[[Any], Any]:
         return over
     consts: list[Any] = []
     text = expression_source(tree, consts, global_names=SANDBOX.globals, intercepted=INTERCEPTED)
-    return fast if text is None else over_dicts(text, consts, fast, source)
+    quick = fast if text is None else over_dicts(text, consts, fast, source)
+    reference = _reference(source)
+    if reference is None:
+        return quick
+
+    def over_value(value: Any) -> Any:
+        try:
+            return quick(value)
+        except Exception:
+            # jinja2 describes the failure (see compile_expression).
+            return reference(**value_bindings(value))
+
+    over_value.__wrapped__ = quick  # type: ignore[attr-defined]
+    return over_value
 
 
 def compile_value_fields(fields: Mapping[str, str]) -> Callable[[Any], dict[str, Any]]:
@@ -109,7 +144,17 @@ def compile_value_fields(fields: Mapping[str, str]) -> Callable[[Any], dict[str,
         if text is None:
             return each
         texts.append(f"{key!r}: {text}")
-    return over_dicts("{" + ", ".join(texts) + "}", consts, each, repr(dict(fields)))
+    quick = over_dicts("{" + ", ".join(texts) + "}", consts, each, repr(dict(fields)))
+
+    def fields_of_value(value: Any) -> dict[str, Any]:
+        try:
+            made: dict[str, Any] = quick(value)
+        except Exception:
+            return each(value)  # field by field, each failure described by jinja2
+        return made
+
+    fields_of_value.__wrapped__ = quick  # type: ignore[attr-defined]
+    return fields_of_value
 
 
 @functools.lru_cache(maxsize=256)

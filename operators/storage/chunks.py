@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import delete, func, select
 
+from .paging import page_limit, page_offset
 from .records import KnowledgeChunk, NewChunk
 from .tables import KnowledgeChunkRow, KnowledgeDocumentRow, now
 from .tx import Transaction
@@ -76,8 +77,8 @@ class ChunkRepository:
             .join(KnowledgeDocumentRow, KnowledgeDocumentRow.id == KnowledgeChunkRow.document_id)
             .where(where)
             .order_by(KnowledgeChunkRow.position, KnowledgeChunkRow.id)
-            .offset((max(page, 1) - 1) * page_size)
-            .limit(page_size)
+            .offset(page_offset(page, page_size))
+            .limit(page_limit(page_size))
         )
         async with self._tx() as s:
             total = await s.scalar(select(func.count(KnowledgeChunkRow.id)).where(where)) or 0

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .paging import page_limit, page_offset
 from .records import AI, HUMAN, VIEW, Conversation, NewMessage
 from .tables import ConversationRow, MessageRow, now
 from .tx import ATTEMPTS, Transaction, backoff, lost_race
@@ -251,8 +252,8 @@ class ConversationRepository:
                     select(ConversationRow)
                     .where(*where)
                     .order_by(ConversationRow.gmt_modified.desc(), ConversationRow.id.desc())
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
+                    .offset(page_offset(page, page_size))
+                    .limit(page_limit(page_size))
                 )
             ).all()
             return [_conversation(r, 0) for r in rows], total or 0

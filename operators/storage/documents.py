@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .errors import DocumentExists, UnknownDocument, UnknownSpaceId
+from .paging import page_limit, page_offset
 from .records import DOC_TYPES, FINISHED, RUNNING, TODO, KnowledgeDocument
 from .tables import KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeSpaceRow, now
 from .tx import Transaction
@@ -121,8 +122,8 @@ class DocumentRepository:
             .join(KnowledgeSpaceRow, KnowledgeSpaceRow.id == KnowledgeDocumentRow.space_id)
             .where(*where)
             .order_by(KnowledgeDocumentRow.id.desc())
-            .offset((max(page, 1) - 1) * page_size)
-            .limit(page_size)
+            .offset(page_offset(page, page_size))
+            .limit(page_limit(page_size))
         )
         async with self._tx() as s:
             total = await s.scalar(select(func.count(KnowledgeDocumentRow.id)).where(*where)) or 0

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .errors import SpaceExists, UnknownSpace, UnknownSpaceId
+from .paging import page_limit, page_offset
 from .records import KnowledgeSpace
 from .tables import KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeSpaceRow, now
 from .tx import Transaction
@@ -111,7 +112,7 @@ class SpaceRepository:
         )
         query = select(KnowledgeSpaceRow, docs).where(*where).order_by(KnowledgeSpaceRow.id.desc())
         if page is not None:
-            query = query.offset((max(page, 1) - 1) * page_size).limit(page_size)
+            query = query.offset(page_offset(page, page_size)).limit(page_limit(page_size))
         async with self._tx() as s:
             total = await s.scalar(select(func.count(KnowledgeSpaceRow.id)).where(*where)) or 0
             rows = (await s.execute(query)).all()

@@ -207,3 +207,14 @@ async def test_a_multipart_part_the_route_does_not_take_is_a_400_naming_it(
         body = await resp.json()
         assert "unknown multipart part 'doc_filez'" in body["err_msg"]
         assert "doc_files" in body["err_msg"]  # and which parts it does take
+
+
+async def test_a_page_past_every_row_is_empty_not_an_overflow(tmp_path: Path) -> None:
+    # Found by the fuzzer: (page - 1) * page_size beyond SQLite's 64-bit integers.
+    async with running(tmp_path) as client:
+        huge = str(2**60)
+        resp = await client.get(
+            "/api/v1/chat/dialogue/list", params={"page": huge, "page_size": "76"}
+        )
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["data"] == []
