@@ -132,6 +132,10 @@ ANSWERS: dict[str, Answer] = {
     "knowledge.unreadable": Answer(400, "unreadable_document", "E0003"),
     "knowledge.url_refused": Answer(400, "url_refused", "E0003"),
     "knowledge.fetch_failed": Answer(502, "fetch_failed", "E0003"),
+    # The agent hub (operators/agents): DB-GPT answers a failed hub update E0020.
+    "agent.not_found": Answer(404, "agent_not_found", "E0021"),
+    "agent.hub_source": Answer(400, "hub_source_refused", "E0020"),
+    "agent.hub_sync_failed": Answer(502, "hub_sync_failed", "E0020"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),

@@ -57,6 +57,10 @@ module, all on the store's engine:
   before_commit=)`` (atomic), ``list(document_id, page=, page_size=)``, ``get_many(ids)``,
   ``vectors(space_id)``, ``count(space_id=, document_id=)``. The knowledge base on top
   (indexes, ingestion, retrieval) is :mod:`operators.knowledge`.
+- ``store.agent_hub`` (:mod:`.agent_hub`): the agent hub's index. ``replace_source(channel,
+  url, download_param, [NewHubEntry])`` (a sync: the source's entries exactly),
+  ``get(name)``, ``list(filters=, page=, page_size=) -> (items, total)``,
+  ``count_install(name, delta)``. Syncing and the packages' folders: :mod:`operators.agents`.
 
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.
@@ -68,6 +72,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from .agent_hub import HubEntry, NewHubEntry
 from .errors import (
     DatasourceExists,
     DocumentExists,
@@ -118,12 +123,14 @@ __all__ = [
     "Datasource",
     "DatasourceExists",
     "DocumentExists",
+    "HubEntry",
     "KnowledgeChunk",
     "KnowledgeDocument",
     "KnowledgeSpace",
     "Message",
     "MetadataStore",
     "NewChunk",
+    "NewHubEntry",
     "NewMessage",
     "SecretError",
     "SpaceExists",

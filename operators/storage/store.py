@@ -4,9 +4,9 @@ kind of record, over SQLAlchemy's async engine.
 The repositories (each in its own module) hold the queries: ``store.conversations``
 (a chat round written whole, the listing), ``store.messages``, ``store.datasources``
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
-records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge). Every
-public method is one transaction. SQLite runs in WAL mode with
-``synchronous=FULL``: a round acknowledged is on disk.
+records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
+``store.agent_hub`` (the agent hub's index). Every public method is one transaction.
+SQLite runs in WAL mode with ``synchronous=FULL``: a round acknowledged is on disk.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .agent_hub import AgentHubRepository
 from .chunks import ChunkRepository
 from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
@@ -101,6 +102,7 @@ class MetadataStore:
         self.spaces = SpaceRepository(self._tx)
         self.documents = DocumentRepository(self._tx)
         self.chunks = ChunkRepository(self._tx)
+        self.agent_hub = AgentHubRepository(self._tx)
 
     @classmethod
     async def open(

@@ -274,3 +274,29 @@ class KnowledgeChunkRow(Base):
     meta_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     vector: Mapped[bytes | None] = mapped_column(_Blob, nullable=True)
     gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+
+
+class AgentHubRow(Base):
+    """One agent package a hub offers (DB-GPT's ``plugin_hub``): what its manifest says,
+    where it came from (``storage_channel``: git or local, ``storage_url``, the branch in
+    ``download_param``), and ``package_dir``, its synced folder relative to the data folder.
+    ``installed`` counts the users who installed it. A new table (made by ``create_all`` on
+    older databases too), so it needs no schema version of its own."""
+
+    __tablename__ = "agent_hub"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    type: Mapped[str] = mapped_column(String(64), default="flow")
+    version: Mapped[str] = mapped_column(String(64), default="")
+    storage_channel: Mapped[str] = mapped_column(String(32))
+    storage_url: Mapped[str] = mapped_column(Text)
+    download_param: Mapped[str] = mapped_column(Text, default="")
+    package_dir: Mapped[str] = mapped_column(Text)
+    installed: Mapped[int] = mapped_column(Integer, default=0)
+    gmt_created: Mapped[datetime] = mapped_column(_Time, default=now)
+    gmt_modified: Mapped[datetime] = mapped_column(_Time, default=now)

@@ -1,0 +1,93 @@
+"""The shipped hub's agents (examples/agent_hub/) served by the live server with the real
+default model (smollm2, short answers): each flow validates and answers in its shape."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from awel.loader import load_paths
+from operators.agents.hub import DEFAULT_HUB
+from operators.export.cache import find_model
+from operators.models import ModelSet, install_models
+from operators.storage import Datasource, current_store
+from server import app as server_app
+from server.settings import Settings
+from tests.datasource.conftest import make_sqlite
+from tests.server.model_api_live import DATA_DIR, LiveServer
+
+TRIGGER = "/api/v1/awel/trigger/agents"
+FLOWS = sorted(DEFAULT_HUB.glob("*/flows/*.yaml"))
+
+
+def test_every_shipped_flow_validates() -> None:
+    dags, problems = load_paths(FLOWS)
+    assert problems == [] and len(dags) == 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if find_model(DATA_DIR, "smollm2") is None:
+        pytest.skip(f"smollm2 is not built in {DATA_DIR}; run `make models`")
+    try:
+        importlib.import_module("operators.llm.engine")
+    except ImportError as exc:
+        pytest.skip(f"the LLM engine is missing: {exc}")
+    tmp = tmp_path_factory.mktemp("agents")
+    shop = make_sqlite(tmp / "shop.sqlite")
+    models = ModelSet.load(DATA_DIR, names=["smollm2"])
+    previous = install_models(models)
+    try:
+        app = server_app.make_app(Settings(data_dir=tmp / "data", reload=False), shipped=FLOWS)
+        with LiveServer(app) as live:
+            ds = Datasource(db_type="sqlite", db_name="shop", db_path=str(shop))
+            asyncio.run_coroutine_threadsafe(
+                current_store().datasources.add(ds), live._loop
+            ).result(60)
+            yield live
+            asyncio.run_coroutine_threadsafe(models.aclose(), live._loop).result(60)
+    finally:
+        install_models(previous)
+
+
+def _post(live: LiveServer, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    async def go() -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(live.url + TRIGGER + path, json=body) as r,
+        ):
+            return r.status, await r.json()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sql_explainer(server: LiveServer) -> None:
+    sql = "SELECT name, count(*) FROM users JOIN orders ON orders.user_id = users.id GROUP BY name"
+    status, out = _post(server, "/sql_explainer/explain", {"sql": sql})
+    assert status == 200 and isinstance(out, str) and out.strip(), out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_csv_profiler(server: LiveServer) -> None:
+    csv = "city,population\nParis,2100000\nLyon,520000\nNice,340000\n"
+    status, out = _post(server, "/csv_profiler/profile", {"csv": csv})
+    assert status == 200, out
+    assert out["columns"] == ["city", "population"] and out["row_count"] == 3, out
+    assert out["sample"][0] == "Paris,2100000" and out["summary"].strip(), out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_chart_answer(server: LiveServer) -> None:
+    status, out = _post(
+        server, "/chart_answer/ask", {"question": "What are the names of the users?"}
+    )
+    assert status == 200 and "```vis-chart" in out, out
