@@ -4,7 +4,8 @@ kind of record, over SQLAlchemy's async engine.
 The repositories (each in its own module) hold the queries: ``store.conversations``
 (a chat round written whole, the listing), ``store.messages``, ``store.datasources``
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
-records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge). Every
+records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
+``store.agent_installs`` (who installed which agent). Every
 public method is one transaction. SQLite runs in WAL mode with
 ``synchronous=FULL``: a round acknowledged is on disk.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .agent_installs import AgentInstallRepository
 from .chunks import ChunkRepository
 from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
@@ -101,6 +103,7 @@ class MetadataStore:
         self.spaces = SpaceRepository(self._tx)
         self.documents = DocumentRepository(self._tx)
         self.chunks = ChunkRepository(self._tx)
+        self.agent_installs = AgentInstallRepository(self._tx)
 
     @classmethod
     async def open(
