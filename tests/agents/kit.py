@@ -23,14 +23,14 @@ default = "!"
 """
 
 ECHO_FLOW = """\
-id: {name}_echo
+name: {name}_echo
 trigger:
-  kind: http
-  endpoint: /agents/{name}/echo
-  methods: POST
-  request_body: str
+  http:
+    endpoint: /agents/{name}/echo
+    methods: POST
+    request_body: dict
 nodes:
-  shout: {{op: awel.format, params: {{template: "{{{{ input | upper }}}}!"}}}}
+  shout: {{op: awel.format, params: {{template: "{{{{ user_input | upper }}}}!"}}}}
 edges:
   - trigger >> shout
 """
