@@ -10,12 +10,21 @@ and a reload of the user's flows is seen at once because the set itself answers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .dag import DAG
 
-__all__ = ["FlowsById", "find_flow", "install_flows", "installed_flows"]
+__all__ = [
+    "FlowMounts",
+    "FlowsById",
+    "find_flow",
+    "install_flows",
+    "install_mounts",
+    "installed_flows",
+    "installed_mounts",
+]
 
 
 class FlowsById(Protocol):
@@ -44,3 +53,31 @@ def find_flow(flow_id: str) -> DAG | None:
     """The callable flow whose id is ``flow_id``; None when none is, or nothing is installed."""
     flows = _installed
     return flows.flow(flow_id) if flows is not None else None
+
+
+class FlowMounts(Protocol):
+    """Whatever serves flows at their triggers' routes and lets the domain add some while
+    it runs (installed agents): the server installs one (:func:`install_mounts`)."""
+
+    async def mount(self, group: str, dags: Sequence[DAG]) -> None:
+        """Serve ``dags`` (replacing the group's earlier ones); refuses a route taken."""
+        ...
+
+    async def unmount(self, group: str) -> None:
+        """Stop serving the group's flows; requests already answering finish."""
+        ...
+
+
+_mounts: FlowMounts | None = None
+
+
+def install_mounts(mounts: FlowMounts | None) -> FlowMounts | None:
+    """Make ``mounts`` where flows are mounted (None: nowhere); returns the one it replaces."""
+    global _mounts
+    previous, _mounts = _mounts, mounts
+    return previous
+
+
+def installed_mounts() -> FlowMounts | None:
+    """Where flows are mounted; None outside a server (flows then load but are not served)."""
+    return _mounts

@@ -12,17 +12,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
 import anyio.to_thread
 from aiohttp import web
 
-from awel.catalog import install_flows, installed_flows
+from awel.catalog import install_flows, install_mounts, installed_flows, installed_mounts
+from awel.dag import DAG
+from operators.agents.installs import agents_running
 from operators.datasource.sandbox import allow_privileged_logins
 from operators.datasource.summaries import summaries_running
 from operators.knowledge.current import knowledge_running
-from operators.storage import open_store
+from operators.storage import current_store, open_store
 
 from . import heap
 from .auth import configured_keys, key_checker
@@ -33,7 +35,7 @@ from .flows import FLOW_ERRORS_PATH, FlowSet, webserver_flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
 from .origins import OriginGuard
-from .routes import RouteTable
+from .routes import RouteConflict, RouteTable
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -56,6 +58,8 @@ ROUTES = web.AppKey("routes", Routes)
 ERROR_STYLE: web.AppKey[ErrorStyle | None] = web.AppKey("error_style")
 #: The app's metrics; None when ``settings.metrics`` is off.
 METRICS: web.AppKey[Metrics | None] = web.AppKey("metrics")
+#: Held while the route table is rebuilt (a reload, a mount), so no rebuild misses another's.
+TABLE_LOCK = web.AppKey("table_lock", asyncio.Lock)
 
 
 def make_app(
@@ -93,6 +97,7 @@ def make_app(
     app[METRICS] = Metrics() if settings.metrics else None
     app[ERROR_STYLE] = error_style
     app[ROUTES] = Routes(flows.load_user())
+    app[TABLE_LOCK] = asyncio.Lock()
     _observe_flows(app)
     _bind(app, app[ROUTES].table)
 
@@ -109,6 +114,8 @@ def make_app(
         enable_cors(app, settings.cors_origins)
     app.cleanup_ctx.append(_metadata_store)
     app.cleanup_ctx.append(_callable_flows)
+    if user_flows:
+        app.cleanup_ctx.append(_agents)
     if (metrics := app[METRICS]) is not None:
         app.cleanup_ctx.append(metrics.folding)
     if settings.reload and user_flows:
@@ -205,13 +212,48 @@ async def flow_errors(request: web.Request) -> web.Response:
 
 async def reload_user_flows(app: web.Application) -> None:
     """Reload the user's flows (off the event loop) and swap the route table in."""
-    table = await anyio.to_thread.run_sync(app[FLOWS].load_user)
-    _observe_flows(app)
-    _bind(app, table)
-    app[ROUTES].table = table
+    async with app[TABLE_LOCK]:
+        table = await anyio.to_thread.run_sync(app[FLOWS].load_user)
+        _swap(app, table)
     # The flows just replaced may be frozen, and flows are full of reference cycles.
     heap.refreeze()
     log.info("user flows reloaded: %d routes", len(table.routes))
+
+
+def _swap(app: web.Application, table: RouteTable) -> None:
+    """Serve ``table`` from the next request on; requests already answering keep theirs."""
+    _observe_flows(app)
+    _bind(app, table)
+    app[ROUTES].table = table
+
+
+class AppMounts:
+    """Flows the domain mounts while the app runs (:class:`awel.catalog.FlowMounts`): each
+    change rebuilds the route table and swaps it in, as a reload of the user's flows does."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    async def mount(self, group: str, dags: Sequence[DAG]) -> None:
+        flows = self.app[FLOWS]
+        async with self.app[TABLE_LOCK]:
+            previous = flows.mounted.get(group)
+            flows.mounted[group] = list(dags)
+            try:
+                table = flows.table()
+            except RouteConflict:
+                if previous is None:
+                    del flows.mounted[group]
+                else:
+                    flows.mounted[group] = previous
+                raise
+            _swap(self.app, table)
+
+    async def unmount(self, group: str) -> None:
+        flows = self.app[FLOWS]
+        async with self.app[TABLE_LOCK]:
+            if flows.mounted.pop(group, None) is not None:
+                _swap(self.app, flows.table())
 
 
 def _bind(app: web.Application, table: RouteTable) -> None:
@@ -260,6 +302,21 @@ async def _callable_flows(app: web.Application) -> AsyncIterator[None]:
     # Another app of the process may have installed its own since: leave that one.
     if installed_flows() is flows:
         install_flows(previous)
+
+
+async def _agents(app: web.Application) -> AsyncIterator[None]:
+    """Installed agents, their flows mounted into this app while it runs."""
+    s = app[SETTINGS]
+    mounts = AppMounts(app)
+    previous = install_mounts(mounts)
+    try:
+        async with agents_running(
+            current_store(), s.data_dir / "agents", trusted=s.agent_trusted_sources
+        ):
+            yield
+    finally:
+        if installed_mounts() is mounts:
+            install_mounts(previous)
 
 
 async def _watch_user_flows(app: web.Application) -> AsyncIterator[None]:

@@ -122,6 +122,13 @@ ANSWERS: dict[str, Answer] = {
     "store.not_open": Answer(503, "store_not_open", "E0003"),
     # Knowledge spaces, their documents and indexes (a space named in the body is a bad
     # request; one named by id in the path is a missing resource, as datasources are).
+    # The agent hub: DB-GPT answers its install failures E0021, uninstall E0022, upload E0023.
+    "agent.not_found": Answer(404, "agent_not_found", "E0021"),
+    "agent.invalid": Answer(400, "agent_invalid", "E0021"),
+    "agent.untrusted": Answer(403, "agent_untrusted", "E0021"),
+    "agent.not_installed": Answer(404, "agent_not_installed", "E0022"),
+    "agent.package_refused": Answer(400, "agent_package_refused", "E0023"),
+    "agent.off": Answer(503, "agents_unavailable", "E0003"),
     "knowledge.space_exists": Answer(400, "space_exists", "E0003"),
     "knowledge.space_not_found": Answer(400, "space_not_found", "E0003"),
     "knowledge.space_id_not_found": Answer(404, "space_not_found", "E0003"),
@@ -133,7 +140,6 @@ ANSWERS: dict[str, Answer] = {
     "knowledge.url_refused": Answer(400, "url_refused", "E0003"),
     "knowledge.fetch_failed": Answer(502, "fetch_failed", "E0003"),
     # The agent hub (operators/agents): DB-GPT answers a failed hub update E0020.
-    "agent.not_found": Answer(404, "agent_not_found", "E0021"),
     "agent.hub_source": Answer(400, "hub_source_refused", "E0020"),
     "agent.hub_sync_failed": Answer(502, "hub_sync_failed", "E0020"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the

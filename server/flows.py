@@ -100,6 +100,8 @@ class FlowSet:
         self.keepalive = keepalive
         self.shipped: list[LoadedFile] = []
         self.user: list[LoadedFile] = []
+        #: Flows the domain mounted while the server runs (installed agents), by group.
+        self.mounted: dict[str, list[DAG]] = {}
 
     def load_shipped(self) -> RouteTable:
         """Load the shipped flows; any problem is fatal."""
@@ -123,6 +125,11 @@ class FlowSet:
         for f in self.shipped:
             for dag in f.dags:
                 table.add(self._route(dag))
+        # Before the user's: a group was refused at mount if its routes were taken, so
+        # these never conflict, and a user flow claiming one of them is reported.
+        for dags in self.mounted.values():
+            for dag in dags:
+                table.add(self._route(dag))
         for f in user:
             for dag in list(f.dags):
                 route = self._route(dag)
@@ -133,6 +140,10 @@ class FlowSet:
                     f.problems.append(Problem(exc.code, exc.message, SourceLocation(str(f.path))))
                     log.error("user flow not mounted: %s: %s", f.path, exc.message)
         return table
+
+    def table(self) -> RouteTable:
+        """The route table of the flows loaded now."""
+        return self._table(self.user)
 
     def _route(self, dag: DAG) -> Route:
         trigger = http_trigger(dag)
@@ -155,7 +166,8 @@ class FlowSet:
         return out
 
     def dags(self) -> list[DAG]:
-        return [d for f in (*self.shipped, *self.user) for d in f.dags]
+        mounted = [d for dags in self.mounted.values() for d in dags]
+        return [d for f in (*self.shipped, *self.user) for d in f.dags] + mounted
 
     def flow(self, flow_id: str) -> DAG | None:
         """The mounted user flow whose id is ``flow_id`` (:class:`awel.catalog.FlowsById`).

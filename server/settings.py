@@ -111,8 +111,16 @@ class Settings(BaseSettings):
         description="Folders that SQLite and DuckDB datasources registered through the API"
         " must lie in (none: anywhere but the data folder).",
     )
+    agent_trusted_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Where agents with Python code may be installed from: hub URLs or"
+        " folders (an entry ending in '/' covers what lies under it; 'upload' trusts"
+        " uploads; '*' trusts every source). YAML-only agents install from anywhere.",
+    )
 
-    @field_validator("api_keys", "models", "datasource_roots", mode="before")
+    @field_validator(
+        "api_keys", "models", "datasource_roots", "agent_trusted_sources", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

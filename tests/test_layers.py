@@ -30,10 +30,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 #: import for that. Anything else the server needs from the domain belongs in ``awel/`` or
 #: reaches it through a flow.
 SERVER_STARTS: dict[str, frozenset[str]] = {
-    # The app opens the metadata store, starts the schema summary builder beside it and
-    # applies the datasource sandbox policy at start-up.
+    # The app opens the metadata store, starts the schema summary builder beside it,
+    # applies the datasource sandbox policy and mounts the installed agents at start-up.
     "server/app.py": frozenset(
         {
+            "operators.agents.installs",
             "operators.storage",
             "operators.datasource.sandbox",
             "operators.datasource.summaries",

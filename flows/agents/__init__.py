@@ -1,1 +1,2 @@
-"""The agent routes: DB-GPT's ``/api/v1/agent/*`` and dbgpts' ``/api/v1/serve/dbgpts/*``."""
+"""The agent routes: DB-GPT's plugin hub (``/api/v1/agent/*``) and its dbgpts store
+(``/api/v1/serve/dbgpts/*``)."""

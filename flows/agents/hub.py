@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from awel.trigger import ResponseKind
 from flows._route import Api
-from operators.agents import routes
-from operators.agents.requests import AgentQuery, DbgptsHubQuery, HubUpdate
+from operators.agents import hub_routes as routes
+from operators.agents.hub_requests import AgentQuery, DbgptsHubQuery, HubUpdate
 
 # Failures of the hub (no such source, a clone that failed) answer HTTP 200, success false.
 api = Api(prefix="/api/v1/agent", tags=["Agent"], errors="result", ok_failures=("agent.",))

@@ -1,20 +1,78 @@
-"""The agent hub's errors a client can cause, each naming what was wrong and the field."""
+"""The agent packages' errors a client can cause; each code has a row in server/errors.py."""
 
 from __future__ import annotations
 
-from awel.errors import AwelError
+from collections.abc import Iterable
+
+from awel.errors import AwelError, Problem
+
+__all__ = [
+    "AgentInvalid",
+    "AgentNotInstalled",
+    "BadHubSource",
+    "HubSyncFailed",
+    "PackageRefused",
+    "UnknownAgent",
+    "UntrustedAgent",
+]
 
 
 class UnknownAgent(AwelError):
-    """No hub entry goes by that name."""
+    """No agent of that name is in the hub (or installed, where installing needs one)."""
 
     code = "agent.not_found"
 
-    def __init__(self, name: str, *, field: str = "plugin_name") -> None:
+    def __init__(self, name: str, *, param: str = "plugin_name") -> None:
         super().__init__(
-            f"no agent named '{name}' in the hub ({field}); list them with"
+            f"no agent named '{name}' in the hub ({param}); list them with"
             " POST /api/v1/agent/query, or sync the hub with POST /api/v1/agent/hub/update",
-            param=field,
+            param=param,
+        )
+        self.name = name
+
+
+class AgentNotInstalled(AwelError):
+    """The user has not installed the agent a request names."""
+
+    code = "agent.not_installed"
+
+    def __init__(self, name: str, user: str, *, param: str = "plugin_name") -> None:
+        super().__init__(f"the agent '{name}' is not installed for user '{user}'", param=param)
+        self.name = name
+
+
+class PackageRefused(AwelError):
+    """A package (folder, zip or upload) that is unsafe or not a package: nothing was written."""
+
+    code = "agent.package_refused"
+
+    def __init__(self, problem: str, *, param: str | None = "doc_file") -> None:
+        super().__init__(f"agent package refused: {problem}", param=param)
+        self.problem = problem
+
+
+class AgentInvalid(AwelError):
+    """A package whose manifest or flows do not hold, every problem with its file and line."""
+
+    code = "agent.invalid"
+
+    def __init__(self, name: str, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"agent '{name}' is not valid: {len(self.problems)} problem(s)\n{lines}")
+
+
+class UntrustedAgent(AwelError):
+    """A package with Python code from a source the configuration does not trust."""
+
+    code = "agent.untrusted"
+
+    def __init__(self, name: str, files: list[str], source: str) -> None:
+        shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+        super().__init__(
+            f"agent '{name}' ships Python code ({shown}) and its source '{source}' is not"
+            " trusted; only YAML-only agents install by default. To allow it, add the source"
+            " to the agent_trusted_sources setting (AWEL_AGENT_TRUSTED_SOURCES)"
         )
         self.name = name
 

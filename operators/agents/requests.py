@@ -1,49 +1,49 @@
-"""The bodies of DB-GPT's agent hub routes; field names and defaults are DB-GPT 0.8.2's."""
+"""The agent routes' request bodies: DB-GPT's plugin routes take their fields in the query
+string, and the same fields in a JSON body are read too."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AgentFilter", "AgentQuery", "DbgptsHubQuery", "HubUpdate"]
+from awel.trigger import UploadedFile
 
 
-class HubUpdate(BaseModel):
-    """``PluginHubParam``: which hub to sync. No ``url``: the configured hub."""
-
-    channel: str | None = Field(None, description="git (the default with a url) or local.")
-    url: str | None = Field(None, description="A git repository, or a folder for local.")
-    branch: str | None = Field(None, description="The branch to clone (default: its HEAD).")
-    authorization: str | None = Field(
-        None, description="Accepted for DB-GPT's clients and ignored: no credential is sent."
-    )
-
-
-class AgentFilter(BaseModel):
-    """``PluginHubFilter``: exact values an entry must have."""
-
+class _Lenient(BaseModel):
+    # DB-GPT's web UI sends fields these routes do not use.
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = None
-    description: str | None = None
-    author: str | None = None
-    email: str | None = None
-    type: str | None = None
-    version: str | None = None
-    storage_channel: str | None = None
-    storage_url: str | None = None
+
+class AgentUser(_Lenient):
+    """``agent/my``: whose installs."""
+
+    user: str | None = Field(None, description="The user (default: 'default').")
+    user_name: str | None = Field(None, description="The user, from the user-id header.")
 
 
-class AgentQuery(BaseModel):
-    """``PagenationFilter[PluginHubFilter]``: a page of the hub."""
+class AgentInstallRequest(AgentUser):
+    """``agent/install`` and ``agent/uninstall``."""
 
-    page_index: int = Field(1, ge=1, description="The page, from 1.")
-    page_size: int = Field(20, ge=1, le=1000, description="Entries per page.")
-    filter: AgentFilter | None = None
+    plugin_name: str = Field(description="The agent's name.")
 
 
-class DbgptsHubQuery(AgentFilter):
-    """dbgpts' hub ``ServeRequest`` (body) with ``page`` and ``page_size`` (query)."""
+class AgentUpload(AgentUser):
+    """``personal/agent/upload``, a multipart form: an agent package as a zip."""
 
-    id: int | None = None
+    doc_file: UploadedFile = Field(description="The package (.zip).")
+
+
+class DbgptsInstall(_Lenient):
+    """dbgpts' ``hub/install`` and ``my/uninstall``."""
+
+    name: str = Field(description="The agent's name.")
+    user_name: str | None = Field(None, description="The user (default: 'default').")
+    type: str | None = Field(None, description="The package type (agent or flow).")
+
+
+class DbgptsMyQuery(_Lenient):
+    """dbgpts' ``my/query_page``: filters in the body, paging in the query."""
+
+    name: str | None = Field(None, description="Only this agent.")
+    user_name: str | None = Field(None, description="Whose installs (default: 'default').")
     page: int = Field(1, ge=1, description="The page, from 1.")
-    page_size: int = Field(20, ge=1, le=1000, description="Entries per page.")
+    page_size: int = Field(20, ge=1, le=1000, description="Items per page.")

@@ -1,87 +1,117 @@
-"""DB-GPT's agent hub routes: one async function each, answers in DB-GPT 0.8.2's shapes.
+"""What the agent routes do: install, uninstall and list, in DB-GPT's shapes.
 
-``installed`` is the entry's install count, which installing keeps (``store.agent_hub.
-count_install``).
+The plugin routes (``/api/v1/agent/*``) answer ``null`` on success and ``MyPluginVO`` rows
+for ``agent/my``; dbgpts' routes (``/api/v1/serve/dbgpts/*``) answer its ``ServerResponse``
+rows, paged as the serve modules page.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
-from operators.storage import HubEntry, current_store
+from operators.storage import current_store
+from operators.storage.agent_installs import AgentInstall
 
-from .hub import CHANNELS, HubSource, check_source, sync_hub
-from .requests import AgentQuery, DbgptsHubQuery, HubUpdate
+from .errors import PackageRefused
+from .hub import hub_package
+from .installs import current_agents, default_user
+from .package import read_package
+from .requests import AgentInstallRequest, AgentUpload, AgentUser, DbgptsInstall, DbgptsMyQuery
 
-__all__ = ["agent_query", "dbgpts_hub_query_page", "dbgpts_source_refresh", "hub_update"]
+#: The source of uploaded packages, as the trust setting names it.
+UPLOAD_SOURCE = "upload"
 
 
-def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+def _user(body: AgentUser) -> str:
+    return default_user(body.user or body.user_name)
 
 
-def _vo(entry: HubEntry) -> dict[str, Any]:
-    """``PluginHubVO``."""
+def my_plugin(i: AgentInstall) -> dict[str, Any]:
+    """DB-GPT's ``MyPluginVO``."""
     return {
-        "id": entry.id,
-        "name": entry.name,
-        "description": entry.description,
-        "author": entry.author,
-        "email": entry.email,
-        "type": entry.type,
-        "version": entry.version,
-        "storage_channel": entry.storage_channel,
-        "storage_url": entry.storage_url,
-        "download_param": entry.download_param,
-        "installed": entry.installed,
-        "gmt_created": _time(entry.gmt_created),
+        "id": i.id,
+        "tenant": "",
+        "user_code": i.user_name,
+        "user_name": i.user_name,
+        "sys_code": i.sys_code,
+        "name": i.name,
+        "file_name": i.file_name,
+        "type": i.type,
+        "version": i.version,
+        "use_count": i.use_count,
+        "succ_count": i.succ_count,
+        "gmt_created": i.gmt_created.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
-async def hub_update(body: HubUpdate | None) -> None:
-    """Sync the hub the body names (a url with channel git or local), else the configured
-    one; answers nothing, as DB-GPT's (skipped folders are logged)."""
-    source = None
-    if body is not None and body.url:
-        source = HubSource(body.channel or "git", body.url, body.branch)
-    elif body is not None and body.channel and body.channel not in CHANNELS:
-        # No url: the configured hub, but a channel that is no channel is still refused.
-        check_source(HubSource(body.channel, ""))
-    await sync_hub(current_store(), source)
-
-
-async def agent_query(body: AgentQuery) -> dict[str, Any]:
-    filters = body.filter.model_dump(exclude_none=True) if body.filter else {}
-    entries, total = await current_store().agent_hub.list(
-        filters=filters, page=body.page_index, page_size=body.page_size
-    )
+def dbgpts_my(i: AgentInstall) -> dict[str, Any]:
+    """dbgpts' ``my`` ``ServerResponse``."""
     return {
-        "page_index": body.page_index,
-        "page_size": body.page_size,
-        "total_page": math.ceil(total / body.page_size) if total else 0,
-        "total_row_count": total,
-        "datas": [_vo(e) for e in entries],
+        "id": i.id,
+        "user_code": i.user_name,
+        "user_name": i.user_name,
+        "sys_code": i.sys_code,
+        "name": i.name,
+        "file_name": i.file_name,
+        "type": i.type,
+        "version": i.version,
+        "use_count": i.use_count,
+        "succ_count": i.succ_count,
+        "gmt_created": i.gmt_created.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
-async def dbgpts_hub_query_page(body: DbgptsHubQuery) -> dict[str, Any]:
-    """dbgpts' ``PaginationResult[ServerResponse]``."""
-    filters = body.model_dump(exclude_none=True, exclude={"page", "page_size"})
-    entries, total = await current_store().agent_hub.list(
-        filters=filters, page=body.page, page_size=body.page_size
+async def install_from_hub(name: str, user: str) -> AgentInstall:
+    """Install the hub's package ``name`` for ``user``."""
+    folder = await hub_package(current_store(), name)
+    agents = current_agents()
+    return await agents.install(
+        read_package(folder, agents.limits), user=user, source=f"hub:{name}"
     )
-    items = [{**_vo(e), "gmt_modified": _time(e.gmt_modified)} for e in entries]
+
+
+async def install(body: AgentInstallRequest) -> None:
+    await install_from_hub(body.plugin_name, _user(body))
+
+
+async def uninstall(body: AgentInstallRequest) -> None:
+    await current_agents().uninstall(body.plugin_name, user=_user(body))
+
+
+async def my(body: AgentUser) -> list[dict[str, Any]]:
+    installs = await current_store().agent_installs.list(user_name=_user(body))
+    return [my_plugin(i) for i in installs]
+
+
+async def upload(body: AgentUpload) -> None:
+    """A personal package (a zip): read, checked and installed for the user; an unsafe one
+    is refused naming the problem, and nothing is written."""
+    if not body.doc_file.filename.lower().endswith(".zip"):
+        raise PackageRefused(f"'{body.doc_file.filename}' is not a .zip file")
+    agents = current_agents()
+    package = read_package(body.doc_file.data, agents.limits)
+    await agents.install(package, user=_user(body), source=UPLOAD_SOURCE)
+
+
+async def dbgpts_install(body: DbgptsInstall) -> dict[str, Any]:
+    return dbgpts_my(await install_from_hub(body.name, default_user(body.user_name)))
+
+
+async def dbgpts_uninstall(body: DbgptsInstall) -> None:
+    await current_agents().uninstall(body.name, user=default_user(body.user_name))
+
+
+async def dbgpts_my_page(body: DbgptsMyQuery) -> dict[str, Any]:
+    installs = await current_store().agent_installs.list(
+        user_name=default_user(body.user_name), name=body.name
+    )
+    start = (body.page - 1) * body.page_size
+    total = len(installs)
     return {
-        "items": items,
+        "items": [dbgpts_my(i) for i in installs[start : start + body.page_size]],
         "total_count": total,
         "total_pages": math.ceil(total / body.page_size) if total else 0,
         "page": body.page,
         "page_size": body.page_size,
     }
-
-
-async def dbgpts_source_refresh(_: None) -> None:
-    """Sync the configured hub."""
-    await sync_hub(current_store())

@@ -348,45 +348,55 @@ class RunFlow(StreamifyAbsOperator[SceneCall, SceneEvent]):
     async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
         call = input_value
         dag = find_flow(call.select_param)
-        trigger = _trigger_of(dag) if dag is not None else None
-        if dag is None or trigger is None:
-            problem = f"select_param: no flow named '{call.select_param}' is loaded"
-            yield RoundDone("", error_view(problem), problem)
-            return
-        raw: dict[str, Any] = {
-            "model": call.model_name,
-            "messages": call.user_input,
-            "user_input": call.user_input,
-            "stream": True,
-            "temperature": call.temperature,
-            "max_new_tokens": call.max_new_tokens,
-            "conv_uid": call.conv_uid,
-            "span_id": None,
-            "chat_mode": call.chat_mode,
-            "chat_param": call.select_param,
-            "user_name": call.user_name,
-            "sys_code": call.sys_code,
-            "incremental": False,
-            "context": {"conv_uid": call.conv_uid, "chat_mode": call.chat_mode},
-        }
-        text = ""
-        try:
-            body: Any = _flow_input(trigger, raw)
-            out = await dag.output_node.call(body)
-            if is_stream(out):
-                async for item in out:
-                    piece, whole = _piece(item)
-                    text = piece if whole else text + piece
-                    yield Progress(text)
-            else:
-                text, _ = _piece(out)
-        except Exception as exc:
-            cause = exc.__cause__ or exc
-            problem = f"the flow '{call.select_param}' failed: {cause}"
-            log.warning("chat_flow: %s", problem)
-            yield RoundDone(text, error_view(problem, text), problem)
-            return
-        yield RoundDone(text, text)
+        async for event in answer_from_flow(call, dag, f"the flow '{call.select_param}'"):
+            yield event
+
+
+async def answer_from_flow(
+    call: SceneCall, dag: DAG | None, what: str
+) -> AsyncIterator[SceneEvent]:
+    """The round's answer from running ``dag`` (named ``what`` in messages) with the
+    question as DB-GPT's ``CommonLLMHttpRequestBody``: its stream as progress, then done;
+    a failure ends the round with an error view."""
+    trigger = _trigger_of(dag) if dag is not None else None
+    if dag is None or trigger is None:
+        problem = f"select_param: no flow named '{call.select_param}' is loaded"
+        yield RoundDone("", error_view(problem), problem)
+        return
+    raw: dict[str, Any] = {
+        "model": call.model_name,
+        "messages": call.user_input,
+        "user_input": call.user_input,
+        "stream": True,
+        "temperature": call.temperature,
+        "max_new_tokens": call.max_new_tokens,
+        "conv_uid": call.conv_uid,
+        "span_id": None,
+        "chat_mode": call.chat_mode,
+        "chat_param": call.select_param,
+        "user_name": call.user_name,
+        "sys_code": call.sys_code,
+        "incremental": False,
+        "context": {"conv_uid": call.conv_uid, "chat_mode": call.chat_mode},
+    }
+    text = ""
+    try:
+        body: Any = _flow_input(trigger, raw)
+        out = await dag.output_node.call(body)
+        if is_stream(out):
+            async for item in out:
+                piece, whole = _piece(item)
+                text = piece if whole else text + piece
+                yield Progress(text)
+        else:
+            text, _ = _piece(out)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        problem = f"{what} failed: {cause}"
+        log.warning("chat_flow: %s", problem)
+        yield RoundDone(text, error_view(problem, text), problem)
+        return
+    yield RoundDone(text, text)
 
 
 def _flow_input(trigger: HttpTrigger, raw: dict[str, Any]) -> Any:

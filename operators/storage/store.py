@@ -5,8 +5,9 @@ The repositories (each in its own module) hold the queries: ``store.conversation
 (a chat round written whole, the listing), ``store.messages``, ``store.datasources``
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
 records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
-``store.agent_hub`` (the agent hub's index). Every public method is one transaction.
-SQLite runs in WAL mode with ``synchronous=FULL``: a round acknowledged is on disk.
+``store.agent_hub`` (the agent hub's index), ``store.agent_installs`` (who installed
+which agent). Every public method is one transaction. SQLite runs in WAL mode with
+``synchronous=FULL``: a round acknowledged is on disk.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from .agent_hub import AgentHubRepository
+from .agent_installs import AgentInstallRepository
 from .chunks import ChunkRepository
 from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
@@ -103,6 +105,7 @@ class MetadataStore:
         self.documents = DocumentRepository(self._tx)
         self.chunks = ChunkRepository(self._tx)
         self.agent_hub = AgentHubRepository(self._tx)
+        self.agent_installs = AgentInstallRepository(self._tx)
 
     @classmethod
     async def open(

@@ -215,13 +215,14 @@ async def test_stream_forms(tmp_path: Path, llm: ScriptedLLM, shop: Datasource) 
         assert last["id"].startswith("chatcmpl-") and last["usage"] == {}
 
 
-async def test_scenes_not_served_yet_say_so(tmp_path: Path, llm: ScriptedLLM) -> None:
+async def test_an_agent_not_installed_says_so(tmp_path: Path, llm: ScriptedLLM) -> None:
+    # chat_agent was the last scene not served; it now runs installed agents (issue 19).
     async with serving(tmp_path) as client:
         status, _, raw = await chat(
             client, chat_mode="chat_agent", select_param="app", user_input="q"
         )
         assert status == 200
-        assert "not available yet" in plain_texts(raw)[-1]
+        assert "the agent 'app' is not installed for user" in plain_texts(raw)[-1]
 
 
 async def test_mode_params_list(tmp_path: Path, shop: Datasource) -> None:

@@ -107,3 +107,15 @@ def not_available(what: str) -> Callable[[Scene], DAG]:
         return dag
 
     return build
+
+
+def runs_named(description: str, node: Callable[[], BaseOperator]) -> Callable[[Scene], DAG]:
+    """A scene whose answer comes from what ``select_param`` names, run by the node
+    ``node()`` makes (chat_flow: a user flow; chat_agent: an installed agent)."""
+
+    def build(scene: Scene) -> DAG:
+        with DAG(f"scene_{scene.code}", description=description) as dag:
+            InputOperator.from_callable(task_name="input") >> node()
+        return dag
+
+    return build

@@ -1,16 +1,17 @@
-"""chat_agent (v2's chat_app): not served yet; says so in the stream."""
+"""chat_agent (v2's chat_app): the question goes to the installed agent ``select_param``
+names (its entry flow), among the asking user's installs."""
 
-from flows.chat.scenes._build import not_available
+from flows.chat.scenes._build import runs_named
+from operators.agents.chat import RunAgent
 from operators.chat.scenes import Scene
 
 scene = Scene(
     "chat_agent",
     "Agent Chat",
     "Talk to an app made of cooperating agents and their tools.",
-    # The app (v2's chat_param) that would answer.
+    # The installed agent that answers (v2's chat_param).
     needs="app",
-    available=False,
     v2_modes=("chat_app",),
     stream_only=True,
-    flow=not_available("agent apps come with their own issue"),
+    flow=runs_named("Run an installed agent.", lambda: RunAgent(task_name="agent")),
 )

@@ -1,16 +1,9 @@
 """chat_flow: the question goes to the user's flow whose id is ``select_param`` (as DB-GPT's
 ``CommonLLMHttpRequestBody``), and what it answers is the round's answer."""
 
-from awel import DAG, InputOperator
+from flows.chat.scenes._build import runs_named
 from operators.chat.scene_ops import RunFlow
 from operators.chat.scenes import Scene
-
-
-def flow(scene: Scene) -> DAG:
-    with DAG(f"scene_{scene.code}", description="Run a named flow.") as dag:
-        InputOperator.from_callable(task_name="input") >> RunFlow(task_name="flow")
-    return dag
-
 
 scene = Scene(
     "chat_flow",
@@ -19,5 +12,5 @@ scene = Scene(
     needs="flow",
     listed=False,
     v2_modes=("chat_flow",),
-    flow=flow,
+    flow=runs_named("Run a named flow.", lambda: RunFlow(task_name="flow")),
 )

@@ -1,0 +1,100 @@
+"""What an agent must pass before it installs: every flow valid, and its code trusted.
+
+Flows are checked as ``awel validate`` checks them (YAML as it loads, every problem with
+its file and line, the edge types included), and each HTTP trigger must be an endpoint
+under ``/agents/<name>/``: an agent's routes are its own, never another's or the API's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from awel import loader, registry
+from awel.dag import DAG
+from awel.errors import AwelError, Problem, SourceLocation, SpecError
+from awel.spec import load_flow_text
+from awel.trigger import TRIGGER_PREFIX, HttpTrigger
+
+from .errors import AgentInvalid, UntrustedAgent
+from .package import AgentPackage
+
+__all__ = ["agent_prefix", "check_trust", "is_trusted", "load_agent_flows"]
+
+
+def agent_prefix(name: str) -> str:
+    """Where the agent's routes live: every trigger path starts with this."""
+    return f"{TRIGGER_PREFIX}/agents/{name}/"
+
+
+def is_trusted(source: str, trusted: Sequence[str]) -> bool:
+    """Whether code from ``source`` may run: it is listed, lies under a listed URL or
+    folder (an entry ending in ``/``), or ``*`` trusts everything."""
+    for entry in trusted:
+        if entry == "*" or source == entry or (entry.endswith("/") and source.startswith(entry)):
+            return True
+    return False
+
+
+def check_trust(package: AgentPackage, source: str, trusted: Sequence[str]) -> None:
+    """Refuse a package shipping code unless its source is trusted (:class:`UntrustedAgent`)."""
+    code = package.code_files
+    if code and not is_trusted(source, trusted):
+        raise UntrustedAgent(package.manifest.name, code, source)
+
+
+def load_agent_flows(package: AgentPackage, folder: Path | None = None) -> dict[str, list[DAG]]:
+    """Every flow of the package by its file, checked; :class:`AgentInvalid` lists every
+    problem. YAML flows load from memory (``folder`` may be None); Python flows import from
+    their installed copy in ``folder``, so only a trusted package has any."""
+    name = package.manifest.name
+    problems: list[Problem] = []
+    loaded: dict[str, list[DAG]] = {}
+    for op in package.manifest.operators:
+        try:
+            registry.resolve(op)
+        except AwelError as exc:
+            where = SourceLocation(package.manifest.source_file)
+            problems.append(Problem("agent.operator", f"operators: {exc.message}", where))
+    for path in package.flow_files:
+        shown = f"{name}/{path}"
+        try:
+            if path.endswith(".py"):
+                if folder is None:
+                    continue
+                dags = loader.load_path(folder / path)
+                for dag in dags:
+                    problems.extend(loader.check_dag(dag))
+            else:
+                dags = [load_flow_text(package.files[path].decode("utf-8"), shown)]
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        except UnicodeDecodeError:
+            problems.append(Problem("agent.flow", "not UTF-8 text", SourceLocation(shown)))
+            continue
+        except AwelError as exc:
+            problems.append(Problem(exc.code, exc.message, SourceLocation(shown)))
+            continue
+        for dag in dags:
+            problems.extend(_trigger_problems(dag, name, shown))
+        loaded[path] = dags
+    if problems:
+        raise AgentInvalid(name, problems)
+    return loaded
+
+
+def _trigger_problems(dag: DAG, name: str, shown: str) -> list[Problem]:
+    prefix = agent_prefix(name)
+    out: list[Problem] = []
+    for node in dag.trigger_nodes:
+        if isinstance(node, HttpTrigger) and not node.path.startswith(prefix):
+            out.append(
+                Problem(
+                    "agent.route",
+                    f"flow '{dag.dag_id}' claims {node.path}; an agent's routes are its own:"
+                    f" give the trigger endpoint: /agents/{name}/...",
+                    node.location or SourceLocation(shown),
+                )
+            )
+    return out
