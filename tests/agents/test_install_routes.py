@@ -160,3 +160,27 @@ async def test_trusted_uploads_may_ship_code(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=SHIPPED, agent_trusted_sources=["upload"]) as client:
         body = await upload(client, code)
         assert body["success"] is True, body
+
+
+async def test_a_shipped_hub_agent_installs_by_name_and_answers(tmp_path: Path) -> None:
+    # The hub (examples/agent_hub, the default) indexed, then installed by name: the two
+    # halves of the agent routes meet at hub_package.
+    flows = Path(__file__).resolve().parents[2] / "flows" / "agents"
+    async with running(tmp_path, shipped=[flows / "install.py", flows / "hub.py"]) as client:
+        synced = await client.post("/api/v1/agent/hub/update")
+        assert (await synced.json())["success"] is True
+        missing = await client.post("/api/v1/agent/install?plugin_name=nope&user=ann")
+        assert (await missing.json())["err_code"] == "E0021"
+        done = await client.post("/api/v1/agent/install?plugin_name=sql_explainer&user=ann")
+        assert (await done.json())["success"] is True, await done.text()
+        query = await client.post("/api/v1/agent/query", json={"filter": {"name": "sql_explainer"}})
+        (row,) = (await query.json())["data"]["datas"]
+        assert row["installed"] == 1
+        mine = await (await client.post("/api/v1/agent/my?user=ann")).json()
+        assert [a["name"] for a in mine["data"]] == ["sql_explainer"]
+        # Mounted: the route exists (a request without its fields is a 400, not a 404).
+        mounted = await client.post(f"{TRIGGER}/sql_explainer/explain", json={})
+        assert mounted.status == 400, await mounted.text()
+        await client.post("/api/v1/agent/uninstall?plugin_name=sql_explainer&user=ann")
+        gone = await client.post(f"{TRIGGER}/sql_explainer/explain", json={})
+        assert gone.status == 404
