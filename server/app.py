@@ -20,6 +20,7 @@ from aiohttp import web
 
 from awel.catalog import install_flows, install_mounts, installed_flows, installed_mounts
 from awel.dag import DAG
+from operators.agents.hub import HubSource, configure_hub
 from operators.agents.installs import agents_running
 from operators.datasource.sandbox import allow_privileged_logins
 from operators.datasource.summaries import summaries_running
@@ -304,9 +305,16 @@ async def _callable_flows(app: web.Application) -> AsyncIterator[None]:
         install_flows(previous)
 
 
+def _configure_hub(where: str | None) -> None:
+    """The hub a sync with no source reads: a folder, a git URL, or (None) the shipped one."""
+    if where:
+        configure_hub(HubSource("local" if Path(where).is_dir() else "git", where))
+
+
 async def _agents(app: web.Application) -> AsyncIterator[None]:
     """Installed agents, their flows mounted into this app while it runs."""
     s = app[SETTINGS]
+    _configure_hub(s.agent_hub)
     mounts = AppMounts(app)
     previous = install_mounts(mounts)
     try:

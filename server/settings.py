@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="Folders that SQLite and DuckDB datasources registered through the API"
         " must lie in (none: anywhere but the data folder).",
     )
+    agent_hub: str | None = Field(
+        None,
+        description="The agent hub a sync without a source reads (POST /api/v1/agent/hub/update"
+        " with no body): a git URL or a folder. None: the agents shipped in"
+        " examples/agent_hub.",
+    )
     agent_trusted_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Where agents with Python code may be installed from: hub URLs or"

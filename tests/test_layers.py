@@ -34,6 +34,7 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
     # applies the datasource sandbox policy and mounts the installed agents at start-up.
     "server/app.py": frozenset(
         {
+            "operators.agents.hub",
             "operators.agents.installs",
             "operators.storage",
             "operators.datasource.sandbox",

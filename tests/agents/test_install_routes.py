@@ -21,6 +21,7 @@ from .kit import agent_files, write_folder, zip_bytes, zip_with_symlink
 
 SHIPPED = [Path(__file__).resolve().parents[2] / "flows" / "agents" / "install.py"]
 TRIGGER = "/api/v1/awel/trigger/agents"
+HUB_FLOWS = SHIPPED[0].with_name("hub.py")
 
 Client = TestClient[web.Request, web.Application]
 
@@ -165,8 +166,7 @@ async def test_trusted_uploads_may_ship_code(tmp_path: Path) -> None:
 async def test_a_shipped_hub_agent_installs_by_name_and_answers(tmp_path: Path) -> None:
     # The hub (examples/agent_hub, the default) indexed, then installed by name: the two
     # halves of the agent routes meet at hub_package.
-    flows = Path(__file__).resolve().parents[2] / "flows" / "agents"
-    async with running(tmp_path, shipped=[flows / "install.py", flows / "hub.py"]) as client:
+    async with running(tmp_path, shipped=[*SHIPPED, HUB_FLOWS]) as client:
         synced = await client.post("/api/v1/agent/hub/update")
         assert (await synced.json())["success"] is True
         missing = await client.post("/api/v1/agent/install?plugin_name=nope&user=ann")
