@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
+from .paging import page_limit, page_offset
 from .tables import AgentHubRow, now
 from .tx import Transaction
 
@@ -137,7 +138,7 @@ class AgentHubRepository:
         ]
         query = select(AgentHubRow).where(*where).order_by(AgentHubRow.name)
         if page is not None:
-            query = query.offset((max(page, 1) - 1) * page_size).limit(page_size)
+            query = query.offset(page_offset(page, page_size)).limit(page_limit(page_size))
         async with self._tx() as s:
             total = await s.scalar(select(func.count(AgentHubRow.id)).where(*where)) or 0
             return [_entry(r) for r in await s.scalars(query)], total
