@@ -2,8 +2,9 @@
 
 The templates render in the same sandbox as ``awel.format`` (jinja2's immutable sandbox,
 ``StrictUndefined``): the input's keys (or a model's fields) are top-level names and the
-input itself is ``input``. ``history`` is an expression over the same names giving earlier
-turns (a list of ``{role, content}``), placed between the system message and the new one.
+input itself is ``input`` (and ``x``, as in every awel expression). ``history`` is an
+expression over the same names giving earlier turns (a list of ``{role, content}``), placed
+between the system message and the new one.
 
     nodes:
       prompt:
@@ -93,8 +94,10 @@ class PromptChat(MapOperator[Any, list[ChatMessage]]):
         return cls(params, **kwargs)
 
     async def map(self, input_value: Any) -> list[ChatMessage]:
+        # ``x`` is the input, as in every awel expression (awel.format, awel.set ...).
         names = {"input": input_value}
         names.update(fields_of(input_value))
+        names["x"] = input_value
         try:
             messages: list[ChatMessage] = []
             if self._system is not None:

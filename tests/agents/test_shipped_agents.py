@@ -14,6 +14,7 @@ import pytest
 from awel.loader import load_paths
 from operators.agents.hub import DEFAULT_HUB
 from operators.export.cache import find_model
+from operators.knowledge.current import current_knowledge
 from operators.models import ModelSet, install_models
 from operators.storage import Datasource, current_store
 from server import app as server_app
@@ -40,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         pytest.skip(f"the LLM engine is missing: {exc}")
     tmp = tmp_path_factory.mktemp("agents")
     shop = make_sqlite(tmp / "shop.sqlite")
-    models = ModelSet.load(DATA_DIR, names=["smollm2"])
+    models = ModelSet.load(DATA_DIR, names=["smollm2", "all-minilm-l6-v2"])
     previous = install_models(models)
     try:
         app = server_app.make_app(Settings(data_dir=tmp / "data", reload=False), shipped=FLOWS)
@@ -49,10 +50,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             asyncio.run_coroutine_threadsafe(
                 current_store().datasources.add(ds), live._loop
             ).result(60)
+            asyncio.run_coroutine_threadsafe(_handbook(), live._loop).result(120)
             yield live
             asyncio.run_coroutine_threadsafe(models.aclose(), live._loop).result(60)
     finally:
         install_models(previous)
+
+
+async def _handbook() -> None:
+    # The space knowledge_summary reads, with one document synced.
+    kb = current_knowledge()
+    await kb.create_space("handbook")
+    doc = await kb.add_document("handbook", "parking", "TEXT", content=HANDBOOK)
+    assert (await kb.sync(doc.id)).status == "FINISHED"
+
+
+HANDBOOK = (
+    "# Parking\n\nVisitors park in the north lot. Staff park in the garage under the main"
+    " building; the garage closes at 22:00.\n\n# Lunch\n\nThe canteen serves lunch from"
+    " noon to 14:00."
+)
 
 
 def _post(live: LiveServer, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -91,3 +108,10 @@ def test_chart_answer(server: LiveServer) -> None:
         server, "/chart_answer/ask", {"question": "What are the names of the users?"}
     )
     assert status == 200 and "```vis-chart" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_knowledge_summary(server: LiveServer) -> None:
+    status, out = _post(server, "/knowledge_summary/summarise", {"topic": "parking"})
+    assert status == 200 and isinstance(out, str) and out.strip(), out
