@@ -27,24 +27,6 @@ def _user(body: AgentUser) -> str:
     return default_user(body.user or body.user_name)
 
 
-def my_plugin(i: AgentInstall) -> dict[str, Any]:
-    """DB-GPT's ``MyPluginVO``."""
-    return {
-        "id": i.id,
-        "tenant": "",
-        "user_code": i.user_name,
-        "user_name": i.user_name,
-        "sys_code": i.sys_code,
-        "name": i.name,
-        "file_name": i.file_name,
-        "type": i.type,
-        "version": i.version,
-        "use_count": i.use_count,
-        "succ_count": i.succ_count,
-        "gmt_created": i.gmt_created.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-
-
 def dbgpts_my(i: AgentInstall) -> dict[str, Any]:
     """dbgpts' ``my`` ``ServerResponse``."""
     return {
@@ -60,6 +42,11 @@ def dbgpts_my(i: AgentInstall) -> dict[str, Any]:
         "succ_count": i.succ_count,
         "gmt_created": i.gmt_created.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def my_plugin(i: AgentInstall) -> dict[str, Any]:
+    """DB-GPT's ``MyPluginVO``: the dbgpts answer and the tenant, empty here."""
+    return {"tenant": "", **dbgpts_my(i)}
 
 
 async def install_from_hub(name: str, user: str) -> AgentInstall:

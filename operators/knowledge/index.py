@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from operators.storage import KnowledgeSpace, MetadataStore, NewChunk
 
-__all__ = ["ExactIndex", "FloatArray", "Hit", "VectorIndex", "unit_rows"]
+__all__ = ["ExactIndex", "FloatArray", "Hit", "VectorIndex", "chunk_rows", "unit_rows"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -52,6 +52,13 @@ def unit_rows(vectors: FloatArray) -> FloatArray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit: FloatArray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
     return unit
+
+
+def chunk_rows(chunks: Sequence[NewChunk], vectors: FloatArray) -> FloatArray:
+    """One unit row per chunk, what every index stores; ValueError when the counts differ."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    return unit_rows(vectors) if len(chunks) else np.empty((0, 0), np.float32)
 
 
 class VectorIndex(ABC):
@@ -165,9 +172,7 @@ class ExactIndex(VectorIndex):
         chunks: Sequence[NewChunk],
         vectors: FloatArray,
     ) -> list[int]:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        rows = unit_rows(vectors) if len(chunks) else np.empty((0, 0), np.float32)
+        rows = chunk_rows(chunks, vectors)
         stored = [
             NewChunk(c.position, c.content, c.meta_info, rows[i].tobytes())
             for i, c in enumerate(chunks)

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from operators.storage import KnowledgeSpace, MetadataStore, NewChunk
 
 from .errors import IndexUnavailable
-from .index import FloatArray, Hit, VectorIndex, unit_rows
+from .index import FloatArray, Hit, VectorIndex, chunk_rows, unit_rows
 
 __all__ = ["PgVectorIndex"]
 
@@ -127,9 +126,7 @@ class PgVectorIndex(VectorIndex):
         chunks: Sequence[NewChunk],
         vectors: FloatArray,
     ) -> list[int]:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        rows = unit_rows(vectors) if len(chunks) else np.empty((0, 0), np.float32)
+        rows = chunk_rows(chunks, vectors)
         if len(chunks):
             await self._ensure(space.id, rows.shape[1])
         name = self.table(space.id)
