@@ -22,7 +22,7 @@ user_api = replace(api, header_fields={"user-id": "user_name"})
 #: The routes that learn an uploaded file, with the learning round's flow they run.
 files = FileLearning(excel_learning().output_node)
 
-params_list = api.flow(
+params_list = user_api.flow(
     dag_id="chat_mode_params_list",
     path="/api/v1/chat/mode/params/list",
     method="POST",

@@ -29,7 +29,7 @@ from awel.catalog import installed_mounts
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation
 from operators.storage import MetadataStore
-from operators.storage.agent_installs import AgentInstall
+from operators.storage.agent_installs import DEFAULT_USER, AgentInstall
 
 from .checks import check_trust, load_agent_flows
 from .errors import AgentInvalid, AgentNotInstalled, PackageRefused
@@ -40,7 +40,6 @@ __all__ = ["Agents", "MountedAgent", "agents_running", "current_agents", "defaul
 log = logging.getLogger("awel.agents")
 
 #: The user of a request that names none (DB-GPT's plugin routes say "default").
-DEFAULT_USER = "default"
 _DIGEST_FILE = ".awel-digest"
 
 

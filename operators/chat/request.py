@@ -125,6 +125,9 @@ class V2ChatRequest(BaseModel):
 
 class ModeQuery(BaseModel):
     chat_mode: str = Field("chat_normal", description="The scene whose choices to list.")
+    user_name: str | None = Field(
+        None, description="Whose installed agents chat_agent offers (header user-id wins)."
+    )
 
 
 class UploadRequest(BaseModel):

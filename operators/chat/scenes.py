@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from awel.errors import AwelError
 from operators.storage import current_store
+from operators.storage.agent_installs import DEFAULT_USER
 
 from .request import ModeQuery
 
@@ -137,4 +138,9 @@ async def mode_params(query: ModeQuery) -> Any:
     if needs == "space" or mode == "extract_refine_summary":
         spaces, _ = await current_store().spaces.list()
         return [{"param": s.name, "type": "space", "space_id": s.id} for s in spaces]
+    if needs == "app":
+        # chat_agent: the agents this user installed (each user's installs are their own).
+        user = (query.user_name or "").strip() or DEFAULT_USER
+        installs = await current_store().agent_installs.list(user_name=user)
+        return [{"param": i.name, "type": "agent", "label": i.label} for i in installs]
     return None

@@ -17,7 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .tables import Base, _Time, now
 from .tx import Transaction
 
-__all__ = ["AgentInstall", "AgentInstallRepository", "AgentInstallRow"]
+__all__ = ["DEFAULT_USER", "AgentInstall", "AgentInstallRepository", "AgentInstallRow"]
+
+#: Whose installs a request that names no user reads and writes.
+DEFAULT_USER = "default"
 
 
 class AgentInstallRow(Base):

@@ -27,3 +27,16 @@ async def test_chat_agent_runs_the_users_agent(tmp_path: Path, llm: ScriptedLLM)
         # Its trigger answers the same flow.
         resp = await client.post("/api/v1/awel/trigger/agents/echo/echo", json={"user_input": "yo"})
         assert "YO!" in await resp.text()
+
+
+async def test_chat_agent_offers_the_users_installed_agents(
+    tmp_path: Path, llm: ScriptedLLM
+) -> None:
+    folder = write_folder(tmp_path / "pkg", agent_files())
+    async with serving(tmp_path) as client:
+        await current_agents().install(read_package(folder), user="ann", source=str(folder))
+        url = "/api/v1/chat/mode/params/list"
+        ann = await client.post(url, json={"chat_mode": "chat_agent"}, headers={"user-id": "ann"})
+        assert [c["param"] for c in (await ann.json())["data"]] == ["echo"]
+        bob = await client.post(url, json={"chat_mode": "chat_agent", "user_name": "bob"})
+        assert (await bob.json())["data"] == []
