@@ -7,6 +7,9 @@ under ``/agents/<name>/``: an agent's routes are its own, never another's or the
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,11 +46,46 @@ def check_trust(package: AgentPackage, source: str, trusted: Sequence[str]) -> N
         raise UntrustedAgent(package.manifest.name, code, source)
 
 
+def code_module(name: str) -> str:
+    """The import name of agent ``name``'s own Python: ``awel_agent_<name>``, so a YAML flow
+    of the package names its operator ``op: awel_agent_<name>.ops:Shout`` and two agents'
+    ``ops`` modules never meet."""
+    return f"awel_agent_{name}"
+
+
+def expose_code(name: str, folder: Path) -> None:
+    """Make a trusted package's Python files importable under :func:`code_module`, rooted at
+    ``folder`` (its installed copy); what an earlier install imported is forgotten first."""
+    forget_code(name)
+    root = types.ModuleType(code_module(name), f"Python of the agent '{name}'")
+    root.__path__ = [str(folder)]
+    root.__package__ = root.__name__
+    sys.modules[root.__name__] = root
+    importlib.invalidate_caches()
+
+
+def forget_code(name: str) -> None:
+    """Drop what the agent's Python imported (uninstalled, or about to be replaced)."""
+    root = code_module(name)
+    for key in [k for k in sys.modules if k == root or k.startswith(root + ".")]:
+        del sys.modules[key]
+
+
+def move_code(name: str, folder: Path) -> None:
+    """The agent's files moved (staged, then renamed into place): later imports read there."""
+    root = sys.modules.get(code_module(name))
+    if root is not None:
+        root.__path__ = [str(folder)]
+
+
 def load_agent_flows(package: AgentPackage, folder: Path | None = None) -> dict[str, list[DAG]]:
     """Every flow of the package by its file, checked; :class:`AgentInvalid` lists every
     problem. YAML flows load from memory (``folder`` may be None); Python flows import from
-    their installed copy in ``folder``, so only a trusted package has any."""
+    their installed copy in ``folder``, so only a trusted package has any, and its Python is
+    importable as ``awel_agent_<name>.<module>`` (:func:`expose_code`)."""
     name = package.manifest.name
+    if folder is not None and package.code_files:
+        expose_code(name, folder)
     problems: list[Problem] = []
     loaded: dict[str, list[DAG]] = {}
     for op in package.manifest.operators:

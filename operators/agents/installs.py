@@ -31,7 +31,7 @@ from awel.errors import AwelError, Problem, SourceLocation
 from operators.storage import MetadataStore
 from operators.storage.agent_installs import DEFAULT_USER, AgentInstall
 
-from .checks import check_trust, load_agent_flows
+from .checks import check_trust, forget_code, load_agent_flows, move_code
 from .errors import AgentInvalid, AgentNotInstalled, PackageRefused
 from .package import AgentPackage, Limits, read_package
 
@@ -145,6 +145,8 @@ class Agents:
             if target.exists():
                 os.replace(target, old)
             os.replace(staging, target)
+            if package.code_files:
+                move_code(name, target)
             try:
                 await self._serve(name, mounted)
             except BaseException:
@@ -178,6 +180,7 @@ class Agents:
             mounts = installed_mounts()
             if mounts is not None:
                 await mounts.unmount(group_of(name))
+            forget_code(name)
             shutil.rmtree(self.folder(name), ignore_errors=True)
 
     async def entry_flow(self, name: str, *, user: str) -> DAG:

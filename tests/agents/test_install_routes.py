@@ -184,3 +184,41 @@ async def test_a_shipped_hub_agent_installs_by_name_and_answers(tmp_path: Path) 
         await client.post("/api/v1/agent/uninstall?plugin_name=sql_explainer&user=ann")
         gone = await client.post(f"{TRIGGER}/sql_explainer/explain", json={})
         assert gone.status == 404
+
+
+SHOUT_PY = """\
+from awel import MapOperator
+
+
+class Shout(MapOperator[dict, str]):
+    async def map(self, body: dict) -> str:
+        return str(body.get("user_input", "")).upper() + "!!"
+"""
+
+SHOUT_FLOW = """\
+name: {name}_echo
+trigger:
+  http:
+    endpoint: /agents/{name}/echo
+    methods: POST
+    request_body: dict
+nodes:
+  shout: {{op: "awel_agent_{name}.ops.shout:Shout"}}
+edges:
+  - trigger >> shout
+"""
+
+
+async def test_a_trusted_packages_python_operator_runs_from_its_yaml(tmp_path: Path) -> None:
+    code = zip_bytes({**agent_files(flow=SHOUT_FLOW), "ops/shout.py": SHOUT_PY})
+    async with running(tmp_path, shipped=SHIPPED, agent_trusted_sources=["upload"]) as client:
+        body = await upload(client, code)
+        assert body["success"] is True, body
+        answer = await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hey"})
+        assert await answer.json() == "HEY!!"
+        await client.post("/api/v1/agent/uninstall?plugin_name=echo&user=ann")
+        assert (await client.post(f"{TRIGGER}/echo/echo", json={})).status == 404
+    # Untrusted, the same package is refused before any of its code is imported.
+    async with running(tmp_path / "other", shipped=SHIPPED) as client:
+        refused = await upload(client, code)
+        assert refused["success"] is False and "not trusted" in refused["err_msg"], refused
