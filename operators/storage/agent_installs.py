@@ -15,7 +15,7 @@ from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, func, se
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .tables import Base, _Time, now
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["DEFAULT_USER", "AgentInstall", "AgentInstallRepository", "AgentInstallRow"]
 
@@ -129,7 +129,7 @@ class AgentInstallRepository:
                     AgentInstallRow.user_name == user_name, AgentInstallRow.name == name
                 )
             )
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
     async def users_of(self, name: str) -> int:
         """How many users have ``name`` installed."""

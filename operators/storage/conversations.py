@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .paging import page_limit, page_offset
 from .records import AI, HUMAN, VIEW, Conversation, NewMessage
 from .tables import ConversationRow, MessageRow, now
-from .tx import ATTEMPTS, Transaction, backoff, lost_race
+from .tx import ATTEMPTS, Transaction, backoff, lost_race, rows_affected
 
 __all__ = ["SUMMARY_CHARS", "ConversationRepository"]
 
@@ -115,7 +115,7 @@ class ConversationRepository:
             update(ConversationRow).where(ConversationRow.conv_uid == conv_uid).values(**changes)
         )
         first_question = messages[0].content
-        if getattr(touched, "rowcount", 0) == 0:
+        if rows_affected(touched) == 0:
             s.add(
                 ConversationRow(
                     conv_uid=conv_uid,
@@ -265,7 +265,7 @@ class ConversationRepository:
             gone = await s.execute(
                 delete(ConversationRow).where(ConversationRow.conv_uid == conv_uid)
             )
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
 
 def _conversation(row: ConversationRow, count: int) -> Conversation:

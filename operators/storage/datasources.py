@@ -11,7 +11,7 @@ from .errors import DatasourceExists, UnknownDatasource
 from .records import Datasource
 from .secrets import SecretBox, SecretError
 from .tables import DatasourceRow, SchemaSummaryRow, now
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["DatasourceRepository"]
 
@@ -139,7 +139,7 @@ class DatasourceRepository:
         async with self._tx() as s:
             await s.execute(delete(SchemaSummaryRow).where(SchemaSummaryRow.db_name == db_name))
             gone = await s.execute(delete(DatasourceRow).where(DatasourceRow.db_name == db_name))
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
     def _datasource(self, row: DatasourceRow) -> Datasource:
         try:

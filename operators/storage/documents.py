@@ -14,7 +14,7 @@ from .errors import DocumentExists, UnknownDocument, UnknownSpaceId
 from .paging import page_limit, page_offset
 from .records import DOC_TYPES, FINISHED, RUNNING, TODO, KnowledgeDocument
 from .tables import KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeSpaceRow, now
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["DocumentRepository"]
 
@@ -170,7 +170,7 @@ class DocumentRepository:
                 .where(KnowledgeDocumentRow.status == status)
                 .values(status=to, result=result, gmt_modified=now())
             )
-            return int(getattr(moved, "rowcount", 0) or 0)
+            return rows_affected(moved)
 
     async def update(self, document_id: int, **fields: Any) -> KnowledgeDocument:
         """Change ``content``, ``source``, ``file_path`` or ``meta``."""
@@ -196,7 +196,7 @@ class DocumentRepository:
             gone = await s.execute(
                 delete(KnowledgeDocumentRow).where(KnowledgeDocumentRow.id == document_id)
             )
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
 
 def _document(row: KnowledgeDocumentRow, space: str) -> KnowledgeDocument:

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 
 from .records import StoredFile
 from .tables import FileRow
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["FileRepository"]
 
@@ -53,7 +53,7 @@ class FileRepository:
         """Forget the file's record (its bytes are the caller's to remove)."""
         async with self._tx() as s:
             gone = await s.execute(delete(FileRow).where(FileRow.file_id == file_id))
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
 
 def _file(row: FileRow) -> StoredFile:

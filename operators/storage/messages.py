@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from .records import Message
 from .tables import ConversationRow, MessageRow, now
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["MessageRepository"]
 
@@ -33,7 +33,7 @@ class MessageRepository:
                 .where(ConversationRow.conv_uid == conv_uid)
                 .values(gmt_modified=now())
             )
-            return int(getattr(gone, "rowcount", 0) or 0)
+            return rows_affected(gone)
 
     async def list(self, conv_uid: str, *, round_index: int | None = None) -> list[Message]:
         """The conversation's messages in order (one round's, if ``round_index``)."""
@@ -71,7 +71,7 @@ class MessageRepository:
                 )
                 .values(**changes)
             )
-            return bool(getattr(done, "rowcount", 0))
+            return bool(rows_affected(done))
 
 
 def _message(row: MessageRow) -> Message:

@@ -12,7 +12,7 @@ from .errors import SpaceExists, UnknownSpace, UnknownSpaceId
 from .paging import page_limit, page_offset
 from .records import KnowledgeSpace
 from .tables import KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeSpaceRow, now
-from .tx import Transaction
+from .tx import Transaction, rows_affected
 
 __all__ = ["SpaceRepository"]
 
@@ -144,7 +144,7 @@ class SpaceRepository:
             gone = await s.execute(
                 delete(KnowledgeSpaceRow).where(KnowledgeSpaceRow.id == space_id)
             )
-            return bool(getattr(gone, "rowcount", 0))
+            return bool(rows_affected(gone))
 
 
 def _space(row: KnowledgeSpaceRow, docs: int = 0) -> KnowledgeSpace:

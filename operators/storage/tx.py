@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["ATTEMPTS", "Transaction", "backoff", "lost_race"]
+__all__ = ["ATTEMPTS", "Transaction", "backoff", "lost_race", "rows_affected"]
 
 #: Opens a session in one transaction: committed on exit, rolled back on any error
 #: (:meth:`MetadataStore._tx <operators.storage.store.MetadataStore._tx>`).
@@ -22,6 +22,12 @@ Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 #: How often a transaction that lost a race (duplicate key, deadlock) is tried.
 ATTEMPTS = 5
+
+
+def rows_affected(result: object) -> int:
+    """The rows an UPDATE or DELETE touched. ``session.execute`` is typed as giving a plain
+    ``Result``; for these statements it is a ``CursorResult``, which has ``rowcount``."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def lost_race(exc: DBAPIError) -> bool:
