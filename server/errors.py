@@ -195,10 +195,6 @@ def describe(error: AwelError) -> Failure:
     )
 
 
-def status_for(error: AwelError) -> int:
-    return describe(error).status
-
-
 def validation_message(
     exc: ValidationError, prefix: str, places: dict[str, str] | None = None
 ) -> tuple[str, str | None, int]:

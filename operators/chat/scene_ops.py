@@ -53,7 +53,6 @@ __all__ = [
     "AskModel",
     "DashboardRound",
     "ExcelTable",
-    "NotAvailable",
     "Prompt",
     "RoundEnd",
     "RunFlow",
@@ -302,18 +301,6 @@ class DashboardRound(RoundEnd):
 
 
 # --- scenes that are not made of the above ------------------------------------------------
-
-
-class NotAvailable(StreamifyAbsOperator[SceneCall, SceneEvent]):
-    """A scene this server does not serve yet: says so in the stream."""
-
-    def __init__(self, what: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.what = what
-
-    async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
-        message = f"{input_value.chat_mode} is not available yet: {self.what}"
-        yield RoundDone(message, error_view(message), message)
 
 
 def _trigger_of(dag: DAG) -> HttpTrigger | None:

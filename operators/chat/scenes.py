@@ -55,8 +55,6 @@ class Scene:
     describe: str
     #: What ``select_param`` names: "db", "file", "flow", "space", "app", or "" (nothing).
     needs: str = ""
-    #: Served here yet; the others answer "not available yet" in the stream.
-    available: bool = True
     #: Listed by ``dialogue/scenes`` (chat_normal and chat_flow are not, as in DB-GPT).
     listed: bool = True
     #: The names v2's ``chat_mode`` gives this scene.

@@ -67,7 +67,7 @@ def model_for(name: str | None) -> str:
 
 async def check_param(found: Scene, select_param: str, field: str = "select_param") -> None:
     """Refuse a scene argument that names nothing, before any answer starts."""
-    if not found.available or not found.needs:
+    if not found.needs:
         return
     if not select_param:
         what = {

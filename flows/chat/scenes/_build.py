@@ -19,7 +19,6 @@ from operators.chat.knowledge import SpaceChunks, SpacePrompt
 from operators.chat.scene_ops import (
     AskModel,
     ExcelTable,
-    NotAvailable,
     Prompt,
     RoundEnd,
     SchemaOf,
@@ -93,18 +92,6 @@ def asks_model(
             answer=answer,
             history=history,
         )
-
-    return build
-
-
-def not_available(what: str) -> Callable[[Scene], DAG]:
-    """The builder of a scene not served yet: its flow says so in the stream, naming
-    ``what``."""
-
-    def build(scene: Scene) -> DAG:
-        with DAG(f"scene_{scene.code}", description="Not available yet.") as dag:
-            InputOperator.from_callable(task_name="input") >> NotAvailable(what, task_name="answer")
-        return dag
 
     return build
 
