@@ -17,10 +17,10 @@ build the list with an undefined value in it.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
@@ -229,7 +229,9 @@ def closure(node: nodes.Node, name: Callable[[str], Getter]) -> Getter | None:
             (str(child.value), None) if isinstance(child, nodes.Const) else ("", part)
             for child, part in zip(node.nodes, parts, strict=True)
         ]
-        return lambda scope: _concat(pieces, scope)
+        return lambda scope: "".join(
+            [text if get is None else str(get(scope)) for text, get in pieces]
+        )
     if isinstance(node, nodes.List):
         return lambda scope: [part(scope) for part in parts]
     if isinstance(node, nodes.Tuple):
@@ -280,26 +282,6 @@ def _operands(node: nodes.Node) -> list[nodes.Node]:
     if isinstance(node, nodes.Dict):
         return [part for pair in node.items for part in (pair.key, pair.value)]
     return []
-
-
-def _concat(pieces: Sequence[tuple[str, Getter | None]], scope: Any) -> str:
-    """``a ~ b ~ ...`` as jinja2 runs it: every piece is computed first and only then
-    turned into text, so an undefined name (which jinja2 holds as a value until str())
-    fails after a later piece's own error, not before it."""
-    values: list[Any] = []
-    missing: UndefinedError | None = None
-    for text, get in pieces:
-        if get is None:
-            values.append(text)
-            continue
-        try:
-            values.append(get(scope))
-        except UndefinedError as exc:
-            missing = missing or exc
-            values.append("")
-    if missing is not None:
-        raise missing
-    return "".join([str(v) for v in values])
 
 
 #: A node no fast closure exists for (a slice, a filter ...): refusing it refuses its parent.
