@@ -10,15 +10,18 @@ and a reload of the user's flows is seen at once because the set itself answers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .dag import DAG
 
 __all__ = [
+    "Caller",
     "FlowMounts",
     "FlowsById",
+    "Guard",
     "find_flow",
     "install_flows",
     "install_mounts",
@@ -55,12 +58,27 @@ def find_flow(flow_id: str) -> DAG | None:
     return flows.flow(flow_id) if flows is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends a request to a mounted flow, as far as a guard may look: its headers and
+    query, read before the body is (a guard refuses without reading what was sent)."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+
+
+#: Decides whether a caller may run a mounted group's flows: returns to let it, raises an
+#: :class:`~awel.errors.AwelError` (answered as that error) to refuse.
+Guard = Callable[[Caller], Awaitable[None]]
+
+
 class FlowMounts(Protocol):
     """Whatever serves flows at their triggers' routes and lets the domain add some while
     it runs (installed agents): the server installs one (:func:`install_mounts`)."""
 
-    async def mount(self, group: str, dags: Sequence[DAG]) -> None:
-        """Serve ``dags`` (replacing the group's earlier ones); refuses a route taken."""
+    async def mount(self, group: str, dags: Sequence[DAG], *, guard: Guard | None = None) -> None:
+        """Serve ``dags`` (replacing the group's earlier ones); refuses a route taken. With
+        ``guard``, every request to them is first asked of it."""
         ...
 
     async def unmount(self, group: str) -> None:

@@ -34,7 +34,7 @@ import difflib
 import itertools
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from . import registry
 from .dag import DAG
 from .errors import AwelError, DAGBuildError, Problem, SourceLocation, SpecError
+from .flow_params import substitute
 from .operators import BaseOperator, TriggerOperator
 
 # The writer sits below the reader: it holds the names the file format uses, and dump_flow
@@ -139,9 +140,16 @@ def load_flow(path: str | os.PathLike[str]) -> DAG:
     return load_flow_text(text, shown)
 
 
-def load_flow_text(text: str, source: str = "<string>") -> DAG:
-    """Load a flow from YAML text; ``source`` names it in locations and messages."""
-    dag, problems = _Loader(text, source).load()
+def load_flow_text(
+    text: str, source: str = "<string>", *, params: Mapping[str, Any] | None = None
+) -> DAG:
+    """Load a flow from YAML text; ``source`` names it in locations and messages.
+
+    ``params`` are the flow's parameters (an agent's, from its manifest): each
+    ``${params.NAME}`` in a node's or the trigger's parameters is replaced by its value
+    (:mod:`awel.flow_params`), and a name it lacks is a problem. None leaves them as written.
+    """
+    dag, problems = _Loader(text, source, params).load()
     if problems or dag is None:
         raise SpecError(source, problems)
     return dag
@@ -164,9 +172,10 @@ Loc = tuple[str | int, ...]
 class _Loader:
     """One load of one file: YAML nodes with their marks, then the DAG, collecting problems."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, params: Mapping[str, Any] | None = None) -> None:
         self.text = text
         self.source = source
+        self.params = params
         self.problems: list[Problem] = []
         #: The YAML node of each value, and of each mapping key, by path.
         self.values: dict[Loc, yaml.Node] = {}
@@ -203,10 +212,20 @@ class _Loader:
         data = self._parse()
         if data is None:
             return None, self.problems
+        if self.params is not None:
+            self._substitute(data, self.params)
+        # A reference left unreplaced would be reported again as a bad value at its place.
+        unreplaced = {p.location for p in self.problems if p.code == "spec.unknown_param"}
         spec = self._validate_structure(data)
         dag = self._build(data, spec)
         if dag is not None and not self.problems:
             self.problems.extend(flow_problems(dag, registry.operators_taking))
+        if unreplaced:
+            self.problems = [
+                p
+                for p in self.problems
+                if p.code == "spec.unknown_param" or p.location not in unreplaced
+            ]
         return (None if self.problems else dag), self.problems
 
     def _parse(self) -> dict[str, Any] | None:
@@ -240,6 +259,27 @@ class _Loader:
             return None
         self._index(root, ())
         return data
+
+    def _substitute(self, data: dict[str, Any], params: Mapping[str, Any]) -> None:
+        """Replace ``${params.NAME}`` in the trigger and every node's params, in place."""
+
+        def unknown(name: str, loc: Loc) -> None:
+            known = ", ".join(sorted(params)) or "none"
+            self.add(
+                "spec.unknown_param",
+                f"'${{params.{name}}}': this flow has no parameter '{name}' (it has: {known})"
+                f"{_did_you_mean(name, sorted(params))}",
+                self.value_at(loc),
+            )
+
+        if isinstance(data.get("trigger"), dict):
+            data["trigger"] = substitute(data["trigger"], params, ("trigger",), unknown)
+        nodes = data.get("nodes")
+        if isinstance(nodes, dict):
+            for key, node in nodes.items():
+                if isinstance(node, dict) and "params" in node:
+                    where: Loc = ("nodes", key, "params")
+                    node["params"] = substitute(node["params"], params, where, unknown)
 
     def _index(self, node: yaml.Node, loc: Loc) -> None:
         self.values[loc] = node

@@ -18,7 +18,13 @@ from pathlib import Path
 import anyio.to_thread
 from aiohttp import web
 
-from awel.catalog import install_flows, install_mounts, installed_flows, installed_mounts
+from awel.catalog import (
+    Guard,
+    install_flows,
+    install_mounts,
+    installed_flows,
+    installed_mounts,
+)
 from awel.dag import DAG
 from operators.agents.hub import HubSource, configure_hub
 from operators.agents.installs import agents_running
@@ -32,7 +38,7 @@ from .auth import configured_keys, key_checker
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
 from .errors import ErrorStyle, error_response
-from .flows import FLOW_ERRORS_PATH, FlowSet, webserver_flow_files
+from .flows import FLOW_ERRORS_PATH, FlowSet, Mounted, webserver_flow_files
 from .json import dumps
 from .metrics import UNMATCHED, Metrics
 from .origins import OriginGuard
@@ -235,11 +241,11 @@ class AppMounts:
     def __init__(self, app: web.Application) -> None:
         self.app = app
 
-    async def mount(self, group: str, dags: Sequence[DAG]) -> None:
+    async def mount(self, group: str, dags: Sequence[DAG], *, guard: Guard | None = None) -> None:
         flows = self.app[FLOWS]
         async with self.app[TABLE_LOCK]:
             previous = flows.mounted.get(group)
-            flows.mounted[group] = list(dags)
+            flows.mounted[group] = Mounted(list(dags), guard)
             try:
                 table = flows.table()
             except RouteConflict:
@@ -319,7 +325,10 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
     previous = install_mounts(mounts)
     try:
         async with agents_running(
-            current_store(), s.data_dir / "agents", trusted=s.agent_trusted_sources
+            current_store(),
+            s.data_dir / "agents",
+            trusted=s.agent_trusted_sources,
+            params=s.agent_params,
         ):
             yield
     finally:

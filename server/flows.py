@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from awel import loader
+from awel.catalog import Guard
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation, SpecError
 from awel.trigger import TRIGGER_PREFIX, HttpTrigger
@@ -45,6 +46,15 @@ def http_trigger(dag: DAG) -> HttpTrigger | None:
         if isinstance(node, HttpTrigger):
             return node
     return None
+
+
+@dataclass
+class Mounted:
+    """A group of flows the domain mounted, and who may call them (None: whoever may call
+    the server)."""
+
+    dags: list[DAG]
+    guard: Guard | None = None
 
 
 @dataclass
@@ -101,7 +111,7 @@ class FlowSet:
         self.shipped: list[LoadedFile] = []
         self.user: list[LoadedFile] = []
         #: Flows the domain mounted while the server runs (installed agents), by group.
-        self.mounted: dict[str, list[DAG]] = {}
+        self.mounted: dict[str, Mounted] = {}
 
     def load_shipped(self) -> RouteTable:
         """Load the shipped flows; any problem is fatal."""
@@ -127,9 +137,11 @@ class FlowSet:
                 table.add(self._route(dag))
         # Before the user's: a group was refused at mount if its routes were taken, so
         # these never conflict, and a user flow claiming one of them is reported.
-        for dags in self.mounted.values():
-            for dag in dags:
-                table.add(self._route(dag))
+        for group in self.mounted.values():
+            for dag in group.dags:
+                route = self._route(dag)
+                route.guard = group.guard
+                table.add(route)
         for f in user:
             for dag in list(f.dags):
                 route = self._route(dag)
@@ -166,7 +178,7 @@ class FlowSet:
         return out
 
     def dags(self) -> list[DAG]:
-        mounted = [d for dags in self.mounted.values() for d in dags]
+        mounted = [d for group in self.mounted.values() for d in group.dags]
         return [d for f in (*self.shipped, *self.user) for d in f.dags] + mounted
 
     def flow(self, flow_id: str) -> DAG | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from awel.catalog import Caller, Guard
 from awel.dag import DAG
 from awel.envelope import result_ok
 from awel.errors import AwelError, NodeError
@@ -102,6 +103,9 @@ class Route:
         #: the app sets its own. GET-only routes never look.
         self.origins: OriginGuard = OWN_ORIGIN_ONLY
         self._changes_state = not self.methods <= SAFE_METHODS
+        #: Asked before anything else whether the caller may run this flow (the domain's,
+        #: for flows it mounted; :class:`awel.catalog.Guard`); None: anyone may.
+        self.guard: Guard | None = None
 
     @property
     def max_body(self) -> int:
@@ -138,6 +142,9 @@ class Route:
             wants = False
             parser = self.parser
             try:
+                if self.guard is not None:
+                    # A refusal raises, and is answered as the error it is.
+                    await self.guard(Caller(request.headers, request.query))
                 if (
                     self._changes_state
                     and request.method not in SAFE_METHODS

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         " folders (an entry ending in '/' covers what lies under it; 'upload' trusts"
         " uploads; '*' trusts every source). YAML-only agents install from anywhere.",
     )
+    agent_params: dict[str, dict[str, str | bool | int | float]] = Field(
+        default_factory=dict,
+        description="Values of installed agents' parameters, by agent and parameter, over the"
+        " defaults of their manifests (AWEL_AGENT_PARAMS as JSON:"
+        ' {"knowledge_summary": {"space": "docs"}}).',
+    )
 
     @field_validator(
         "api_keys", "models", "datasource_roots", "agent_trusted_sources", mode="before"

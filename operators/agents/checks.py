@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from awel import loader, registry
 from awel.dag import DAG
@@ -20,6 +21,7 @@ from awel.spec import load_flow_text
 from awel.trigger import TRIGGER_PREFIX, HttpTrigger
 
 from .errors import AgentInvalid, UntrustedAgent
+from .manifest import parameter_values
 from .package import AgentPackage
 
 __all__ = ["agent_prefix", "check_trust", "is_trusted", "load_agent_flows"]
@@ -53,12 +55,14 @@ def code_module(name: str) -> str:
     return f"awel_agent_{name}"
 
 
-def expose_code(name: str, folder: Path) -> None:
+def expose_code(name: str, folder: Path, params: Mapping[str, Any] | None = None) -> None:
     """Make a trusted package's Python files importable under :func:`code_module`, rooted at
-    ``folder`` (its installed copy); what an earlier install imported is forgotten first."""
+    ``folder`` (its installed copy), with the agent's parameter values as its ``PARAMETERS``;
+    what an earlier install imported is forgotten first."""
     forget_code(name)
     root = types.ModuleType(code_module(name), f"Python of the agent '{name}'")
     root.__path__ = [str(folder)]
+    root.PARAMETERS = dict(params or {})  # type: ignore[attr-defined]
     root.__package__ = root.__name__
     sys.modules[root.__name__] = root
     importlib.invalidate_caches()
@@ -78,14 +82,21 @@ def move_code(name: str, folder: Path) -> None:
         root.__path__ = [str(folder)]
 
 
-def load_agent_flows(package: AgentPackage, folder: Path | None = None) -> dict[str, list[DAG]]:
+def load_agent_flows(
+    package: AgentPackage,
+    folder: Path | None = None,
+    configured: Mapping[str, Any] | None = None,
+) -> dict[str, list[DAG]]:
     """Every flow of the package by its file, checked; :class:`AgentInvalid` lists every
-    problem. YAML flows load from memory (``folder`` may be None); Python flows import from
-    their installed copy in ``folder``, so only a trusted package has any, and its Python is
-    importable as ``awel_agent_<name>.<module>`` (:func:`expose_code`)."""
+    problem. YAML flows load from memory (``folder`` may be None) with the agent's
+    parameters (``configured`` over the manifest's defaults) in their ``${params.NAME}``;
+    Python flows import from their installed copy in ``folder``, so only a trusted package
+    has any, and its Python is importable as ``awel_agent_<name>.<module>``
+    (:func:`expose_code`)."""
     name = package.manifest.name
+    params = parameter_values(package.manifest, configured)
     if folder is not None and package.code_files:
-        expose_code(name, folder)
+        expose_code(name, folder, params)
     problems: list[Problem] = []
     loaded: dict[str, list[DAG]] = {}
     for op in package.manifest.operators:
@@ -104,7 +115,8 @@ def load_agent_flows(package: AgentPackage, folder: Path | None = None) -> dict[
                 for dag in dags:
                     problems.extend(loader.check_dag(dag))
             else:
-                dags = [load_flow_text(package.files[path].decode("utf-8"), shown)]
+                text = package.files[path].decode("utf-8")
+                dags = [load_flow_text(text, shown, params=params)]
         except SpecError as exc:
             problems.extend(exc.problems)
             continue

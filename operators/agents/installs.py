@@ -20,12 +20,13 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from awel.catalog import installed_mounts
+from awel.catalog import Caller, Guard, installed_mounts
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation
 from operators.storage import MetadataStore
@@ -75,11 +76,14 @@ class Agents:
         *,
         trusted: Sequence[str] = (),
         limits: Limits | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.root = root
         self.trusted = tuple(trusted)
         self.limits = limits or Limits()
+        #: The server's values of agents' parameters, by agent (the agent_params setting).
+        self.params = dict(params or {})
         self.mounted: dict[str, MountedAgent] = {}
         # One install or uninstall at a time: each reads then changes the folder and mounts.
         self._lock = asyncio.Lock()
@@ -135,9 +139,9 @@ class Agents:
             if package.code_files:
                 # Trusted code: Python flows import from their files, so stage them first.
                 _write(staging, package, content)
-                dags = load_agent_flows(package, staging)
+                dags = load_agent_flows(package, staging, self.params.get(name))
             else:
-                dags = load_agent_flows(package)
+                dags = load_agent_flows(package, None, self.params.get(name))
                 _write(staging, package, content)
             mounted = _mounted(package, dags)
             target = self.folder(name)
@@ -159,14 +163,30 @@ class Agents:
             shutil.rmtree(staging, ignore_errors=True)
 
     async def _mount(self, package: AgentPackage, folder: Path) -> None:
-        dags = load_agent_flows(package, folder)
+        dags = load_agent_flows(package, folder, self.params.get(package.manifest.name))
         await self._serve(package.manifest.name, _mounted(package, dags))
 
     async def _serve(self, name: str, mounted: MountedAgent) -> None:
         mounts = installed_mounts()
         if mounts is not None:
-            await mounts.mount(group_of(name), mounted.dags)
+            await mounts.mount(group_of(name), mounted.dags, guard=self._installed_by(name))
         self.mounted[name] = mounted
+
+    def _installed_by(self, name: str) -> Guard:
+        """The agent's routes answer only users who installed it, as chat_agent does: the
+        caller is the ``user-id`` header, else the ``user`` or ``user_name`` query
+        parameter, else the default user. (API keys, when set, are checked before this.)"""
+
+        async def guard(caller: Caller) -> None:
+            user = default_user(
+                caller.headers.get("user-id")
+                or caller.query.get("user")
+                or caller.query.get("user_name")
+            )
+            if await self.store.agent_installs.get(user, name) is None:
+                raise AgentNotInstalled(name, user, param="user")
+
+        return guard
 
     async def uninstall(self, name: str, *, user: str) -> None:
         """Remove the user's install; the agent's flows and files go with the last one."""
@@ -250,11 +270,12 @@ async def agents_running(
     *,
     trusted: Sequence[str] = (),
     limits: Limits | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[Agents]:
     """The agents of ``store``, installed process-wide and their flows mounted, while the
     block runs."""
     global _current
-    agents = Agents(store, root, trusted=trusted, limits=limits)
+    agents = Agents(store, root, trusted=trusted, limits=limits, params=params)
     previous, _current = _current, agents
     try:
         await agents.mount_installed()

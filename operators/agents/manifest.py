@@ -16,6 +16,13 @@
     default = 0.2
     description = "Sampling temperature."
 
+A parameter is a setting of the agent, not a request field: its flows write
+``${params.temperature}`` where the value goes (:mod:`awel.flow_params`), and a trusted
+package's Python reads them as ``awel_agent_<name>.PARAMETERS``. The value is the server's
+(the ``agent_params`` setting, by agent and parameter) or else the default; one the
+server's setting types wrongly, or that has neither, refuses the install, naming it. The
+values are the server's, one set per agent: its routes are mounted once for every user.
+
 DB-GPT's ``dbgpts.toml`` describes a package by a ``[flow]`` or ``[agent]`` table (label,
 name, version, description, authors, definition_type). Only a YAML definition maps:
 ``definition_type = "yaml"`` with ``[flow.yaml_config] file_path`` (or the package's only
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +42,15 @@ from awel.errors import Problem, SourceLocation
 
 from .errors import AgentInvalid
 
-__all__ = ["AGENT_TOML", "DBGPTS_TOML", "Manifest", "Parameter", "check_name", "parse_manifest"]
+__all__ = [
+    "AGENT_TOML",
+    "DBGPTS_TOML",
+    "Manifest",
+    "Parameter",
+    "check_name",
+    "parameter_values",
+    "parse_manifest",
+]
 
 AGENT_TOML = "agent.toml"
 DBGPTS_TOML = "dbgpts.toml"
@@ -57,6 +73,14 @@ class Parameter:
     type: str = "str"
     default: Any = None
     description: str = ""
+
+
+def _type_problem(param: Parameter, value: Any) -> str | None:
+    """Why ``value`` cannot be ``param``'s value (bools are not numbers here), or None."""
+    kinds = _TYPES[param.type]
+    if not isinstance(value, kinds) or (param.type != "bool" and isinstance(value, bool)):
+        return f"{value!r} is not a {param.type}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -239,18 +263,55 @@ def _parameters(raw: Any, where: SourceLocation, problems: list[Problem]) -> tup
                 )
             )
             continue
-        default = spec.get("default")
-        if default is not None and (
-            not isinstance(default, _TYPES[ptype])
-            or (ptype != "bool" and isinstance(default, bool))
-        ):
+        param = Parameter(pname, ptype, spec.get("default"), str(spec.get("description", "")))
+        if param.default is not None and (why := _type_problem(param, param.default)):
+            problems.append(Problem("agent.manifest", f"parameter '{pname}': default {why}", where))
+            continue
+        out.append(param)
+    return tuple(out)
+
+
+def parameter_values(manifest: Manifest, configured: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The value of each of the agent's parameters: the server's (``agent_params``
+    setting, ``configured``) over the manifest's default. :class:`AgentInvalid` names a
+    configured value of the wrong type or for a parameter the manifest does not declare,
+    and a parameter left with no value at all."""
+    configured = configured or {}
+    where = SourceLocation(manifest.source_file)
+    declared = {p.name: p for p in manifest.parameters}
+    problems = [
+        Problem(
+            "agent.parameter",
+            f"the agent_params setting gives '{name}', which the agent does not declare"
+            f" (it declares: {', '.join(declared) or 'none'})",
+            where,
+        )
+        for name in configured
+        if name not in declared
+    ]
+    values: dict[str, Any] = {}
+    for param in manifest.parameters:
+        if param.name in configured:
+            value = configured[param.name]
+            if why := _type_problem(param, value):
+                problems.append(
+                    Problem("agent.parameter", f"agent_params '{param.name}': {why}", where)
+                )
+                continue
+        elif param.default is not None:
+            value = param.default
+        else:
             problems.append(
                 Problem(
-                    "agent.manifest",
-                    f"parameter '{pname}': default {default!r} is not a {ptype}",
+                    "agent.parameter",
+                    f"parameter '{param.name}' has no default and the agent_params setting"
+                    f' gives it no value (agent_params = {{"{manifest.name}":'
+                    f' {{"{param.name}": ...}}}})',
                     where,
                 )
             )
             continue
-        out.append(Parameter(pname, ptype, default, str(spec.get("description", ""))))
-    return tuple(out)
+        values[param.name] = value
+    if problems:
+        raise AgentInvalid(manifest.name, problems)
+    return values

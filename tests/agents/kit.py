@@ -30,7 +30,7 @@ trigger:
     methods: POST
     request_body: dict
 nodes:
-  shout: {{op: awel.format, params: {{template: "{{{{ user_input | upper }}}}!"}}}}
+  shout: {{op: awel.format, params: {{template: "{{{{ user_input | upper }}}}${{params.suffix}}"}}}}
 edges:
   - trigger >> shout
 """

@@ -24,6 +24,8 @@ TRIGGER = "/api/v1/awel/trigger/agents"
 HUB_FLOWS = SHIPPED[0].with_name("hub.py")
 
 Client = TestClient[web.Request, web.Application]
+#: The user the tests install for; an agent's routes answer only the users who have it.
+ANN = {"user-id": "ann"}
 
 
 async def upload(client: Client, data: bytes, *, user: str = "ann", name: str = "echo.zip") -> Any:
@@ -42,11 +44,27 @@ def listing(root: Path) -> list[str]:
 
 async def test_upload_install_run_list_and_uninstall(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=SHIPPED) as client:
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hi"})).status == 404
+        assert (
+            await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "hi"})
+        ).status == 404
         body = await upload(client, zip_bytes(dict(agent_files())))
         assert body["success"] is True, body
-        resp = await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hello"})
+        resp = await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "hello"})
         assert resp.status == 200 and "HELLO!" in await resp.text()
+        # Only ann installed it: bob (by header or query) and a caller naming nobody get
+        # the 404 that says so, before the body is read.
+        for path, headers in [
+            ("echo", {"user-id": "bob"}),
+            ("echo?user=bob", {}),
+            ("echo", {}),
+        ]:
+            other = await client.post(
+                f"{TRIGGER}/echo/{path}", headers=headers, json={"user_input": "x"}
+            )
+            assert other.status == 404, (path, headers)
+            assert "is not installed for user" in (await other.json())["err_msg"]
+        by_query = await client.post(f"{TRIGGER}/echo/echo?user=ann", json={"user_input": "q"})
+        assert by_query.status == 200
         mine = (await (await client.post("/api/v1/agent/my?user=ann")).json())["data"]
         assert [(m["name"], m["user_name"], m["version"]) for m in mine] == [
             ("echo", "ann", "0.1.0")
@@ -61,7 +79,9 @@ async def test_upload_install_run_list_and_uninstall(tmp_path: Path) -> None:
             "/api/v1/agent/uninstall", json={"plugin_name": "echo", "user": "ann"}
         )
         assert (await gone.json())["success"] is True
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "x"})).status == 404
+        assert (
+            await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "x"})
+        ).status == 404
         assert listing(tmp_path / "data" / "agents") == []
 
 
@@ -71,15 +91,20 @@ async def test_install_from_a_folder_and_per_user_installs(tmp_path: Path) -> No
         agents = current_agents()
         await agents.install(read_package(folder), user="ann", source=str(folder))
         await agents.install(read_package(folder), user="bob", source=str(folder))
-        # ann leaves: bob still has it, so it still answers.
+        # ann leaves: bob still has it, so it still answers him, and no longer her.
         await client.post("/api/v1/agent/uninstall?plugin_name=echo&user=ann")
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hi"})).status == 200
+        bob = {"user-id": "bob"}
+        hi = {"user_input": "hi"}
+        assert (await client.post(f"{TRIGGER}/echo/echo", headers=bob, json=hi)).status == 200
+        assert (await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json=hi)).status == 404
         again = await client.post("/api/v1/agent/uninstall?plugin_name=echo&user=ann")
         assert (await again.json())["err_code"] == "E0022"
         await client.post(
             "/api/v1/serve/dbgpts/my/uninstall", json={"name": "echo", "user_name": "bob"}
         )
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hi"})).status == 404
+        assert (
+            await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "hi"})
+        ).status == 404
 
 
 SLOW_FLOW = """\
@@ -102,12 +127,14 @@ async def test_uninstall_while_a_request_runs(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=SHIPPED) as client:
         assert (await upload(client, zip_bytes(dict(agent_files(flow=SLOW_FLOW)))))["success"]
         request = asyncio.create_task(
-            client.post(f"{TRIGGER}/echo/echo", json={"user_input": "me"})
+            client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "me"})
         )
         await asyncio.wait_for(slow.started.wait(), 10)
         gone = await client.post("/api/v1/agent/uninstall?plugin_name=echo&user=ann")
         assert (await gone.json())["success"] is True
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "x"})).status == 404
+        assert (
+            await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "x"})
+        ).status == 404
         slow.release.set()
         resp = await asyncio.wait_for(request, 10)
         assert resp.status == 200 and "held me" in await resp.text()
@@ -179,20 +206,21 @@ async def test_a_shipped_hub_agent_installs_by_name_and_answers(tmp_path: Path) 
         mine = await (await client.post("/api/v1/agent/my?user=ann")).json()
         assert [a["name"] for a in mine["data"]] == ["sql_explainer"]
         # Mounted: the route exists (a request without its fields is a 400, not a 404).
-        mounted = await client.post(f"{TRIGGER}/sql_explainer/explain", json={})
+        mounted = await client.post(f"{TRIGGER}/sql_explainer/explain", headers=ANN, json={})
         assert mounted.status == 400, await mounted.text()
         await client.post("/api/v1/agent/uninstall?plugin_name=sql_explainer&user=ann")
-        gone = await client.post(f"{TRIGGER}/sql_explainer/explain", json={})
+        gone = await client.post(f"{TRIGGER}/sql_explainer/explain", headers=ANN, json={})
         assert gone.status == 404
 
 
 SHOUT_PY = """\
 from awel import MapOperator
+from awel_agent_echo import PARAMETERS
 
 
 class Shout(MapOperator[dict, str]):
     async def map(self, body: dict) -> str:
-        return str(body.get("user_input", "")).upper() + "!!"
+        return str(body.get("user_input", "")).upper() + PARAMETERS["suffix"] * 2
 """
 
 SHOUT_FLOW = """\
@@ -211,13 +239,19 @@ edges:
 
 async def test_a_trusted_packages_python_operator_runs_from_its_yaml(tmp_path: Path) -> None:
     code = zip_bytes({**agent_files(flow=SHOUT_FLOW), "ops/shout.py": SHOUT_PY})
-    async with running(tmp_path, shipped=SHIPPED, agent_trusted_sources=["upload"]) as client:
+    async with running(
+        tmp_path,
+        shipped=SHIPPED,
+        agent_trusted_sources=["upload"],
+        agent_params={"echo": {"suffix": "?"}},
+    ) as client:
         body = await upload(client, code)
         assert body["success"] is True, body
-        answer = await client.post(f"{TRIGGER}/echo/echo", json={"user_input": "hey"})
-        assert await answer.json() == "HEY!!"
+        answer = await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "hey"})
+        # Its Python reads the agent's parameters, the server's value over the default "!".
+        assert await answer.json() == "HEY??"
         await client.post("/api/v1/agent/uninstall?plugin_name=echo&user=ann")
-        assert (await client.post(f"{TRIGGER}/echo/echo", json={})).status == 404
+        assert (await client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={})).status == 404
     # Untrusted, the same package is refused before any of its code is imported.
     async with running(tmp_path / "other", shipped=SHIPPED) as client:
         refused = await upload(client, code)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from operators.agents.checks import load_agent_flows
 from operators.agents.errors import AgentInvalid, PackageRefused
+from operators.agents.manifest import parameter_values
 from operators.agents.package import Limits, read_package
 
 from .kit import agent_files, write_folder, zip_bytes, zip_with_symlink
@@ -129,3 +131,33 @@ def test_dbgpts_yaml_maps_and_json_is_refused_saying_why() -> None:
     as_python = dbgpts.replace('"yaml"', '"python"')
     with pytest.raises(AgentInvalid, match=re.escape("installs with pip, running its code")):
         read_package(zip_bytes({**files, "dbgpts.toml": as_python}))
+
+
+async def test_parameters_reach_the_flows_with_the_servers_values_over_defaults() -> None:
+    package = read_package(zip_bytes(dict(agent_files())))
+    assert parameter_values(package.manifest, None) == {"suffix": "!"}
+    flows = load_agent_flows(package, None, {"suffix": "?!"})
+    [dag] = flows["flows/echo.yaml"]
+    assert await dag.output_node.call({"user_input": "hi"}) == "HI?!"
+
+
+def test_bad_parameter_values_refuse_naming_each() -> None:
+    package = read_package(zip_bytes(dict(agent_files())))
+    with pytest.raises(AgentInvalid) as caught:
+        parameter_values(package.manifest, {"suffix": 3, "colour": "red"})
+    text = str(caught.value)
+    assert "agent_params 'suffix': 3 is not a str" in text
+    assert "gives 'colour', which the agent does not declare (it declares: suffix)" in text
+    no_default = agent_files()
+    no_default["agent.toml"] = no_default["agent.toml"].replace('default = "!"\n', "")
+    package = read_package(zip_bytes(dict(no_default)))
+    with pytest.raises(AgentInvalid, match="parameter 'suffix' has no default"):
+        load_agent_flows(package)
+    # A flow naming a parameter the manifest lacks: refused at its line.
+    typo = agent_files()
+    typo["flows/echo.yaml"] = typo["flows/echo.yaml"].replace("params.suffix", "params.sufix")
+    with pytest.raises(AgentInvalid) as caught:
+        load_agent_flows(read_package(zip_bytes(dict(typo))))
+    [problem] = caught.value.problems
+    assert problem.code == "spec.unknown_param" and "did you mean 'suffix'" in problem.message
+    assert str(problem.location).startswith("echo/flows/echo.yaml:8:")

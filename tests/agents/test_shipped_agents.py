@@ -1,5 +1,6 @@
-"""The shipped hub's agents (examples/agent_hub/) served by the live server with the real
-default model (smollm2, short answers): each flow validates and answers in its shape."""
+"""The shipped hub's agents (examples/agent_hub/) installed in the live server with the real
+default model (smollm2, short answers): each flow validates with its parameters' defaults,
+and answers in its shape with the values the server's agent_params setting gives."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from awel.loader import load_paths
+from operators.agents.checks import load_agent_flows
 from operators.agents.hub import DEFAULT_HUB
+from operators.agents.installs import current_agents
+from operators.agents.package import read_package
 from operators.export.cache import find_model
 from operators.knowledge.current import current_knowledge
 from operators.models import ModelSet, install_models
@@ -23,12 +26,16 @@ from tests.datasource.conftest import make_sqlite
 from tests.server.model_api_live import DATA_DIR, LiveServer
 
 TRIGGER = "/api/v1/awel/trigger/agents"
-FLOWS = sorted(DEFAULT_HUB.glob("*/flows/*.yaml"))
+AGENTS = ["chart_answer", "csv_profiler", "knowledge_summary", "sql_explainer"]
 
 
-def test_every_shipped_flow_validates() -> None:
-    dags, problems = load_paths(FLOWS)
-    assert problems == [] and len(dags) == 4
+def test_every_shipped_agent_validates_with_its_defaults() -> None:
+    assert sorted(p.name for p in DEFAULT_HUB.iterdir() if p.is_dir()) == AGENTS
+    for name in AGENTS:
+        package = read_package(DEFAULT_HUB / name)
+        assert package.manifest.parameters, f"{name} declares no parameters"
+        flows = load_agent_flows(package)
+        assert [len(dags) for dags in flows.values()] == [1], name
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +51,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     models = ModelSet.load(DATA_DIR, names=["smollm2", "all-minilm-l6-v2"])
     previous = install_models(models)
     try:
-        app = server_app.make_app(Settings(data_dir=tmp / "data", reload=False), shipped=FLOWS)
+        # csv_profiler shows 2 sample rows, not its default 5: the setting reaches the flow.
+        settings = Settings(
+            data_dir=tmp / "data", reload=False, agent_params={"csv_profiler": {"sample_rows": 2}}
+        )
+        app = server_app.make_app(settings, shipped=[])
         with LiveServer(app) as live:
             ds = Datasource(db_type="sqlite", db_name="shop", db_path=str(shop))
             asyncio.run_coroutine_threadsafe(
                 current_store().datasources.add(ds), live._loop
             ).result(60)
             asyncio.run_coroutine_threadsafe(_handbook(), live._loop).result(120)
+            asyncio.run_coroutine_threadsafe(_install_all(), live._loop).result(120)
             yield live
             asyncio.run_coroutine_threadsafe(models.aclose(), live._loop).result(60)
     finally:
         install_models(previous)
+
+
+async def _install_all() -> None:
+    agents = current_agents()
+    for name in AGENTS:
+        package = read_package(DEFAULT_HUB / name)
+        await agents.install(package, user="default", source=str(DEFAULT_HUB))
 
 
 async def _handbook() -> None:
@@ -98,7 +117,7 @@ def test_csv_profiler(server: LiveServer) -> None:
     status, out = _post(server, "/csv_profiler/profile", {"csv": csv})
     assert status == 200, out
     assert out["columns"] == ["city", "population"] and out["row_count"] == 3, out
-    assert out["sample"][0] == "Paris,2100000" and out["summary"].strip(), out
+    assert out["sample"] == ["Paris,2100000", "Lyon,520000"] and out["summary"].strip(), out
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from awel import (
     TriggerOperator,
     registry,
 )
+from awel.flow_params import substitute
 from awel.operators import is_stream
 from awel.spec import (
     FlowSpec,
@@ -429,3 +430,57 @@ def test_unknown_trigger_kind_suggests_a_registered_one() -> None:
     assert [str(p) for p in info.value.problems] == [
         "t.yaml:3:3: trigger: unknown trigger kind 'pth'; did you mean 'path'?"
     ]
+
+
+PARAMS_FLOW = """\
+name: with_params
+trigger: {}
+nodes:
+  say:
+    op: awel.format
+    params: {template: "${params.greeting}, {{ name }}${params.mark}"}
+  dump:
+    op: awel.json_dump
+    params: {indent: "${params.indent}", sort_keys: "${params.sort}"}
+edges:
+  - trigger >> say >> dump
+"""
+VALUES = {"greeting": "Hi", "mark": True, "indent": 2, "sort": True}
+
+
+async def test_params_replace_their_references_typed_when_whole() -> None:
+    dag = load_flow_text(PARAMS_FLOW, params=VALUES)
+    # In a longer string a value is written as YAML spells it: true, not True.
+    assert dag.get_node("say").template == "Hi, {{ name }}true"  # type: ignore[attr-defined]
+    # Whole, it keeps its type: 2 indents the JSON text by two spaces.
+    assert await dag.output_node.call({"name": "Ann"}) == '"Hi, Anntrue"'
+    seen: list[tuple[str, tuple[str | int, ...]]] = []
+    found = substitute(
+        {"a": ["${params.indent}", " ${ params.sort } "], "b": "${params.nope}"},
+        VALUES,
+        ("x",),
+        lambda name, loc: seen.append((name, loc)),
+    )
+    assert found == {"a": [2, True], "b": "${params.nope}"}
+    assert seen == [("nope", ("x", "b"))]
+
+
+def test_an_unknown_param_is_a_problem_at_its_line() -> None:
+    values = {**VALUES, "indnt": 2}
+    del values["indent"]
+    with pytest.raises(SpecError) as err:
+        load_flow_text(PARAMS_FLOW, "f.yaml", params=values)
+    [problem] = err.value.problems
+    assert problem.code == "spec.unknown_param"
+    assert (problem.location.line, problem.location.column) == (9, 22)  # type: ignore[union-attr]
+    assert "no parameter 'indent'" in problem.message and "did you mean 'indnt'" in problem.message
+
+
+def test_without_params_references_stay_as_written() -> None:
+    text = PARAMS_FLOW.replace('"${params.indent}"', "2").replace('"${params.sort}"', "true")
+    dag = load_flow_text(text)
+    assert dag.get_node("say").template == "${params.greeting}, {{ name }}${params.mark}"  # type: ignore[attr-defined]
+    # Other ${...} references (DB-GPT's variables) are never read as parameters.
+    other = text.replace("${params.greeting}", "${dbgpt.core.variables:greeting@global}")
+    dag = load_flow_text(other, params={"mark": "!"})
+    assert dag.get_node("say").template == "${dbgpt.core.variables:greeting@global}, {{ name }}!"  # type: ignore[attr-defined]

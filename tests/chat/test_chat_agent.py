@@ -24,9 +24,12 @@ async def test_chat_agent_runs_the_users_agent(tmp_path: Path, llm: ScriptedLLM)
             client, chat_mode="chat_agent", select_param="echo", user_input="x", user_name="bob"
         )
         assert "the agent 'echo' is not installed for user 'bob'" in events(raw)[-1]
-        # Its trigger answers the same flow.
-        resp = await client.post("/api/v1/awel/trigger/agents/echo/echo", json={"user_input": "yo"})
+        # Its trigger answers the same flow, to ann and not to bob.
+        trigger = "/api/v1/awel/trigger/agents/echo/echo"
+        resp = await client.post(trigger, headers={"user-id": "ann"}, json={"user_input": "yo"})
         assert "YO!" in await resp.text()
+        resp = await client.post(trigger, headers={"user-id": "bob"}, json={"user_input": "yo"})
+        assert resp.status == 404
 
 
 async def test_chat_agent_offers_the_users_installed_agents(
