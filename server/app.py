@@ -329,6 +329,7 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
             s.data_dir / "agents",
             trusted=s.agent_trusted_sources,
             params=s.agent_params,
+            trusted_keys=s.agent_trusted_keys,
         ):
             yield
     finally:

@@ -18,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from operators.agents.signing import parse_key
 from operators.export.sources import DEFAULT_MODELS
 
 
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
         " folders (an entry ending in '/' covers what lies under it; 'upload' trusts"
         " uploads; '*' trusts every source). YAML-only agents install from anywhere.",
     )
+    agent_trusted_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (ed25519:BASE64, from `awel agent keygen`) whose"
+        " signature lets an agent package ship Python from any source (`awel agent sign`).",
+    )
     agent_params: dict[str, dict[str, str | bool | int | float]] = Field(
         default_factory=dict,
         description="Values of installed agents' parameters, by agent and parameter, over the"
@@ -131,7 +137,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "api_keys", "models", "datasource_roots", "agent_trusted_sources", mode="before"
+        "api_keys",
+        "models",
+        "datasource_roots",
+        "agent_trusted_sources",
+        "agent_trusted_keys",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -147,6 +158,14 @@ class Settings(BaseSettings):
         if any(not k.strip() for k in keys):
             raise ValueError("an API key is blank")
         return [k.strip() for k in keys]
+
+    @field_validator("agent_trusted_keys")
+    @classmethod
+    def _signing_keys(cls, keys: list[str]) -> list[str]:
+        # A mistyped key would trust nothing and say nothing: refuse it at start-up.
+        for key in keys:
+            parse_key(key)
+        return keys
 
     @field_validator("cluster_key")
     @classmethod

@@ -23,6 +23,7 @@ from awel.trigger import TRIGGER_PREFIX, HttpTrigger
 from .errors import AgentInvalid, UntrustedAgent
 from .manifest import parameter_values
 from .package import AgentPackage
+from .signing import verdict
 
 __all__ = ["agent_prefix", "check_trust", "is_trusted", "load_agent_flows"]
 
@@ -41,11 +42,20 @@ def is_trusted(source: str, trusted: Sequence[str]) -> bool:
     return False
 
 
-def check_trust(package: AgentPackage, source: str, trusted: Sequence[str]) -> None:
-    """Refuse a package shipping code unless its source is trusted (:class:`UntrustedAgent`)."""
+def check_trust(
+    package: AgentPackage,
+    source: str,
+    trusted: Sequence[str],
+    trusted_keys: Sequence[str] = (),
+) -> None:
+    """Refuse a package shipping code (:class:`UntrustedAgent`, saying why) unless its
+    source is trusted or a trusted key signed it (:mod:`.signing`)."""
     code = package.code_files
-    if code and not is_trusted(source, trusted):
-        raise UntrustedAgent(package.manifest.name, code, source)
+    if not code or is_trusted(source, trusted):
+        return
+    signed = verdict(package.files, trusted_keys)
+    if not signed.trusted:
+        raise UntrustedAgent(package.manifest.name, code, source, signed.why)
 
 
 def code_module(name: str) -> str:

@@ -63,16 +63,18 @@ class AgentInvalid(AwelError):
 
 
 class UntrustedAgent(AwelError):
-    """A package with Python code from a source the configuration does not trust."""
+    """A package with Python code from a source the configuration does not trust, and no
+    signature by a key it trusts."""
 
     code = "agent.untrusted"
 
-    def __init__(self, name: str, files: list[str], source: str) -> None:
+    def __init__(self, name: str, files: list[str], source: str, why: str) -> None:
         shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
         super().__init__(
-            f"agent '{name}' ships Python code ({shown}) and its source '{source}' is not"
-            " trusted; only YAML-only agents install by default. To allow it, add the source"
-            " to the agent_trusted_sources setting (AWEL_AGENT_TRUSTED_SOURCES)"
+            f"agent '{name}' ships Python code ({shown}), its source '{source}' is not"
+            f" trusted and {why}; only YAML-only agents install by default. To allow it, add"
+            " the source to the agent_trusted_sources setting (AWEL_AGENT_TRUSTED_SOURCES), or"
+            " sign the package (`awel agent sign`) with a key listed in agent_trusted_keys"
         )
         self.name = name
 

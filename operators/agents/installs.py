@@ -77,10 +77,13 @@ class Agents:
         trusted: Sequence[str] = (),
         limits: Limits | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
+        trusted_keys: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.root = root
         self.trusted = tuple(trusted)
+        #: Public keys whose signatures make a package's code trusted (the signing module).
+        self.trusted_keys = tuple(trusted_keys)
         self.limits = limits or Limits()
         #: The server's values of agents' parameters, by agent (the agent_params setting).
         self.params = dict(params or {})
@@ -95,7 +98,7 @@ class Agents:
         """Install ``package`` for ``user``; refuses untrusted code, invalid flows, or a name
         another user installed with other content. Nothing is written when it refuses."""
         manifest = package.manifest
-        check_trust(package, source, self.trusted)
+        check_trust(package, source, self.trusted, self.trusted_keys)
         async with self._lock:
             target = self.folder(manifest.name)
             content = digest(package)
@@ -218,7 +221,7 @@ class Agents:
         for name, source in names:
             try:
                 package = read_package(self.folder(name), self.limits)
-                check_trust(package, source, self.trusted)
+                check_trust(package, source, self.trusted, self.trusted_keys)
                 await self._mount(package, self.folder(name))
             except AwelError as exc:
                 log.error("agent '%s' not mounted: %s", name, exc.message)
@@ -271,11 +274,14 @@ async def agents_running(
     trusted: Sequence[str] = (),
     limits: Limits | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    trusted_keys: Sequence[str] = (),
 ) -> AsyncIterator[Agents]:
     """The agents of ``store``, installed process-wide and their flows mounted, while the
     block runs."""
     global _current
-    agents = Agents(store, root, trusted=trusted, limits=limits, params=params)
+    agents = Agents(
+        store, root, trusted=trusted, limits=limits, params=params, trusted_keys=trusted_keys
+    )
     previous, _current = _current, agents
     try:
         await agents.mount_installed()

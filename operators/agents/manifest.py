@@ -79,7 +79,7 @@ def _type_problem(param: Parameter, value: Any) -> str | None:
     """Why ``value`` cannot be ``param``'s value (bools are not numbers here), or None."""
     kinds = _TYPES[param.type]
     if not isinstance(value, kinds) or (param.type != "bool" and isinstance(value, bool)):
-        return f"{value!r} is not a {param.type}"
+        return f"{value!r} is not of type {param.type}"
     return None
 
 

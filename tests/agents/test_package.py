@@ -146,7 +146,7 @@ def test_bad_parameter_values_refuse_naming_each() -> None:
     with pytest.raises(AgentInvalid) as caught:
         parameter_values(package.manifest, {"suffix": 3, "colour": "red"})
     text = str(caught.value)
-    assert "agent_params 'suffix': 3 is not a str" in text
+    assert "agent_params 'suffix': 3 is not of type str" in text
     assert "gives 'colour', which the agent does not declare (it declares: suffix)" in text
     no_default = agent_files()
     no_default["agent.toml"] = no_default["agent.toml"].replace('default = "!"\n', "")
