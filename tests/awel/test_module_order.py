@@ -34,6 +34,7 @@ ORDER = [
     "control",
     "shaping",
     "iteration",
+    "flow_params",
     "spec_dump",
     "spec",
     "loader",
