@@ -52,7 +52,7 @@ def yaml_name(text: str) -> str | None:
     """The ``name:`` the YAML gives, if it can be read."""
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     name = data.get("name") if isinstance(data, dict) else None
     return name if isinstance(name, str) and name else None

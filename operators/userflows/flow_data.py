@@ -312,7 +312,10 @@ def _our_op(data: dict[str, Any], where: str, node_id: str) -> str:
 
 def _params(data: dict[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for i, p in enumerate(data.get("parameters") or []):
+    given = data.get("parameters") or []
+    if not isinstance(given, list):
+        raise FlowUnmappable(f"{where}.data.parameters: a list of parameters", param=where)
+    for i, p in enumerate(given):
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):
             raise FlowUnmappable(f"{where}.data.parameters[{i}]: needs a 'name'", param=where)
         if p.get("category") == "resource":

@@ -41,8 +41,8 @@ def check_code(text: str) -> None:
         return
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return  # the loader reports it, with its line
+    except (yaml.YAMLError, RecursionError):
+        return  # the loader refuses it too, with its line
     places: list[str] = []
     _walk(data, "", places)
     if places:
