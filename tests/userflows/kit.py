@@ -51,7 +51,7 @@ name: greet
 trigger:
   http: {endpoint: /t/greet, methods: POST, request_body: dict}
 nodes:
-  wait: {op: awel.map, params: {fn: "tests.agents.slow:hold"}}
+  wait: {op: awel.map, params: {fn: "tests.userflows.slow:hold"}}
 edges:
   - trigger >> wait
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.agents import slow
 from tests.server.conftest import running
 
+from . import slow
 from .kit import BROKEN, CRUD, SLOW, V1, V2, failed, greeting, ok, say
 
 
@@ -142,8 +142,7 @@ async def test_a_route_taken_is_refused_without_changing_what_is_served(tmp_path
 async def test_update_serves_the_new_version_and_a_request_in_flight_finishes(
     tmp_path: Path,
 ) -> None:
-    slow.started.clear()
-    slow.release.clear()
+    slow.reset()
     async with running(tmp_path, shipped=CRUD, flow_api_code=True) as client:
         live = await ok(await client.post(f"{V1}/flows", json={"yaml": SLOW, "state": "deployed"}))
         held = asyncio.create_task(
@@ -245,7 +244,7 @@ async def test_bad_input_names_the_field(tmp_path: Path) -> None:
 
 async def test_flows_from_the_api_may_not_import_python(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=CRUD) as client:
-        evil = SLOW.replace("tests.agents.slow:hold", "os:system")
+        evil = SLOW.replace("tests.userflows.slow:hold", "os:system")
         message = await failed(await client.post(f"{V1}/flows", json={"yaml": evil}), 403)
         assert "os:system" in message and "flow_api_code" in message
         op_path = greeting().replace("op: awel.format", "op: 'awel.builtin:FormatOperator'")
