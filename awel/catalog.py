@@ -12,20 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .dag import DAG
+    from .errors import Problem
 
 __all__ = [
     "Caller",
+    "FlowFolder",
     "FlowMounts",
     "FlowsById",
     "Guard",
     "find_flow",
     "install_flows",
+    "install_folder",
     "install_mounts",
     "installed_flows",
+    "installed_folder",
     "installed_mounts",
 ]
 
@@ -99,3 +104,42 @@ def install_mounts(mounts: FlowMounts | None) -> FlowMounts | None:
 def installed_mounts() -> FlowMounts | None:
     """Where flows are mounted; None outside a server (flows then load but are not served)."""
     return _mounts
+
+
+class FlowFolder(Protocol):
+    """The user's flows folder, as the server serves it: the flow API deploys a flow by
+    writing its file there (:mod:`operators.userflows`), so a flow is served once, whether
+    it came from the API or from an editor on disk. The server installs one
+    (:func:`install_folder`)."""
+
+    @property
+    def path(self) -> Path:
+        """The folder."""
+        ...
+
+    async def put(self, file_name: str, text: str | None) -> list[Problem]:
+        """Write ``text`` as the folder's file ``file_name`` (None: remove it) and serve the
+        folder anew, in one step. When the server would not serve the file as written (a
+        route another flow serves, a path outside the trigger prefix), the file is put back
+        as it was, what is served does not change, and the problems are returned. Requests
+        already answering finish on the flows they started with."""
+        ...
+
+    def problems(self) -> dict[str, list[Problem]]:
+        """What the server found wrong with each file of the folder when it last read it."""
+        ...
+
+
+_folder: FlowFolder | None = None
+
+
+def install_folder(folder: FlowFolder | None) -> FlowFolder | None:
+    """Make ``folder`` the served flows folder (None: none); returns the one it replaces."""
+    global _folder
+    previous, _folder = _folder, folder
+    return previous
+
+
+def installed_folder() -> FlowFolder | None:
+    """The flows folder a server serves; None outside a server (flows cannot be deployed)."""
+    return _folder

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
@@ -21,17 +23,21 @@ from aiohttp import web
 from awel.catalog import (
     Guard,
     install_flows,
+    install_folder,
     install_mounts,
     installed_flows,
+    installed_folder,
     installed_mounts,
 )
 from awel.dag import DAG
+from awel.errors import Problem
 from operators.agents.hub import HubSource, configure_hub
 from operators.agents.installs import agents_running
 from operators.datasource.sandbox import allow_privileged_logins
 from operators.datasource.summaries import summaries_running
 from operators.knowledge.current import knowledge_running
 from operators.storage import current_store, open_store
+from operators.userflows.policy import allow_flow_code
 
 from . import heap
 from .auth import configured_keys, key_checker
@@ -93,6 +99,7 @@ def make_app(
     )
     flows.load_shipped()
     allow_privileged_logins(settings.allow_privileged_datasources)
+    allow_flow_code(settings.flow_api_code)
     # aiohttp's own cap, for bodies that declare no size: the largest any route takes. Each
     # route holds its own limit under it (Route.bind), so a 413 names the route's setting.
     app = web.Application(client_max_size=max(settings.max_json_body, settings.max_upload_size))
@@ -123,6 +130,7 @@ def make_app(
     app.cleanup_ctx.append(_callable_flows)
     if user_flows:
         app.cleanup_ctx.append(_agents)
+        app.cleanup_ctx.append(_user_folder)
     if (metrics := app[METRICS]) is not None:
         app.cleanup_ctx.append(metrics.folding)
     if settings.reload and user_flows:
@@ -263,6 +271,72 @@ class AppMounts:
                 _swap(self.app, flows.table())
 
 
+class AppFolder:
+    """The user's flows folder as this app serves it (:class:`awel.catalog.FlowFolder`):
+    the flow API deploys by writing a file here, and the app reloads the folder at once
+    instead of waiting for the watcher, so a deploy answers once its trigger serves."""
+
+    def __init__(self, app: web.Application, directory: Path) -> None:
+        self.app = app
+        self.directory = directory
+
+    @property
+    def path(self) -> Path:
+        return self.directory
+
+    async def put(self, file_name: str, text: str | None) -> list[Problem]:
+        flows = self.app[FLOWS]
+        target = self.directory / file_name
+        async with self.app[TABLE_LOCK]:
+            before = _problem_keys(flows)
+            old = await anyio.to_thread.run_sync(_read_or_none, target)
+            await anyio.to_thread.run_sync(_place, target, text)
+            table = await anyio.to_thread.run_sync(flows.load_user)
+            # The file's own problems, and any it caused another file (a route it took).
+            new = [
+                p
+                for f in flows.user
+                for p in f.problems
+                if f.path == target or (str(f.path), p.code, p.message) not in before
+            ]
+            if new:
+                await anyio.to_thread.run_sync(_place, target, old)
+                table = await anyio.to_thread.run_sync(flows.load_user)
+            _swap(self.app, table)
+        heap.refreeze()
+        return new
+
+    def problems(self) -> dict[str, list[Problem]]:
+        return {f.path.name: list(f.problems) for f in self.app[FLOWS].user if f.problems}
+
+
+def _problem_keys(flows: FlowSet) -> set[tuple[str, str, str]]:
+    return {(str(f.path), p.code, p.message) for f in flows.user for p in f.problems}
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _place(path: Path, content: str | bytes | None) -> None:
+    """Write ``content`` as ``path`` whole (a reader never sees half a file), or remove it."""
+    if content is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A leading dot: the folder's loader and watcher-triggered reloads skip it.
+    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
 def _bind(app: web.Application, table: RouteTable) -> None:
     """Tell each route where requests are counted, how large a body may be and which
     other origins may send it state-changing requests."""
@@ -335,6 +409,17 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
     finally:
         if installed_mounts() is mounts:
             install_mounts(previous)
+
+
+async def _user_folder(app: web.Application) -> AsyncIterator[None]:
+    """The user's flows folder, where the flow API deploys, while the app runs."""
+    directory = app[FLOWS].user_dir
+    assert directory is not None
+    folder = AppFolder(app, directory)
+    previous = install_folder(folder)
+    yield
+    if installed_folder() is folder:
+        install_folder(previous)
 
 
 async def _watch_user_flows(app: web.Application) -> AsyncIterator[None]:

@@ -142,6 +142,17 @@ ANSWERS: dict[str, Answer] = {
     # The agent hub (operators/agents): DB-GPT answers a failed hub update E0020.
     "agent.hub_source": Answer(400, "hub_source_refused", "E0020"),
     "agent.hub_sync_failed": Answer(502, "hub_sync_failed", "E0020"),
+    # User flows (operators/userflows): DB-GPT answers every flow failure E0003.
+    "flow.not_found": Answer(404, "flow_not_found", "E0003"),
+    "flow.version_not_found": Answer(404, "flow_version_not_found", "E0003"),
+    "flow.invalid": Answer(400, "flow_invalid", "E0003"),
+    "flow.refused": Answer(409, "flow_refused", "E0003"),
+    "flow.unmappable": Answer(400, "flow_unmappable", "E0003"),
+    "flow.code_refused": Answer(403, "flow_code_refused", "E0003"),
+    "flow.name_taken": Answer(409, "flow_name_taken", "E0003"),
+    "flow.bad_state": Answer(400, "flow_bad_state", "E0003"),
+    "flow.not_editable": Answer(403, "flow_not_editable", "E0003"),
+    "flow.unavailable": Answer(503, "flows_unavailable", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),

@@ -136,6 +136,14 @@ class Settings(BaseSettings):
         ' {"knowledge_summary": {"space": "docs"}}).',
     )
 
+    flow_api_code: bool = Field(
+        False,
+        description="Let flows saved through the flow API (/api/v1/serve/awel/flows) import"
+        " Python by path (an op or fn written 'module:name'). Off: such flows are refused,"
+        " since whoever may call the API would otherwise run any installed function; flows"
+        " written into the flows folder may always.",
+    )
+
     @field_validator(
         "api_keys",
         "models",

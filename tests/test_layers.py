@@ -40,6 +40,7 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
             "operators.datasource.sandbox",
             "operators.datasource.summaries",
             "operators.knowledge.current",
+            "operators.userflows.policy",
         }
     ),
     # Starts the cluster of this process: the registry, the worker manager, remote models.

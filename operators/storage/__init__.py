@@ -61,6 +61,12 @@ module, all on the store's engine:
   url, download_param, [NewHubEntry])`` (a sync: the source's entries exactly),
   ``get(name)``, ``list(filters=, page=, page_size=) -> (items, total)``,
   ``count_install(name, delta)``. Syncing and the packages' folders: :mod:`operators.agents`.
+- ``store.flows`` (:mod:`.flows`): user flows as the flow API saves them, their YAML and
+  every saved version. ``create(StoredFlow)``, ``save(StoredFlow)`` (a changed YAML or
+  state is a new revision), ``get(uid)``, ``find(name=, file_name=)``, ``with_files()``,
+  ``list(user_name=, sys_code=, name=, uid=, categories=, page=, page_size=) -> (items,
+  total)``, ``delete(uid)``, ``versions(uid, page=, page_size=)``, ``version(uid, n)``.
+  Deploying and the flows folder: :mod:`operators.userflows`.
 
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.

@@ -6,8 +6,9 @@ The repositories (each in its own module) hold the queries: ``store.conversation
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
 records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
 ``store.agent_hub`` (the agent hub's index), ``store.agent_installs`` (who installed
-which agent). Every public method is one transaction. SQLite runs in WAL mode with
-``synchronous=FULL``: a round acknowledged is on disk.
+which agent), ``store.flows`` (user flows and their versions). Every public method is
+one transaction. SQLite runs in WAL mode with ``synchronous=FULL``: a round acknowledged
+is on disk.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
 from .documents import DocumentRepository
 from .files import FileRepository
+from .flows import FlowRepository
 from .messages import MessageRepository
 from .secrets import SecretBox, load_keys
 from .spaces import SpaceRepository
@@ -106,6 +108,7 @@ class MetadataStore:
         self.chunks = ChunkRepository(self._tx)
         self.agent_hub = AgentHubRepository(self._tx)
         self.agent_installs = AgentInstallRepository(self._tx)
+        self.flows = FlowRepository(self._tx)
 
     @classmethod
     async def open(
