@@ -56,8 +56,10 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
     ),
     # Loads and installs the local models of the OpenAI-compatible API.
     "server/model_api.py": frozenset({"operators.models"}),
-    # The default model list is the catalogue of models the server can fetch and start.
-    "server/settings.py": frozenset({"operators.export.sources"}),
+    # The default model list is the catalogue of models the server can fetch and start;
+    # agent signing keys are checked as the settings are read, so a mistyped one stops
+    # start-up instead of trusting nothing quietly.
+    "server/settings.py": frozenset({"operators.export.sources", "operators.agents.signing"}),
 }
 
 
