@@ -61,6 +61,12 @@ module, all on the store's engine:
   url, download_param, [NewHubEntry])`` (a sync: the source's entries exactly),
   ``get(name)``, ``list(filters=, page=, page_size=) -> (items, total)``,
   ``count_install(name, delta)``. Syncing and the packages' folders: :mod:`operators.agents`.
+- ``store.variables`` (:mod:`.variables`): flow variables. ``add(NewVariable)``
+  (:class:`VariableExists`), ``update(id, NewVariable)`` (``value=None`` keeps the stored
+  value), ``get(id)``, ``require(id)`` (:class:`UnknownVariable`), ``find(key, name, scope=,
+  scope_key=, user_name=, sys_code=)`` (enabled only; the one read that decrypts a
+  secret), ``list(key=, scope=, ..., page=, page_size=) -> (items, total)``, ``keys()``,
+  ``delete(id)``. Secrets are encrypted at rest like passwords; ``Variable.public()`` masks.
 
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.
