@@ -142,6 +142,12 @@ ANSWERS: dict[str, Answer] = {
     # The agent hub (operators/agents): DB-GPT answers a failed hub update E0020.
     "agent.hub_source": Answer(400, "hub_source_refused", "E0020"),
     "agent.hub_sync_failed": Answer(502, "hub_sync_failed", "E0020"),
+    # Flow variables (operators/storage/variables.py): an id in the path that names none,
+    # an identity taken. A flow's reference that cannot be resolved is the flow's fault,
+    # told to the caller (it names the reference and the node, never a secret's value).
+    "variable.not_found": Answer(404, "variable_not_found", "E0003"),
+    "variable.exists": Answer(400, "variable_exists", "E0003"),
+    "variable.unresolved": Answer(500, "variable_unresolved", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),
