@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from awel import MapOperator, registry
+from awel import DAG, MapOperator, registry
 from awel.errors import NodeError, SpecError
+from awel.operators import BaseOperator
 from awel.registry import OperatorParams
 from awel.spec import load_flow_text
 from awel.variables import (
@@ -79,6 +80,12 @@ def leaky() -> Iterator[None]:
         yield
 
 
+def node_of(dag: DAG, name: str) -> BaseOperator:
+    node = dag.get_node(name)
+    assert isinstance(node, BaseOperator)
+    return node
+
+
 def flow(template: str, *, name: str = "vars.demo") -> str:
     return f"""
 name: {name}
@@ -114,7 +121,7 @@ def test_the_syntax() -> None:
 
 async def test_resolved_at_each_call_and_seen_when_changed(provider: DictVariables) -> None:
     dag = load_flow_text(flow("${greeting:text}, {{ name }} (${limits:n}, ${flag:on})"))
-    node = dag.get_node("greet")
+    node = node_of(dag, "greet")
     assert await node.call({"name": "Ann"}) == "Bonjour, Ann (3, true)"
     provider.values[("greeting", "text", "global", "", "")] = ResolvedVariable("Hola")
     assert await node.call({"name": "Ann"}) == "Hola, Ann (3, true)"
@@ -124,14 +131,14 @@ async def test_resolved_at_each_call_and_seen_when_changed(provider: DictVariabl
 
 async def test_flow_priv_without_a_scope_key_is_the_flows_own(provider: DictVariables) -> None:
     dag = load_flow_text(flow("${mine:x@flow_priv}"))
-    assert await dag.get_node("greet").call({}) == "private"
+    assert await node_of(dag, "greet").call({}) == "private"
     assert provider.asked[-1].scope_key == "vars.demo"
 
 
 async def test_an_unknown_reference_names_itself_and_the_node(provider: DictVariables) -> None:
     dag = load_flow_text(flow("${greeting:nope}"))
     with pytest.raises(NodeError) as caught:
-        await dag.get_node("greet").call({})
+        await node_of(dag, "greet").call({})
     cause = caught.value.__cause__
     assert isinstance(cause, VariableError)
     assert "${greeting:nope}" in cause.message and "node 'greet'" in cause.message
@@ -143,7 +150,7 @@ async def test_no_provider_is_a_clear_error() -> None:
     try:
         dag = load_flow_text(flow("${greeting:text}"))  # loads: nothing is resolved yet
         with pytest.raises(NodeError, match=r"no variables are available here"):
-            await dag.get_node("greet").call({})
+            await node_of(dag, "greet").call({})
     finally:
         install_variables(previous)
 
@@ -151,14 +158,12 @@ async def test_no_provider_is_a_clear_error() -> None:
 async def test_a_secret_never_goes_where_it_could_be_echoed(provider: DictVariables) -> None:
     dag = load_flow_text(flow("token: ${api:token}"))
     with pytest.raises(NodeError) as caught:
-        await dag.get_node("greet").call({})
+        await node_of(dag, "greet").call({})
     said = str(caught.value)
     assert "${api:token} is a secret" in said and "sk-s3cret" not in said
 
 
-async def test_a_secret_is_used_but_masked_in_errors(
-    provider: DictVariables, leaky: None
-) -> None:
+async def test_a_secret_is_used_but_masked_in_errors(provider: DictVariables, leaky: None) -> None:
     text = """
 name: vars.leaky
 trigger: {}
@@ -167,7 +172,7 @@ nodes:
 edges:
   - trigger >> call
 """
-    node = load_flow_text(text).get_node("call")
+    node = node_of(load_flow_text(text), "call")
     assert await node.call("ok") == "used a key of 16 characters; Bonjour"
     with pytest.raises(NodeError) as caught:
         await node.call("fail")
@@ -182,7 +187,7 @@ edges:
     bad = text.replace('note: "${greeting:text}"', 'note: "${api:token}"')
     bad = bad.replace('key: "Bearer ${api:token}"', 'key: "x"')
     with pytest.raises(NodeError, match=r"parameter 'note' does not take secrets"):
-        await load_flow_text(bad).get_node("call").call("ok")
+        await node_of(load_flow_text(bad), "call").call("ok")
 
 
 def test_where_variables_cannot_stand_is_reported_at_load() -> None:
@@ -214,4 +219,4 @@ async def test_a_value_that_does_not_fit_is_refused_without_showing_it(
     provider.values[("tpl", "bad", "global", "", "")] = ResolvedVariable("{{ oops", secret=False)
     dag = load_flow_text(flow("${tpl:bad}"))
     with pytest.raises(NodeError, match=r"parameter 'template' is refused"):
-        await dag.get_node("greet").call({})
+        await node_of(dag, "greet").call({})
