@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 MAX_PAGE = 1_000_000_000
+#: The longest value stored, in characters.
+MAX_VALUE = 8192
 
 
 class _Lenient(BaseModel):
@@ -72,6 +74,14 @@ class VariableBody(_Lenient):
     enabled: bool = Field(True, description="A disabled variable resolves to nothing.")
     user_name: str | None = Field(None, max_length=128, description="Whose variable it is.")
     sys_code: str | None = Field(None, max_length=128, description="The system it is for.")
+
+    @field_validator("key", "name", "label", "description", "scope_key", "user_name", "sys_code")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL's text cannot hold NUL: refused here rather than failing there.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
     @field_validator("value_type")
     @classmethod
@@ -145,6 +155,17 @@ def value_text(value_type: str, value: Any) -> str:
     secret)."""
     if value is None:
         raise BadRequest("value is required", code="request.invalid_value", param="value")
+    if isinstance(value, str) and "\x00" in value:
+        raise BadRequest(
+            "value must not contain a NUL character", code="request.invalid_value", param="value"
+        )
+    if isinstance(value, str) and len(value) > MAX_VALUE:
+        # Encrypted, a longer one might not fit MySQL's TEXT (64 KiB).
+        raise BadRequest(
+            f"value is longer than {MAX_VALUE} characters",
+            code="request.invalid_value",
+            param="value",
+        )
     if value_type == "str":
         if isinstance(value, str):
             return value
