@@ -86,6 +86,9 @@ from .runner import StreamCall, plan_for
 from .stream import STREAM_CLASSES as STREAM_CLASSES
 from .stream import is_stream as is_stream
 
+if typing.TYPE_CHECKING:
+    from .variables import VariableBinding
+
 IN = TypeVar("IN")
 OUT = TypeVar("OUT")
 
@@ -173,6 +176,9 @@ class BaseOperator(DAGNode):
     # Class-level defaults too, for subclasses whose __init__ does not reach this one's.
     retries: int = 0
     timeout_s: float | None = None
+    #: The node's ``${...}`` variable references, resolved at each call (set by the YAML
+    #: loader; see awel.variables); None for a node whose parameters hold none.
+    variables: VariableBinding | None = None
 
     operator_type: ClassVar[OperatorType] = OperatorType.MAP
     runnable = True

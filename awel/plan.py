@@ -75,6 +75,9 @@ def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> Compiled
             inputs = ()
         try:
             step, streams = node.compile_step(inputs)
+            if node.variables is not None:
+                # Resolved at each call, inside the guard: a retry reads them again.
+                step = node.variables.bind(node, inputs, streams)
             if node.retries or node.timeout_s is not None:
                 # Only such nodes get a wrapper: the others' steps stay bare awaits.
                 step = node.guard_step(step, inputs, streams)

@@ -31,6 +31,7 @@ only when every node was built, so that one typo does not cascade into more repo
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import os
 import re
@@ -51,6 +52,7 @@ from .operators import BaseOperator, TriggerOperator
 # is re-exported here as part of this module's API.
 from .spec_dump import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX, dump_flow
 from .validate import flow_problems
+from .variables import SECRET_PARAM, VariableBinding, parse_reference, references_in
 
 __all__ = [
     "FlowSpec",
@@ -423,6 +425,20 @@ class _Loader:
         # own __init__ names its keywords still takes them (NodeSpec checked the values).
         for key, value in policy.items():
             setattr(node, key, value)
+        if references_in(params):
+            if loc == ("trigger",):
+                self.add(
+                    "spec.variable_in_trigger",
+                    "trigger: a ${...} variable cannot be used in the trigger (its route"
+                    " is fixed when the flow is served); write the value",
+                    self.key_at((*loc, "params")),
+                )
+                return
+            node.variables = VariableBinding(
+                params=dict(params),
+                rebuild=functools.partial(_rebuild, op, name),
+                secret_fields=_secret_fields(registry.params_model(cls)),
+            )
         node.location = self.key_at(loc)
         built[name] = node
 
@@ -442,6 +458,11 @@ class _Loader:
             self.add("spec.invalid_params", f"{who}: {op}: {_message(err)}", self.key_at(base))
         else:
             message = f"{who}: parameter '{_dotted(loc)}': {_message(err)}"
+            if isinstance(err.get("input"), str) and parse_reference(err["input"]):
+                message += (
+                    "; a ${...} variable is put in as text, so it can stand only where a"
+                    " parameter takes text"
+                )
             self.add("spec.invalid_params", message, self.value_at((*base, *loc)))
 
     def _link(
@@ -508,6 +529,22 @@ class _Loader:
                             owner.edge_locations.setdefault((n, target), at(right_at[target]))
         except DAGBuildError as exc:
             self.add("spec.bad_edge", f"edge '{edge}': {exc.message}", at(0))
+
+
+def _rebuild(op: str, name: str, params: dict[str, Any]) -> BaseOperator:
+    """A node of ``op`` built from ``params``, not added to any flow: the twin a node with
+    variables runs as, once they are put in (see :mod:`awel.variables`)."""
+    return registry.build(op, params, task_name=name, dag=None)
+
+
+def _secret_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The parameters of ``model`` marked as taking secrets (``SECRET_PARAM``)."""
+    marked = set()
+    for key, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and all(extra.get(k) == v for k, v in SECRET_PARAM.items()):
+            marked.add(info.alias or key)
+    return frozenset(marked)
 
 
 def _unknown_trigger_kind(kind: str) -> str:

@@ -31,6 +31,7 @@ from awel.catalog import (
 )
 from awel.dag import DAG
 from awel.errors import Problem
+from awel.variables import install_variables, installed_variables
 from operators.agents.hub import HubSource, configure_hub
 from operators.agents.installs import agents_running
 from operators.datasource.sandbox import allow_privileged_logins
@@ -38,6 +39,7 @@ from operators.datasource.summaries import summaries_running
 from operators.knowledge.current import knowledge_running
 from operators.storage import current_store, open_store
 from operators.userflows.policy import allow_flow_code
+from operators.userflows.variables import StoredVariables
 
 from . import heap
 from .auth import configured_keys, key_checker
@@ -128,6 +130,7 @@ def make_app(
         enable_cors(app, settings.cors_origins)
     app.cleanup_ctx.append(_metadata_store)
     app.cleanup_ctx.append(_callable_flows)
+    app.cleanup_ctx.append(_flow_variables)
     if user_flows:
         app.cleanup_ctx.append(_agents)
         app.cleanup_ctx.append(_user_folder)
@@ -383,6 +386,15 @@ async def _callable_flows(app: web.Application) -> AsyncIterator[None]:
     # Another app of the process may have installed its own since: leave that one.
     if installed_flows() is flows:
         install_flows(previous)
+
+
+async def _flow_variables(app: web.Application) -> AsyncIterator[None]:
+    """The stored variables, what flows' ``${key:name}`` references resolve to."""
+    provider = StoredVariables()
+    previous = install_variables(provider)
+    yield
+    if installed_variables() is provider:
+        install_variables(previous)
 
 
 def _configure_hub(where: str | None) -> None:

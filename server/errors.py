@@ -153,6 +153,12 @@ ANSWERS: dict[str, Answer] = {
     "flow.bad_state": Answer(400, "flow_bad_state", "E0003"),
     "flow.not_editable": Answer(403, "flow_not_editable", "E0003"),
     "flow.unavailable": Answer(503, "flows_unavailable", "E0003"),
+    # Flow variables (operators/storage/variables.py): an id in the path that names none,
+    # an identity taken. A flow's reference that cannot be resolved is the flow's fault,
+    # told to the caller (it names the reference and the node, never a secret's value).
+    "variable.not_found": Answer(404, "variable_not_found", "E0003"),
+    "variable.exists": Answer(400, "variable_exists", "E0003"),
+    "variable.unresolved": Answer(500, "variable_unresolved", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),

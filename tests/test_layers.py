@@ -31,9 +31,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 #: reaches it through a flow.
 SERVER_STARTS: dict[str, frozenset[str]] = {
     # The app opens the metadata store, starts the schema summary builder beside it,
-    # applies the datasource sandbox policy and mounts the installed agents at start-up.
+    # applies the datasource sandbox policy and mounts the installed agents at start-up;
+    # it installs the stored flow variables as what flows' references resolve to.
     "server/app.py": frozenset(
         {
+            "operators.userflows.variables",
             "operators.agents.hub",
             "operators.agents.installs",
             "operators.storage",

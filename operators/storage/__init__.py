@@ -67,6 +67,12 @@ module, all on the store's engine:
   ``list(user_name=, sys_code=, name=, uid=, categories=, page=, page_size=) -> (items,
   total)``, ``delete(uid)``, ``versions(uid, page=, page_size=)``, ``version(uid, n)``.
   Deploying and the flows folder: :mod:`operators.userflows`.
+- ``store.variables`` (:mod:`.variables`): flow variables. ``add(NewVariable)``
+  (:class:`VariableExists`), ``update(id, NewVariable)`` (``value=None`` keeps the stored
+  value), ``get(id)``, ``require(id)`` (:class:`UnknownVariable`), ``find(key, name, scope=,
+  scope_key=, user_name=, sys_code=)`` (enabled only; the one read that decrypts a
+  secret), ``list(key=, scope=, ..., page=, page_size=) -> (items, total)``, ``keys()``,
+  ``delete(id)``. Secrets are encrypted at rest like passwords; ``Variable.public()`` masks.
 
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.

@@ -6,9 +6,9 @@ The repositories (each in its own module) hold the queries: ``store.conversation
 (passwords encrypted), ``store.summaries`` (schema summaries), ``store.files`` (uploads'
 records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
 ``store.agent_hub`` (the agent hub's index), ``store.agent_installs`` (who installed
-which agent), ``store.flows`` (user flows and their versions). Every public method is
-one transaction. SQLite runs in WAL mode with ``synchronous=FULL``: a round acknowledged
-is on disk.
+which agent), ``store.flows`` (user flows and their versions), ``store.variables``
+(flow variables, secrets encrypted). Every public method is one transaction. SQLite runs
+in WAL mode with ``synchronous=FULL``: a round acknowledged is on disk.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from .secrets import SecretBox, load_keys
 from .spaces import SpaceRepository
 from .summaries import SummaryRepository
 from .tables import SCHEMA_VERSION, Base, SchemaRow
+from .variables import VariableRepository
 
 log = logging.getLogger("awel.storage")
 
@@ -109,6 +110,7 @@ class MetadataStore:
         self.agent_hub = AgentHubRepository(self._tx)
         self.agent_installs = AgentInstallRepository(self._tx)
         self.flows = FlowRepository(self._tx)
+        self.variables = VariableRepository(self._tx, secrets)
 
     @classmethod
     async def open(

@@ -44,6 +44,7 @@ from awel import MapOperator
 from awel.builtin import compile_expression, compile_template, fields_of
 from awel.errors import AwelError
 from awel.registry import OperatorParams
+from awel.variables import SECRET_PARAM
 
 __all__ = [
     "HttpBadAnswer",
@@ -137,7 +138,11 @@ class HttpRequestParams(OperatorParams):
         default_factory=dict, description="Query parameters; values are jinja2 templates."
     )
     headers: dict[str, str] = Field(
-        default_factory=dict, description="Request headers; values are jinja2 templates."
+        default_factory=dict,
+        description="Request headers; values are jinja2 templates. The one parameter that"
+        " takes secret variables (an API key: 'Bearer ${api:token}').",
+        # Headers go only to the API called, so a secret variable may be put here.
+        json_schema_extra=SECRET_PARAM,
     )
     json_body: str | None = Field(
         None,

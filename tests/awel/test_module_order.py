@@ -23,6 +23,7 @@ ORDER = [
     "validate",
     "dag",
     "catalog",
+    "variables",
     "runner",
     "operators",
     "registry",

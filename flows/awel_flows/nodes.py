@@ -1,0 +1,44 @@
+"""The flow editor's palette and templates, at ``/api/v1/serve/awel`` and again at
+``/api/v2/serve/awel`` (serve ``Result``; spec 4.8): ``GET /nodes`` (every registered
+operator as DB-GPT's ``ViewMetadata``) and ``GET /flow/templates`` (the example flows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from awel import DAG
+from awel.trigger import ResponseKind
+from flows._route import Api
+from operators.userflows import nodes as palette
+from operators.userflows import templates
+
+v1 = Api(prefix="/api/v1/serve/awel", tags=["Flow editor"], response=ResponseKind.SERVE_RESULT)
+v2 = replace(v1, prefix="/api/v2/serve/awel", dag_id_suffix="_v2")
+
+
+def both(declare: Callable[[Api], DAG]) -> tuple[DAG, DAG]:
+    """The flow ``declare`` makes at ``/api/v1/serve/awel``, and its twin under v2."""
+    return declare(v1), declare(v2)
+
+
+nodes, nodes_v2 = both(
+    lambda at: at.flow(
+        dag_id="flow_nodes",
+        path="/nodes",
+        method="GET",
+        body=palette.NodesQuery,
+        action=palette.nodes,
+        summary="The operators a flow can use (the editor's palette)",
+    )
+)
+flow_templates, flow_templates_v2 = both(
+    lambda at: at.flow(
+        dag_id="flow_templates",
+        path="/flow/templates",
+        method="GET",
+        body=templates.TemplatesQuery,
+        action=templates.listing,
+        summary="The example flows, as templates to start from",
+    )
+)
