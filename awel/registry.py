@@ -28,6 +28,7 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
@@ -47,6 +48,7 @@ __all__ = [
     "dump_params",
     "get",
     "import_path",
+    "imports_refused",
     "name_of",
     "names",
     "object_path",
@@ -254,11 +256,37 @@ def name_of(cls: type[BaseOperator]) -> str | None:
     return _registry.name_of(cls)
 
 
+#: Why importing by path is refused in this context (None: it is not): see imports_refused.
+_refused: ContextVar[str | None] = ContextVar("awel_imports_refused", default=None)
+
+
+@contextmanager
+def imports_refused(why: str) -> Iterator[None]:
+    """Within the block, :func:`import_path` refuses every path, saying ``why``.
+
+    Loading a flow someone else wrote (an API caller, an untrusted agent package) must not
+    name Python by path: ``fn: "os:system"`` would run commands, and importing a module
+    runs its top-level code. This is the one place every path goes through (``op``, ``fn``,
+    a trigger's ``request_body``, and whatever takes one next), so refusing here needs no
+    list of the parameters that import. Registered operator names are not paths: they
+    stay usable.
+    """
+    token = _refused.set(why)
+    try:
+        yield
+    finally:
+        _refused.reset(token)
+
+
 def import_path(path: str) -> Any:
     """The object at ``"package.module:qualified.name"``.
 
-    Raises :class:`~awel.errors.AwelError` (code ``spec.import``) saying what failed.
+    Raises :class:`~awel.errors.AwelError` (code ``spec.import``) saying what failed, or
+    (code ``spec.import_refused``) that importing is refused here (:func:`imports_refused`).
     """
+    why = _refused.get()
+    if why is not None:
+        raise AwelError(f"'{path}' names Python by import path: {why}", code="spec.import_refused")
     module_name, sep, qualname = path.partition(":")
     if not sep or not module_name or not qualname:
         raise AwelError(

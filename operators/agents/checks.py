@@ -47,15 +47,17 @@ def check_trust(
     source: str,
     trusted: Sequence[str],
     trusted_keys: Sequence[str] = (),
-) -> None:
-    """Refuse a package shipping code (:class:`UntrustedAgent`, saying why) unless its
-    source is trusted or a trusted key signed it (:mod:`.signing`)."""
-    code = package.code_files
-    if not code or is_trusted(source, trusted):
-        return
+) -> bool:
+    """Whether the package is trusted: its source is, or a trusted key signed it
+    (:mod:`.signing`). One that ships code and is not is refused (:class:`UntrustedAgent`,
+    saying why); one that is not may still install, but its flows may not import Python
+    by path (:func:`load_agent_flows`)."""
+    if is_trusted(source, trusted):
+        return True
     signed = verdict(package.files, trusted_keys)
-    if not signed.trusted:
-        raise UntrustedAgent(package.manifest.name, code, source, signed.why)
+    if package.code_files and not signed.trusted:
+        raise UntrustedAgent(package.manifest.name, package.code_files, source, signed.why)
+    return signed.trusted
 
 
 def code_module(name: str) -> str:
@@ -96,13 +98,29 @@ def load_agent_flows(
     package: AgentPackage,
     folder: Path | None = None,
     configured: Mapping[str, Any] | None = None,
+    *,
+    trusted: bool = False,
 ) -> dict[str, list[DAG]]:
     """Every flow of the package by its file, checked; :class:`AgentInvalid` lists every
     problem. YAML flows load from memory (``folder`` may be None) with the agent's
     parameters (``configured`` over the manifest's defaults) in their ``${params.NAME}``;
     Python flows import from their installed copy in ``folder``, so only a trusted package
     has any, and its Python is importable as ``awel_agent_<name>.<module>``
-    (:func:`expose_code`)."""
+    (:func:`expose_code`). Unless ``trusted``, the flows may not name Python by import
+    path (``fn: "os:system"`` in an ``awel.map`` would run commands for every caller):
+    only registered operators."""
+    if trusted:
+        return _load_agent_flows(package, folder, configured)
+    with registry.imports_refused(
+        "an agent package from a source that is not trusted may use registered operators"
+        " only (list its source in agent_trusted_sources, or sign it with a trusted key)"
+    ):
+        return _load_agent_flows(package, folder, configured)
+
+
+def _load_agent_flows(
+    package: AgentPackage, folder: Path | None, configured: Mapping[str, Any] | None
+) -> dict[str, list[DAG]]:
     name = package.manifest.name
     params = parameter_values(package.manifest, configured)
     if folder is not None and package.code_files:

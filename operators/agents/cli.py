@@ -7,14 +7,17 @@
 ``check`` reads the package as an install does (the same safety limits), loads every YAML
 flow with the parameters' defaults (or ``--param NAME=VALUE``, as the server's
 ``agent_params`` would give) and says whether code in it would be trusted by the keys
-given with ``--trusted-key``. It never imports the package's Python: that is what
-installing decides. Exit codes: 0 fine, 1 problems, 2 misuse.
+given with ``--trusted-key``. Untrusted, its flows are checked as an untrusted install
+loads them (registered operators only, no import paths) and its Python is never
+imported; trusted (a listed key signed it, or ``--trust``), its Python is imported from a
+temporary copy, as an install would. Exit codes: 0 fine, 1 problems, 2 misuse.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from awel.errors import AwelError
 
-from .checks import load_agent_flows
+from .checks import forget_code, load_agent_flows
 from .errors import AgentInvalid
 from .package import AgentPackage, read_package
 from .signing import SIGNATURE_FILE, key_text, sign_files, verdict
@@ -93,22 +96,36 @@ def sign(folder: Path, key_file: Path) -> None:
 @click.option(
     "--trusted-key", "keys", multiple=True, metavar="ed25519:BASE64", help="A key to trust."
 )
-def check(package_path: Path, params: Sequence[str], keys: Sequence[str]) -> None:
+@click.option("--trust", is_flag=True, help="Check it as a trusted source would install it.")
+def check(package_path: Path, params: Sequence[str], keys: Sequence[str], trust: bool) -> None:
     """Check the package in PACKAGE (a folder or a zip) as an install would."""
     package = _read(package_path)
     values = dict(_param(p) for p in params)
+    signed = verdict(package.files, keys)
+    trusted = trust or signed.trusted
     problems = 0
-    try:
-        load_agent_flows(package, None, values or None)
-    except AgentInvalid as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        problems = len(exc.problems)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = None
+        if trusted and package.code_files:
+            # As an install would: its Python imported from a copy, forgotten after.
+            folder = Path(tmp)
+            for path, data in package.files.items():
+                (folder / path).parent.mkdir(parents=True, exist_ok=True)
+                (folder / path).write_bytes(data)
+        try:
+            # Untrusted, flows load as an untrusted install loads them: no import paths.
+            load_agent_flows(package, folder, values or None, trusted=trusted)
+        except AgentInvalid as exc:
+            for problem in exc.problems:
+                click.echo(str(problem))
+            problems = len(exc.problems)
+        finally:
+            forget_code(package.manifest.name)
     code = package.code_files
     if code:
-        signed = verdict(package.files, keys)
-        trust = "trusted: " if signed.trusted else "not trusted here: "
-        click.echo(f"ships Python ({', '.join(code)}); {trust}{signed.why}")
+        said = "trusted: " if trusted else "not trusted here: "
+        why = "--trust given" if trust and not signed.trusted else signed.why
+        click.echo(f"ships Python ({', '.join(code)}); {said}{why}")
     name = f"{package.manifest.name} {package.manifest.version}"
     if problems:
         click.echo(f"{name}: {problems} problem(s)")

@@ -98,7 +98,7 @@ class Agents:
         """Install ``package`` for ``user``; refuses untrusted code, invalid flows, or a name
         another user installed with other content. Nothing is written when it refuses."""
         manifest = package.manifest
-        check_trust(package, source, self.trusted, self.trusted_keys)
+        trusted = check_trust(package, source, self.trusted, self.trusted_keys)
         async with self._lock:
             target = self.folder(manifest.name)
             content = digest(package)
@@ -116,9 +116,9 @@ class Agents:
                         param=None,
                     )
             if current != content:
-                await self._replace(package, content)
+                await self._replace(package, content, trusted=trusted)
             elif manifest.name not in self.mounted:
-                await self._mount(package, target)
+                await self._mount(package, target, trusted=trusted)
             before = await self.store.agent_installs.users_of(manifest.name)
             done = await self.store.agent_installs.put(
                 user,
@@ -134,7 +134,7 @@ class Agents:
             await self.store.agent_hub.count_install(manifest.name, after - before)
             return done
 
-    async def _replace(self, package: AgentPackage, content: str) -> None:
+    async def _replace(self, package: AgentPackage, content: str, *, trusted: bool) -> None:
         name = package.manifest.name
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".staging-{uuid.uuid4().hex}"
@@ -142,9 +142,9 @@ class Agents:
             if package.code_files:
                 # Trusted code: Python flows import from their files, so stage them first.
                 _write(staging, package, content)
-                dags = load_agent_flows(package, staging, self.params.get(name))
+                dags = load_agent_flows(package, staging, self.params.get(name), trusted=True)
             else:
-                dags = load_agent_flows(package, None, self.params.get(name))
+                dags = load_agent_flows(package, None, self.params.get(name), trusted=trusted)
                 _write(staging, package, content)
             mounted = _mounted(package, dags)
             target = self.folder(name)
@@ -165,8 +165,9 @@ class Agents:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    async def _mount(self, package: AgentPackage, folder: Path) -> None:
-        dags = load_agent_flows(package, folder, self.params.get(package.manifest.name))
+    async def _mount(self, package: AgentPackage, folder: Path, *, trusted: bool) -> None:
+        configured = self.params.get(package.manifest.name)
+        dags = load_agent_flows(package, folder, configured, trusted=trusted)
         await self._serve(package.manifest.name, _mounted(package, dags))
 
     async def _serve(self, name: str, mounted: MountedAgent) -> None:
@@ -221,8 +222,8 @@ class Agents:
         for name, source in names:
             try:
                 package = read_package(self.folder(name), self.limits)
-                check_trust(package, source, self.trusted, self.trusted_keys)
-                await self._mount(package, self.folder(name))
+                trusted = check_trust(package, source, self.trusted, self.trusted_keys)
+                await self._mount(package, self.folder(name), trusted=trusted)
             except AwelError as exc:
                 log.error("agent '%s' not mounted: %s", name, exc.message)
 

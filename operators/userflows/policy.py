@@ -9,13 +9,17 @@ unless the server's ``flow_api_code`` setting allows them (:func:`allow_flow_cod
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
 
+from awel import registry
+
 from .errors import FlowCodeRefused
 
-__all__ = ["allow_flow_code", "check_code", "flow_code_allowed"]
+__all__ = ["allow_flow_code", "check_code", "flow_code_allowed", "loading_callers_flow"]
 
 #: The params that name Python by import path (awel.map & co., a trigger's body model).
 _CODE_PARAMS = frozenset({"fn", "request_body"})
@@ -31,6 +35,22 @@ def allow_flow_code(allowed: bool) -> None:
 
 def flow_code_allowed() -> bool:
     return _allow_code
+
+
+@contextmanager
+def loading_callers_flow() -> Iterator[None]:
+    """Load a flow a caller sent inside this block: unless allowed, the engine refuses
+    every import path while it loads (:func:`awel.registry.imports_refused`), whichever
+    parameter holds it; :func:`check_code` names the usual ones first, before any YAML
+    is built, and this catches the rest."""
+    if _allow_code:
+        yield
+        return
+    with registry.imports_refused(
+        "flows sent to the API may use registered operators only (the server's"
+        " flow_api_code setting allows import paths)"
+    ):
+        yield
 
 
 def check_code(text: str) -> None:

@@ -53,7 +53,7 @@ from .errors import (
 from .flow_data import flow_data_of, yaml_of_flow_data
 from .folder import sync
 from .panel import FlowPanel, answer, load_quietly
-from .policy import check_code
+from .policy import check_code, loading_callers_flow
 from .requests import FlowUid, ImportForm, Rollback
 
 __all__ = ["create", "delete", "import_flow", "owned", "synced", "update"]
@@ -172,10 +172,15 @@ async def _prepared(
     """The flow as it would be saved; refused here, before anything changes, when it
     imports code, does not load, or takes another flow's name."""
     text, name, label = _source(body, existing)
-    if existing is None or text != existing.yaml:
+    from_caller = existing is None or text != existing.yaml
+    if from_caller:
         check_code(text)
     check_name(name)
-    dag = load_or_refuse(text, deploy.file_name_for(name))
+    if from_caller:
+        with loading_callers_flow():
+            dag = load_or_refuse(text, deploy.file_name_for(name))
+    else:
+        dag = load_or_refuse(text, deploy.file_name_for(name))
     others = await store.flows.find(name=name)
     if any(existing is None or f.uid != existing.uid for f in others):
         raise FlowNameTaken(name)

@@ -124,7 +124,8 @@ edges:
 async def test_uninstall_while_a_request_runs(tmp_path: Path) -> None:
     slow.started.clear()
     slow.release.clear()
-    async with running(tmp_path, shipped=SHIPPED) as client:
+    # Trusted: its flow names the test's function by import path.
+    async with running(tmp_path, shipped=SHIPPED, agent_trusted_sources=["upload"]) as client:
         assert (await upload(client, zip_bytes(dict(agent_files(flow=SLOW_FLOW)))))["success"]
         request = asyncio.create_task(
             client.post(f"{TRIGGER}/echo/echo", headers=ANN, json={"user_input": "me"})
@@ -256,3 +257,37 @@ async def test_a_trusted_packages_python_operator_runs_from_its_yaml(tmp_path: P
     async with running(tmp_path / "other", shipped=SHIPPED) as client:
         refused = await upload(client, code)
         assert refused["success"] is False and "not trusted" in refused["err_msg"], refused
+
+
+MAP_FLOW = """\
+name: {name}_echo
+trigger:
+  http:
+    endpoint: /agents/{name}/echo
+    methods: POST
+    request_body: dict
+nodes:
+  run: {{op: awel.map, params: {{fn: "os:system"}}}}
+edges:
+  - trigger >> run
+"""
+
+
+async def test_an_untrusted_yaml_agent_may_not_import_python_by_path(tmp_path: Path) -> None:
+    # YAML only, so it installs from anywhere; but fn: "os:system" would run commands for
+    # every caller, and op: "pkg.mod:Class" imports what it names: both are refused.
+    by_op = agent_files(
+        flow=MAP_FLOW.replace('awel.map, params: {{fn: "os:system"}}', '"os:getcwd"')
+    )
+    async with running(tmp_path, shipped=SHIPPED) as client:
+        root = tmp_path / "data" / "agents"
+        for files in (agent_files(flow=MAP_FLOW), by_op):
+            body = await upload(client, zip_bytes(dict(files)))
+            assert body["success"] is False, body
+            assert "names Python by import path" in body["err_msg"], body["err_msg"]
+            assert "echo/flows/echo.yaml:8:" in body["err_msg"], body["err_msg"]
+            assert listing(root) == []
+    # From a trusted source the same flow loads (its author is trusted with Python).
+    async with running(tmp_path / "t", shipped=SHIPPED, agent_trusted_sources=["upload"]) as client:
+        body = await upload(client, zip_bytes(dict(agent_files(flow=MAP_FLOW))))
+        assert body["success"] is True, body

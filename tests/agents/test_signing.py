@@ -101,8 +101,13 @@ def test_the_cli_checks_a_package_as_an_install_would(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert "ships Python (ops/shout.py); trusted: signed by" in ok.output
     assert "echo 0.1.0: ok, 1 YAML flow file(s) checked; its Python loads" in ok.output
+    # Not trusted here: its flows load as an untrusted install's, and its operator's path
+    # is refused; --trust checks it as a trusted source's.
     unknown = runner.invoke(main, ["agent", "check", str(folder)])
-    assert "not trusted here: it is signed by" in unknown.output and unknown.exit_code == 0
+    assert "not trusted here: it is signed by" in unknown.output and unknown.exit_code == 1
+    assert "'awel_agent_echo.ops.shout:Shout' names Python by import path" in unknown.output
+    trusted = runner.invoke(main, ["agent", "check", str(folder), "--trust"])
+    assert trusted.exit_code == 0 and "trusted: --trust given" in trusted.output
     typo = runner.invoke(main, ["agent", "check", str(folder), "--param", "suffix=3"])
     assert typo.exit_code == 1 and "agent_params 'suffix': 3 is not of type str" in typo.output
     broken = write_folder(tmp_path / "broken", agent_files())

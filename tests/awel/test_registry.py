@@ -170,3 +170,15 @@ def test_every_operator_pyproject_declares_is_installed_and_loads() -> None:
     assert not missing, f"not installed (run make install): {missing}"
     for name in declared:
         assert registry.get(name).__name__ == declared[name].rsplit(":", 1)[1]
+
+
+def test_imports_refused_stops_every_import_path_and_only_within_the_block() -> None:
+    with registry.imports_refused("not here"):
+        with pytest.raises(AwelError, match="'os:system' names Python by import path: not here"):
+            registry.import_path("os:system")
+        with pytest.raises(AwelError) as caught:
+            registry.resolve("awel.builtin:MapNode")
+        assert caught.value.code == "spec.import_refused"
+        # Registered names are not paths.
+        assert registry.resolve("awel.map").__name__ == "MapNode"
+    assert registry.import_path("os:getcwd") is __import__("os").getcwd
