@@ -155,10 +155,12 @@ ANSWERS: dict[str, Answer] = {
     "flow.unavailable": Answer(503, "flows_unavailable", "E0003"),
     # Flow variables (operators/storage/variables.py): an id in the path that names none,
     # an identity taken. A flow's reference that cannot be resolved is the flow's fault,
-    # told to the caller (it names the reference and the node, never a secret's value).
+    # told to the caller as 422 (the request was read; the flow cannot run as configured:
+    # no 500, which would say the server broke), naming the reference and the node, never
+    # a secret's value.
     "variable.not_found": Answer(404, "variable_not_found", "E0003"),
     "variable.exists": Answer(400, "variable_exists", "E0003"),
-    "variable.unresolved": Answer(500, "variable_unresolved", "E0003"),
+    "variable.unresolved": Answer(422, "variable_unresolved", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),
