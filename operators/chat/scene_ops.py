@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
-from awel.catalog import find_flow
 from awel.errors import AwelError
 from awel.operators import is_stream
 from awel.trigger import HttpTrigger
@@ -44,6 +43,7 @@ from .answer import (
     parse_sql_answer,
 )
 from .chart import chart_view, dashboard_report, error_view, view_json
+from .chat_flows import chat_flow
 from .files import excel_datasource, resolve_file
 from .prompt import PromptTemplate
 from .types import ModelDone, Progress, RoundDone, SceneCall, SceneEvent
@@ -334,7 +334,7 @@ class RunFlow(StreamifyAbsOperator[SceneCall, SceneEvent]):
 
     async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
         call = input_value
-        dag = find_flow(call.select_param)
+        dag = await chat_flow(call.select_param)
         async for event in answer_from_flow(call, dag, f"the flow '{call.select_param}'"):
             yield event
 

@@ -16,13 +16,13 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from awel import BaseOperator
-from awel.catalog import find_flow
 from awel.errors import AwelError
 from operators.llm.types import ChatMessage
 from operators.models import NoModel, current_models
 from operators.storage import AI, HUMAN, Message, UnknownDatasource, current_store
 
 from .chart import error_view
+from .chat_flows import chat_flow
 from .files import resolve_file
 from .request import ConversationVo
 from .scenes import Scene, scene
@@ -85,7 +85,7 @@ async def check_param(found: Scene, select_param: str, field: str = "select_para
             raise BadSceneParam(exc.message.replace(" (db_name)", ""), field) from None
     elif found.needs == "file":
         await resolve_file(current_store(), select_param)
-    elif found.needs == "flow" and find_flow(select_param) is None:
+    elif found.needs == "flow" and await chat_flow(select_param) is None:
         raise BadSceneParam(f"no flow named '{select_param}' is loaded", field)
     elif found.needs == "space" and await current_store().spaces.get(select_param) is None:
         raise BadSceneParam(

@@ -162,3 +162,26 @@ async def test_chat_flow_refuses_the_shipped_api_flows(tmp_path: Path, llm: Scri
         error = (await resp.json())["error"]
         assert error["message"] == "chat_param: no flow named 'chat_db_list' is loaded"
         assert error["code"] == "invalid_chat_param"
+
+
+async def test_chat_flow_finds_a_saved_flow_by_its_uid(tmp_path: Path, llm: ScriptedLLM) -> None:
+    # DB-GPT's web UI sends the flow API's uid as select_param, not the flow's name.
+    async with serving(tmp_path) as client:
+        saved = await client.post(
+            "/api/v1/serve/awel/flows", json={"yaml": YAML_FLOW, "state": "deployed"}
+        )
+        uid = (await saved.json())["data"]["uid"]
+        _, _, raw = await chat(
+            client, conv_uid="u1", chat_mode="chat_flow", select_param=uid, user_input="hey"
+        )
+        assert plain_texts(raw)[-1] == "yaml says: hey"
+        # A draft is not served: the same answer as for a flow that does not exist.
+        draft = await client.post(
+            "/api/v1/serve/awel/flows",
+            json={"yaml": YAML_FLOW.replace("yaml_echo", "draft_echo").replace("/yaml/", "/d/")},
+        )
+        draft_uid = (await draft.json())["data"]["uid"]
+        _, _, raw = await chat(
+            client, chat_mode="chat_flow", select_param=draft_uid, user_input="x"
+        )
+        assert events(raw) == [f"[ERROR]select_param: no flow named '{draft_uid}' is loaded"]
