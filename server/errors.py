@@ -142,6 +142,12 @@ ANSWERS: dict[str, Answer] = {
     # The agent hub (operators/agents): DB-GPT answers a failed hub update E0020.
     "agent.hub_source": Answer(400, "hub_source_refused", "E0020"),
     "agent.hub_sync_failed": Answer(502, "hub_sync_failed", "E0020"),
+    # Flows sent to the flow API as YAML (operators/userflows): a flow that does not load,
+    # none sent, an input its trigger does not take (DB-GPT answers a flow it cannot build
+    # E0003).
+    "flow.yaml_invalid": Answer(400, "invalid_flow", "E0003"),
+    "flow.yaml_missing": Answer(400, "invalid_flow", "E0003"),
+    "flow.debug_input": Answer(400, "invalid_request", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),
