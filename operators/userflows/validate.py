@@ -32,6 +32,7 @@ from awel import registry
 from awel.dag import DAG
 from awel.errors import AwelError, Problem, SourceLocation, SpecError
 from awel.spec import flow_schema, load_flow_text
+from awel.trigger import TRIGGER_PREFIX
 
 __all__ = [
     "FlowCheck",
@@ -85,6 +86,8 @@ class _Outline:
     """The flow as the text declares it, read without the engine."""
 
     name: str | None = None
+    #: Where the flow would be served: ``{path, methods}`` of an HTTP trigger.
+    trigger: dict[str, Any] | None = None
     nodes: dict[str, _Span] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     #: Import paths (key, value, line, column): refused in flows sent over the API.
@@ -107,9 +110,16 @@ class FlowCheck:
     problems: list[dict[str, Any]]
     graph: dict[str, Any]
     name: str | None = None
+    trigger: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "name": self.name, "problems": self.problems, "graph": self.graph}
+        return {
+            "ok": self.ok,
+            "name": self.name,
+            "trigger": self.trigger,
+            "problems": self.problems,
+            "graph": self.graph,
+        }
 
 
 def check_flow_yaml(text: str) -> FlowCheck:
@@ -121,6 +131,7 @@ def check_flow_yaml(text: str) -> FlowCheck:
         problems=[_problem_json(p, outline) for p in problems],
         graph=_graph(outline),
         name=outline.name,
+        trigger=outline.trigger,
     )
 
 
@@ -198,6 +209,7 @@ def _outline(text: str) -> _Outline:
             out.name = value.value
         elif key.value == TRIGGER:
             out.nodes[TRIGGER] = _Span(*_mark(key), value.end_mark.line + 1, _trigger_op(value))
+            out.trigger = _http_route(value)
             _note_import(out, value)
         elif key.value == "nodes" and isinstance(value, yaml.MappingNode):
             for name, spec in value.value:
@@ -254,6 +266,26 @@ def _trigger_op(node: yaml.Node) -> str:
 
 #: The keys whose values the loader imports when they are import paths.
 IMPORTING_KEYS = frozenset({"op", "fn", "request_body"})
+
+
+def _http_route(node: yaml.Node) -> dict[str, Any] | None:
+    """The path and methods an HTTP trigger declares (``{http: {...}}`` or the long form)."""
+    params = _field(node, "http")
+    if params is None and _scalar(node, "op") == "trigger.http":
+        params = _field(node, "params")
+    if not isinstance(params, yaml.MappingNode):
+        return None
+    endpoint, path = _scalar(params, "endpoint"), _scalar(params, "path")
+    if path is None and endpoint is None:
+        return None
+    methods: list[str] = []
+    declared = _field(params, "methods")
+    if isinstance(declared, yaml.ScalarNode):
+        methods = [declared.value]
+    elif isinstance(declared, yaml.SequenceNode):
+        methods = [m.value for m in declared.value if isinstance(m, yaml.ScalarNode)]
+    route = path if path is not None else TRIGGER_PREFIX + "/" + (endpoint or "").lstrip("/")
+    return {"path": route, "methods": [m.upper() for m in methods] or ["GET"]}
 
 
 def _note_import(out: _Outline, node: yaml.Node) -> None:
