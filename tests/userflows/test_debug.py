@@ -241,6 +241,7 @@ async def test_validate_reports_each_problem_at_its_line_and_node(tmp_path: Path
     [
         ("name: x\nnodes: {a: [1\n", "spec.yaml_syntax", 3),
         ("- just a list\n", "spec.not_mapping", 1),
+        ("name: x\nnodes: {}\n# \x99\n", "spec.yaml_syntax", 3),
         ("name: x\nnodes:\n  a: {op: awel.map, params: {nope: 1}}\n", "spec.invalid_params", 3),
         ("name: x\nnodes:\n  a: {op: 'antigravity:Fly'}\n", "spec.import_refused", 3),
         (
@@ -250,7 +251,15 @@ async def test_validate_reports_each_problem_at_its_line_and_node(tmp_path: Path
         ),
         ("name: x\ntrigger: {http: {request_body: 'os:environ'}}\n", "spec.import_refused", 2),
     ],
-    ids=["syntax", "not-mapping", "bad-param", "import-op", "import-fn", "import-body"],
+    ids=[
+        "syntax",
+        "not-mapping",
+        "control-char",
+        "bad-param",
+        "import-op",
+        "import-fn",
+        "import-body",
+    ],
 )
 async def test_validate_problems(tmp_path: Path, text: str, code: str, line: int) -> None:
     async with running(tmp_path) as client:
