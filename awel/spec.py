@@ -231,7 +231,20 @@ class _Loader:
         return (None if self.problems else dag), self.problems
 
     def _parse(self) -> dict[str, Any] | None:
-        loader = yaml.SafeLoader(self.text)
+        try:
+            # The reader checks the characters as it is made: a control character in the
+            # text is a syntax error of the file, not a crash (found by the API's fuzzing).
+            loader = yaml.SafeLoader(self.text)
+        except yaml.reader.ReaderError as exc:
+            line = self.text.count("\n", 0, exc.position) + 1
+            column = exc.position - (self.text.rfind("\n", 0, exc.position) + 1) + 1
+            char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            self.add(
+                "spec.yaml_syntax",
+                f"YAML syntax error: unacceptable character #x{char:04x}: {exc.reason}",
+                SourceLocation(self.source, line, column),
+            )
+            return None
         try:
             root = loader.get_single_node()
             data = loader.construct_document(root) if root is not None else None

@@ -45,6 +45,7 @@ from . import heap
 from .auth import configured_keys, key_checker
 from .cors import enable_cors, mount_dispatch
 from .docs import setup_docs
+from .editor import setup_editor
 from .errors import ErrorStyle, error_response
 from .flows import FLOW_ERRORS_PATH, FlowSet, Mounted, webserver_flow_files
 from .json import dumps
@@ -120,6 +121,7 @@ def make_app(
     app.router.add_get("/health", health)
     app.router.add_get(FLOW_ERRORS_PATH, flow_errors)
     setup_docs(app)
+    setup_editor(app)
     if (metrics := app[METRICS]) is not None:
         app.router.add_get("/metrics", metrics.handle)
     _mount_shipped(app)

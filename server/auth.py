@@ -25,10 +25,13 @@ from aiohttp.typedefs import Handler, Middleware
 from .errors import ErrorStyle, error_response
 
 #: The routes anyone may call when keys are set: health probes (the webserver's, and the
-#: controller's, which workers and load balancers poll) and the API's documentation.
-OPEN_PATHS = frozenset({"/health", "/api/health", "/docs", "/openapi.json"})
-#: Swagger UI's own files, served under /docs/.
-OPEN_PREFIX = "/docs/"
+#: controller's, which workers and load balancers poll), the API's documentation and the
+#: flow editor's static page (server/editor.py: it asks for the key the API then needs).
+OPEN_PATHS = frozenset(
+    {"/health", "/api/health", "/docs", "/openapi.json", "/flows", "/flows/", "/flows/{uid}"}
+)
+#: Swagger UI's own files, served under /docs/, and the flow editor's.
+OPEN_PREFIXES = ("/docs/", "/flows/static/")
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -96,7 +99,7 @@ def _is_open(request: web.Request) -> bool:
     canonical = resource.canonical
     # The catch-all's canonical form is its pattern ('/{tail}'), so user flows that reuse an
     # open path through it are never open; a static resource's is its prefix.
-    return canonical in OPEN_PATHS or (canonical + "/").startswith(OPEN_PREFIX)
+    return canonical in OPEN_PATHS or (canonical + "/").startswith(OPEN_PREFIXES)
 
 
 def key_of(request: web.Request) -> str | None:

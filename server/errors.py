@@ -161,6 +161,12 @@ ANSWERS: dict[str, Answer] = {
     "variable.not_found": Answer(404, "variable_not_found", "E0003"),
     "variable.exists": Answer(400, "variable_exists", "E0003"),
     "variable.unresolved": Answer(422, "variable_unresolved", "E0003"),
+    # Flows sent to the flow API as YAML (operators/userflows): a flow that does not load,
+    # none sent, an input its trigger does not take (DB-GPT answers a flow it cannot build
+    # E0003).
+    "flow.yaml_invalid": Answer(400, "invalid_flow", "E0003"),
+    "flow.yaml_missing": Answer(400, "invalid_flow", "E0003"),
+    "flow.debug_input": Answer(400, "invalid_request", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),
