@@ -98,11 +98,14 @@ def _uploaded_file(value: Any) -> UploadedFile:
 class FileAnswer:
     """What a ``response="file"`` flow may answer when a bare path, bytes or
     ``(filename, data)`` is not enough: ``inline`` sends the content as the body itself,
-    without asking the client to save it (DB-GPT's ``export_messages?format=json``)."""
+    without asking the client to save it (DB-GPT's ``export_messages?format=json``);
+    ``media_type`` overrides the route's, for a route whose answers differ in kind (a flow
+    exported as JSON or as a zip package)."""
 
     content: bytes | str | Path
     filename: str | None = None
     inline: bool = False
+    media_type: str | None = None
 
 
 class StreamErrorStyle(enum.StrEnum):

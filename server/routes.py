@@ -382,8 +382,10 @@ def _text(route: Route, out: Any) -> web.Response:
 def _file(route: Route, out: Any) -> web.StreamResponse:
     name: str | None = None
     inline = False
+    media_type = route.trigger.response_media_type
     if isinstance(out, FileAnswer):
-        name, inline, out = out.filename, out.inline, out.content
+        name, inline, media_type = out.filename, out.inline, out.media_type or media_type
+        out = out.content
     elif isinstance(out, tuple) and len(out) == 2:
         name, out = out
     headers = dict(route._headers or {})
@@ -397,7 +399,7 @@ def _file(route: Route, out: Any) -> web.StreamResponse:
     return web.Response(
         body=out if isinstance(out, bytes) else dumps(out),
         status=route._status,
-        content_type=route.trigger.response_media_type or "application/octet-stream",
+        content_type=media_type or "application/octet-stream",
         headers=headers,
     )
 

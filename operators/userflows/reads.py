@@ -11,11 +11,11 @@ import math
 import re
 from typing import Any
 
-from awel.errors import BadRequest
 from awel.trigger import FileAnswer
 from operators.storage import MetadataStore, current_store
 from operators.storage.flows import FlowVersion, StoredFlow
 
+from .package import dbgpts_zip, package_name
 from .panel import answer
 from .requests import ExportQuery, FlowQuery, FlowUid, VersionsQuery
 from .store_ops import lock, owned, synced
@@ -94,12 +94,13 @@ async def versions(body: VersionsQuery) -> dict[str, Any]:
 
 async def export(body: ExportQuery) -> FileAnswer:
     """``{"flow": FlowPanel}`` as the answer itself (as DB-GPT, not in a ``Result``) or,
-    with ``format=file``, as an attachment."""
-    if body.export_type != "json":
-        raise BadRequest(
-            "only export_type=json is made here (no dbgpts packages)", param="export_type"
-        )
+    with ``format=file``, as an attachment; ``export_type=dbgpts``: the flow as a dbgpts
+    package, a zip attachment (:mod:`.package`)."""
     flow = await _flow(body)
+    if body.export_type == "dbgpts":
+        name = package_name(body.file_name.removesuffix(".zip") if body.file_name else flow.name)
+        zipped = dbgpts_zip(flow, name)
+        return FileAnswer(zipped, f"{name}.zip", media_type="application/zip")
     data = {"flow": answer(flow)}
     name = _FILE_NAME.sub("_", body.file_name or flow.name).lstrip(".") or "flow"
     if not name.endswith(".json"):

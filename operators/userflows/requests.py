@@ -53,7 +53,8 @@ class ExportQuery(FlowUid):
     """Export a flow as ``{"flow": FlowPanel}``."""
 
     export_type: Literal["json", "dbgpts"] = Field(
-        "json", description="json only: dbgpts packages are not made here."
+        "json",
+        description="json: {flow: FlowPanel}; dbgpts: a zip package (dbgpts.toml, the YAML).",
     )
     format: Literal["json", "file"] = Field(
         "json", description="file: an attachment; json: the JSON answer."
@@ -62,7 +63,8 @@ class ExportQuery(FlowUid):
 
 
 class ImportForm(FlowOwner):
-    """Import a flow exported as JSON (a top-level ``flow``), a multipart form."""
+    """Import a flow exported as JSON (a top-level ``flow``) or as a dbgpts package (a
+    ``.zip``), a multipart form."""
 
-    file: UploadedFile = Field(description="The exported flow (.json).")
+    file: UploadedFile = Field(description="The exported flow (.json), or a dbgpts .zip.")
     save_flow: bool = Field(False, description="Save it (else answer it, checked, unsaved).")

@@ -52,6 +52,7 @@ from .errors import (
 )
 from .flow_data import flow_data_of, yaml_of_flow_data
 from .folder import sync
+from .package import panel_of_zip
 from .panel import FlowPanel, answer, load_quietly
 from .policy import check_code, loading_callers_flow
 from .requests import FlowUid, ImportForm, Rollback
@@ -308,27 +309,15 @@ async def rollback(body: Rollback) -> dict[str, Any]:
 
 
 async def import_flow(body: ImportForm) -> dict[str, Any]:
-    """A flow exported as JSON: checked and answered, or saved with ``save_flow``."""
+    """A flow exported as JSON or as a dbgpts package (a ``.zip``): checked and answered,
+    or saved with ``save_flow``."""
     upload = body.file
-    if upload.filename.lower().endswith(".zip"):
-        raise BadRequest(
-            "dbgpts packages (.zip) are not imported here; export the flow as JSON",
-            param="file",
-        )
     if upload.size > MAX_IMPORT:
         raise BadRequest(f"the file is over {MAX_IMPORT} bytes", param="file")
-    try:
-        data = json.loads(upload.data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"the file is not JSON: {exc}", param="file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("flow"), dict):
-        raise BadRequest("the file needs a top-level 'flow' object", param="file")
-    try:
-        panel = FlowPanel.model_validate(data["flow"])
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise BadRequest(f"file: flow.{where}: {err['msg']}", param="file") from None
+    if upload.filename.lower().endswith(".zip"):
+        panel = panel_of_zip(upload.data, MAX_IMPORT)
+    else:
+        panel = _panel_of_json(upload.data)
     panel = panel.model_copy(update={"user_name": body.user_name, "sys_code": body.sys_code})
     store = current_store()
     if not body.save_flow:
@@ -340,3 +329,19 @@ async def import_flow(body: ImportForm) -> dict[str, Any]:
     if panel.state in ("running", "load_failed"):
         panel = panel.model_copy(update={"state": "deployed" if panel.state == "running" else None})
     return await create(panel)
+
+
+def _panel_of_json(raw: bytes) -> FlowPanel:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"the file is not JSON: {exc}", param="file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("flow"), dict):
+        raise BadRequest("the file needs a top-level 'flow' object", param="file")
+    try:
+        panel = FlowPanel.model_validate(data["flow"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BadRequest(f"file: flow.{where}: {err['msg']}", param="file") from None
+    return panel

@@ -108,5 +108,5 @@ async def test_export_and_import_round_trip(tmp_path: Path) -> None:
         assert "zip" in await failed(
             await client.post(f"{V1}/flow/import", data=form(b"PK", "f.zip")), 400
         )
-        await failed(await client.get(f"{V1}/flow/export/{made['uid']}?export_type=dbgpts"), 400)
+        await failed(await client.get(f"{V1}/flow/export/{made['uid']}?export_type=zip"), 400)
         await failed(await client.get(f"{V1}/flow/export/nope"), 404)
