@@ -24,6 +24,11 @@ flow that names a variable on each change, through whoever loaded it.
 engine does not know: the server installs a provider (:func:`install_variables`), as it
 installs the flows callable by id (:mod:`awel.catalog`).
 
+**Values for one call.** :func:`call_variables` puts values in front of the provider for
+the calls made inside its block (DB-GPT's per-call ``dag_variables``, which ``/flow/debug``
+takes as ``variables``): a context variable holds them, so the tasks a call starts see them
+and any other call, concurrent or later, does not; nothing stored changes.
+
 **Secrets.** A variable the provider says is secret is put only into parameters whose
 field is marked as holding credentials (``Field(json_schema_extra=SECRET_PARAM)``, e.g.
 ``http.request``'s ``headers``); anywhere else the node fails naming the reference, since a
@@ -40,10 +45,12 @@ a value is put in as text: ``true``/``false`` for a bool, the number's digits ot
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -63,6 +70,7 @@ __all__ = [
     "VariableError",
     "VariableRef",
     "VariablesProvider",
+    "call_variables",
     "find_references",
     "install_variables",
     "installed_variables",
@@ -138,6 +146,36 @@ def install_variables(provider: VariablesProvider | None) -> VariablesProvider |
 
 def installed_variables() -> VariablesProvider | None:
     return _installed
+
+
+#: What a reference is looked up by: key, name, scope, scope_key, sys_code, user_name.
+Ident = tuple[str, str, str, str | None, str | None, str | None]
+_call_values: contextvars.ContextVar[Mapping[Ident, ResolvedVariable] | None] = (
+    contextvars.ContextVar("awel_call_variables", default=None)
+)
+
+
+def _ident(ref: VariableRef) -> Ident:
+    return (ref.key, ref.name, ref.scope, ref.scope_key, ref.sys_code, ref.user_name)
+
+
+@contextmanager
+def call_variables(values: Mapping[VariableRef, ResolvedVariable]) -> Iterator[None]:
+    """Within the block, ``values`` win over the provider's for the references naming them
+    (matched by key, name, scope, scope key, sys code and user); the calls made outside it
+    never see them. Blocks nest, the inner values winning.
+
+    >>> ref = parse_reference("${greeting:text}")
+    >>> with call_variables({ref: ResolvedVariable("Hola")}):
+    ...     pass
+    """
+    merged = dict(_call_values.get() or {})
+    merged.update((_ident(ref), value) for ref, value in values.items())
+    token = _call_values.set(merged)
+    try:
+        yield
+    finally:
+        _call_values.reset(token)
 
 
 # --- the syntax ------------------------------------------------------------------------------
@@ -309,22 +347,25 @@ class VariableBinding:
         """Each reference's value, by how it was written; :class:`VariableError` naming the
         reference and the node for the first that cannot be resolved or placed."""
         provider = _installed
+        given = _call_values.get()
         flow_id = node.dag.dag_id if node.dag is not None else ""
         values: dict[str, ResolvedVariable] = {}
         for path, ref in self.refs:
             if ref.text in values:
                 found: ResolvedVariable | None = values[ref.text]
             else:
-                if provider is None:
+                lookup = ref
+                if ref.scope == "flow_priv" and ref.scope_key is None:
+                    lookup = dataclasses.replace(ref, scope_key=flow_id)
+                found = given.get(_ident(lookup)) if given else None
+                if found is None and provider is None:
                     raise VariableError(
                         f"{_where(node)}: {ref} (parameter '{_dotted(path)}') cannot be"
                         " resolved: no variables are available here (the server provides"
                         " them)"
                     )
-                lookup = ref
-                if ref.scope == "flow_priv" and ref.scope_key is None:
-                    lookup = dataclasses.replace(ref, scope_key=flow_id)
-                found = await provider.lookup(lookup, flow_id=flow_id)
+                if found is None and provider is not None:
+                    found = await provider.lookup(lookup, flow_id=flow_id)
             if found is None:
                 raise VariableError(
                     f"{_where(node)}: unknown variable {ref} (parameter '{_dotted(path)}');"

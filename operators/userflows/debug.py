@@ -1,8 +1,12 @@
 """Running a flow that is not saved: ``POST /flow/debug``, DB-GPT's debug stream and ours.
 
-The flow arrives as YAML (``flow.yaml``, in a ``FlowPanel``-like object), is loaded as a
-dags-folder file would be (:mod:`operators.userflows.validate`), never served, and called
-once with ``request`` as its input. Two answers, chosen by ``format``:
+The flow arrives in a ``FlowPanel``: as YAML (``flow.yaml``), or as DB-GPT's drawing
+(``flow.flow_data``, no ``yaml``) whose nodes are our operators, turned into YAML by the
+flow API's mapping (:func:`.flow_data.yaml_of_flow_data`; a node we do not have is a 400
+naming it). It is loaded as a dags-folder file would be (:mod:`operators.userflows.validate`,
+import paths refused), never served, and called once with ``request`` as its input;
+``variables`` are values for this run only, over the stored ones
+(:mod:`.call_variables`). Two answers, chosen by ``format``:
 
 - ``dbgpt`` (the default, DB-GPT's shape): ``data:<text>`` events, the text cumulative with
   newlines written as ``\\n``; a failure is ``data:[SERVER_ERROR]<message>`` and the stream
@@ -39,7 +43,13 @@ from awel.operators import BaseOperator, MapOperator, StreamifyAbsOperator
 from awel.plan import Step
 from awel.report import RunReport, call_with_report
 from awel.stream import is_stream
+from awel.variables import ResolvedVariable, VariableRef, call_variables
 
+from .call_variables import call_values
+from .checks import FLOW_NAME
+from .errors import FlowUnmappable
+from .flow_data import yaml_of_flow_data
+from .panel import MAX_YAML, FlowData
 from .validate import FlowYamlInvalid, load_flow_yaml
 
 __all__ = ["DebugFlow", "DebugRequest", "DebugRun", "DebugStream", "PrepareDebug", "prepare"]
@@ -53,11 +63,20 @@ TIMEOUT_S = 300.0
 
 
 class DebugFlow(BaseModel):
-    """The flow to run: DB-GPT's ``FlowPanel`` fields are accepted, ``yaml`` is read."""
+    """The flow to run: DB-GPT's ``FlowPanel`` fields are accepted; ``yaml`` is read, or
+    else ``flow_data``."""
 
     model_config = ConfigDict(extra="allow")
 
-    yaml: str | None = Field(None, description="The flow, as the YAML of a flow file.")
+    yaml: str | None = Field(
+        None, max_length=MAX_YAML, description="The flow, as the YAML of a flow file."
+    )
+    flow_data: FlowData | None = Field(
+        None, description="DB-GPT's drawing of the flow, its nodes our operators (no yaml)."
+    )
+    name: str | None = Field(None, max_length=128)
+    label: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=4000)
 
 
 class DebugRequest(BaseModel):
@@ -71,7 +90,11 @@ class DebugRequest(BaseModel):
         "dbgpt",
         description="dbgpt: DB-GPT's data:<text> stream; nodes: one JSON event per node step.",
     )
-    variables: Any = None
+    variables: Any = Field(
+        None,
+        description="Values for this run only, over the stored ones: an object of references"
+        ' and values ({"greeting:text": "Hola"}) or a list of {key, name, value} items.',
+    )
     user_name: str | None = None
     sys_code: str | None = None
 
@@ -81,7 +104,8 @@ class DebugFlowMissing(AwelError):
 
     def __init__(self) -> None:
         super().__init__(
-            "this server runs flows written as YAML: send the flow's text in flow.yaml",
+            "send the flow's YAML in flow.yaml, or DB-GPT's flow.flow_data with nodes that are"
+            " our operators (GET /nodes lists them)",
             param="flow.yaml",
         )
 
@@ -106,19 +130,37 @@ class DebugRun:
     target: BaseOperator
     data: Any
     format: str
+    #: Values for this run only (``variables``), over the stored ones.
+    variables: dict[VariableRef, ResolvedVariable] = dataclasses.field(default_factory=dict)
 
 
 def prepare(body: DebugRequest) -> DebugRun:
     """Load the flow (4xx errors before the stream starts) and parse its input."""
-    if body.flow.yaml is None or not body.flow.yaml.strip():
-        raise DebugFlowMissing()
-    dag = load_flow_yaml(body.flow.yaml, "flow.yaml")
+    variables = call_values(body.variables)
+    text, param = _flow_text(body.flow)
+    dag = load_flow_yaml(text, param)
     try:
         target = dag.output_node
     except DAGBuildError as exc:
         problem = Problem("dag.output", f"{exc.message}; a debug run needs one output node")
-        raise FlowYamlInvalid([problem]) from exc
-    return DebugRun(dag, target, _input_for(dag, body.request), body.format)
+        raise FlowYamlInvalid([problem], param) from exc
+    return DebugRun(dag, target, _input_for(dag, body.request), body.format, variables)
+
+
+def _flow_text(flow: DebugFlow) -> tuple[str, str]:
+    """The flow's YAML and the field it came from: ``yaml``, else made from ``flow_data``."""
+    if flow.yaml is not None and flow.yaml.strip():
+        return flow.yaml, "flow.yaml"
+    if flow.flow_data is None or not flow.flow_data.nodes:
+        raise DebugFlowMissing()
+    name = flow.name if flow.name and FLOW_NAME.match(flow.name) else "debug"
+    try:
+        text = yaml_of_flow_data(
+            flow.flow_data.model_dump(), name=name, description=flow.description
+        )
+    except FlowUnmappable as exc:
+        raise FlowUnmappable(exc.message, param=f"flow.{exc.param or 'flow_data'}") from None
+    return text, "flow.flow_data"
 
 
 class PrepareDebug(MapOperator[DebugRequest, DebugRun]):
@@ -220,8 +262,10 @@ async def run_events(run: DebugRun) -> AsyncGenerator[dict[str, Any], None]:
     yield {"event": "start", "flow": dag.dag_id, "node": target.label}
 
     async def call() -> RunReport:
+        # The run's own task: its variables reach no other call.
         try:
-            return await call_with_report(target, run.data, timeout=TIMEOUT_S)
+            with call_variables(run.variables):
+                return await call_with_report(target, run.data, timeout=TIMEOUT_S)
         finally:
             queue.put_nowait(None)
 

@@ -13,9 +13,22 @@ release = asyncio.Event()
 def reset() -> None:
     global started, release
     started, release = asyncio.Event(), asyncio.Event()
+    seen.clear()
 
 
 async def hold(body: dict[str, str]) -> str:
     started.set()
     await release.wait()
     return f"held {body['user_input']}"
+
+
+#: What hold_text was given, in order.
+seen: list[str] = []
+
+
+async def hold_text(text: str) -> str:
+    """Hold the first call until released; every call answers its text."""
+    seen.append(text)
+    started.set()
+    await release.wait()
+    return text

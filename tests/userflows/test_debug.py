@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.server.conftest import running
+from tests.server.conftest import running, until
 
 Client = TestClient[web.Request, web.Application]
 PREFIXES = ["/api/v1/serve/awel", "/api/v2/serve/awel"]
@@ -129,9 +130,34 @@ async def test_debug_failure_mid_run_names_the_node(tmp_path: Path) -> None:
             "line 2: node 'a': unknown operator 'awel.nope'",
         ),
         ({"flow": {"name": "from the UI", "flow_data": {}}, "request": {}}, "flow.yaml", "YAML"),
+        ({"flow": {"yaml": STREAMING}, "request": {}, "variables": 3}, "variables", "object"),
+        (
+            {"flow": {"yaml": STREAMING}, "request": {}, "variables": {"nope": "x"}},
+            "variables.nope",
+            "'nope' is not a variable reference",
+        ),
+        (
+            {"flow": {"yaml": STREAMING}, "request": {}, "variables": {"a:b": [1]}},
+            "variables.a:b",
+            "a value is text, a number or a boolean",
+        ),
+        (
+            {"flow": {"yaml": STREAMING}, "request": {}, "variables": [{"key": "a"}]},
+            "variables[0]",
+            "needs a 'key' and a 'name'",
+        ),
         ({"flow": {"yaml": STREAMING}}, None, "body.request"),
     ],
-    ids=["bad-yaml", "unknown-op", "no-yaml", "no-request"],
+    ids=[
+        "bad-yaml",
+        "unknown-op",
+        "no-yaml",
+        "variables-not-object",
+        "variables-bad-ref",
+        "variables-bad-value",
+        "variables-bad-item",
+        "no-request",
+    ],
 )
 async def test_debug_refuses_before_streaming(
     tmp_path: Path, body: dict[str, Any], param: str | None, words: str
@@ -284,3 +310,137 @@ async def test_schema_names_the_operators(tmp_path: Path) -> None:
     assert resp.status == 200
     ops = schema["$defs"]["NodeSpec"]["properties"]["op"]["anyOf"][0]["enum"]
     assert {"awel.map", "awel.split", "llm.chat"} <= set(ops)
+
+
+# --- DB-GPT's flow_data -----------------------------------------------------------------------
+
+GREET = (
+    "name: dbg.greet\n"
+    "trigger:\n"
+    "  http: {endpoint: /dbg_greet, methods: POST, request: {name: {type: str}}}\n"
+    "nodes:\n"
+    "  greet: {op: awel.format, params: {template: 'hi {{ name }}'}}\n"
+    "  up: {op: awel.map, params: {expr: x | upper}}\n"
+    "edges: ['trigger >> greet >> up']\n"
+)
+
+
+async def drawn(client: Client, text: str) -> dict[str, Any]:
+    """The flow_data the flow API draws for ``text`` (what DB-GPT's web UI holds)."""
+    resp = await client.post(f"{PREFIXES[0]}/flows", json={"yaml": text})
+    answer = await resp.json()
+    assert resp.status == 200, answer
+    flow_data: dict[str, Any] = answer["data"]["flow_data"]
+    await client.delete(f"{PREFIXES[0]}/flows/{answer['data']['uid']}")
+    return flow_data
+
+
+CRUD = [Path(__file__).resolve().parents[2] / "flows" / "awel_flows" / "crud.py"]
+DEBUG = [Path(__file__).resolve().parents[2] / "flows" / "awel_flows" / "debug.py"]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_debug_runs_dbgpt_flow_data_without_yaml(tmp_path: Path, prefix: str) -> None:
+    async with running(tmp_path, shipped=CRUD + DEBUG) as client:
+        flow_data = await drawn(client, GREET)
+        body = {
+            "flow": {"name": "from the UI", "label": "UI", "flow_data": flow_data},
+            "request": {"name": "Ann"},
+        }
+        status, text = await debug(client, prefix, body)
+        assert (status, text) == (200, "data:HI ANN\n\n")
+        body["format"] = "nodes"
+        status, text = await debug(client, prefix, body)
+    got = events(text)
+    assert got[0] == {"event": "start", "flow": "debug", "node": "up"}
+    assert got[-1]["event"] == "result" and got[-1]["ran"] == ["trigger", "greet", "up"]
+
+
+async def test_debug_names_the_flow_data_node_it_cannot_map(tmp_path: Path) -> None:
+    foreign = {
+        "id": "llm_0",
+        "data": {"name": "llm_operator", "type_cls": "dbgpt.core.LLMOperator"},
+    }
+    async with running(tmp_path, shipped=CRUD + DEBUG) as client:
+        flow_data = await drawn(client, GREET)
+        flow_data["nodes"].append(foreign)
+        status, text = await debug(
+            client, PREFIXES[0], {"flow": {"flow_data": flow_data}, "request": {}}
+        )
+        assert status == 400
+        message = json.loads(text)["err_msg"]
+        assert "flow_data.nodes[3] (llm_0)" in message
+        assert "'dbgpt.core.LLMOperator' has no awel counterpart" in message
+        # An import path in a mapped node's params is refused, as in YAML.
+        flow_data["nodes"].pop()
+        up = next(n for n in flow_data["nodes"] if n["data"]["custom_label"] == "up")
+        up["data"]["parameters"] = [{"name": "fn", "value": "os:system"}]
+        status, text = await debug(
+            client, PREFIXES[0], {"flow": {"flow_data": flow_data}, "request": {}}
+        )
+    assert status == 400
+    assert "fn 'os:system' is an import path" in json.loads(text)["err_msg"]
+
+
+# --- per-call variables -----------------------------------------------------------------------
+
+VARS_FLOW = """\
+name: dbg.vars
+trigger:
+  http: {endpoint: /dbg_vars, methods: POST, request: {name: {type: str}}}
+nodes:
+  greet: {op: awel.format, params: {template: "${greeting:text}, {{ name }}"}}
+  hold: {op: awel.map, params: {fn: "tests.userflows.slow:hold_text"}}
+edges:
+  - trigger >> greet >> hold
+"""
+VARIABLES = [Path(__file__).resolve().parents[2] / "flows" / "awel_flows" / "variables.py"]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"greeting:text": "Hola"},
+        {"${greeting:text@global}": "Hola"},
+        [{"key": "greeting", "name": "text", "value": "Hola", "scope": "global"}],
+    ],
+    ids=["reference", "written", "items"],
+)
+async def test_debug_variables_are_for_that_run_only(tmp_path: Path, given: Any) -> None:
+    """A debug run sees the values it was given; a trigger call running at the same time
+    sees the stored value, which is unchanged."""
+    from . import slow
+
+    slow.reset()
+    dags = tmp_path / "data" / "dags"
+    dags.mkdir(parents=True)
+    served = VARS_FLOW.replace("dbg.vars", "dbg.served").replace("/dbg_vars", "/dbg_served")
+    (dags / "served.yaml").write_text(served)
+    async with running(tmp_path, shipped=DEBUG + VARIABLES, flow_api_code=True) as client:
+        made = await client.post(
+            f"{PREFIXES[0]}/variables",
+            json={"key": "greeting", "name": "text", "label": "Greeting", "value": "Bonjour"},
+        )
+        assert made.status == 200
+        stored = (await made.json())["data"]
+        body = {"flow": {"yaml": VARS_FLOW}, "request": {"name": "Ann"}, "variables": given}
+        run = asyncio.create_task(debug(client, PREFIXES[1], body))
+        await asyncio.wait_for(slow.started.wait(), 10)
+        assert slow.seen == ["Hola, Ann"]
+        # The debug run is held after its variable was put in: a call runs beside it, and
+        # is held too, until both are released.
+        call = asyncio.create_task(
+            client.post("/api/v1/awel/trigger/dbg_served", json={"name": "Bob"})
+        )
+        await until(lambda: len(slow.seen) == 2)
+        assert slow.seen == ["Hola, Ann", "Bonjour, Bob"]
+        slow.release.set()
+        called = await asyncio.wait_for(call, 10)
+        assert called.status == 200 and "Bonjour, Bob" in await called.text()
+        status, text = await asyncio.wait_for(run, 10)
+        assert (status, text) == (200, "data:Hola, Ann\n\n")
+        after = await client.get(f"{PREFIXES[0]}/variables/{stored['id']}")
+        assert (await after.json())["data"]["value"] == "Bonjour"
+        plain = {"flow": {"yaml": VARS_FLOW}, "request": {"name": "Cy"}}
+        assert await debug(client, PREFIXES[0], plain) == (200, "data:Bonjour, Cy\n\n")
+    assert slow.seen == ["Hola, Ann", "Bonjour, Bob", "Bonjour, Cy"]

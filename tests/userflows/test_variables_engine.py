@@ -5,6 +5,7 @@ test_variables_routes.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from awel.variables import (
     ResolvedVariable,
     VariableError,
     VariableRef,
+    call_variables,
     find_references,
     install_variables,
     parse_reference,
@@ -143,6 +145,61 @@ async def test_an_unknown_reference_names_itself_and_the_node(provider: DictVari
     assert isinstance(cause, VariableError)
     assert "${greeting:nope}" in cause.message and "node 'greet'" in cause.message
     assert "parameter 'template'" in cause.message
+
+
+def ref(text: str) -> VariableRef:
+    found = parse_reference(text)
+    assert found is not None
+    return found
+
+
+async def test_call_variables_win_for_calls_inside_the_block_only(
+    provider: DictVariables,
+) -> None:
+    dag = load_flow_text(flow("${greeting:text} ${limits:n} ${mine:x@flow_priv}"))
+    node = node_of(dag, "greet")
+    given = {
+        ref("${greeting:text}"): ResolvedVariable("Hola"),
+        # flow_priv without a scope key: the flow's own, as the reference is looked up.
+        ref("${mine:x@flow_priv:vars.demo}"): ResolvedVariable("given"),
+        # Another scope: not the reference's variable.
+        ref("${limits:n@app}"): ResolvedVariable(99),
+    }
+    inside = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def in_block() -> str:
+        with call_variables(given):
+            inside.set()
+            await go_on.wait()
+            # A task started in the block sees the values too.
+            out: str = await asyncio.create_task(node.call({}))
+            return out
+
+    task = asyncio.create_task(in_block())
+    await inside.wait()
+    # A call outside the block, while it is open, sees the provider's values.
+    assert await node.call({}) == "Bonjour 3 private"
+    go_on.set()
+    assert await task == "Hola 3 given"
+    assert await node.call({}) == "Bonjour 3 private"
+    outer = {
+        ref("${greeting:text}"): ResolvedVariable("Hej"),
+        ref("${limits:n}"): ResolvedVariable(4),
+    }
+    inner = {ref("${greeting:text}"): ResolvedVariable("Hi")}
+    with call_variables(outer), call_variables(inner):
+        assert await node.call({}) == "Hi 4 private"
+
+
+async def test_call_variables_stand_where_no_provider_is() -> None:
+    previous = install_variables(None)
+    try:
+        dag = load_flow_text(flow("${greeting:text}"))
+        with call_variables({ref("${greeting:text}"): ResolvedVariable("Hola")}):
+            assert await node_of(dag, "greet").call({}) == "Hola"
+    finally:
+        install_variables(previous)
 
 
 async def test_no_provider_is_a_clear_error() -> None:
