@@ -27,37 +27,24 @@ from awel.operators import TriggerOperator
 from awel.spec_dump import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX
 
 from .errors import FlowUnmappable
+from .nodes import category_of as palette_category
+from .nodes import metadata_id as palette_id
 
 __all__ = ["category_of", "flow_data_of", "metadata_id", "yaml_of_flow_data"]
 
-#: DB-GPT's operator category for each of our operator families (the op's first word).
-_CATEGORIES = {
-    "trigger": "trigger",
-    "llm": "llm",
-    "prompt": "llm",
-    "openai": "llm",
-    "embeddings": "rag",
-    "knowledge": "rag",
-    "sql": "database",
-    "text_to_sql": "database",
-    "datasource": "database",
-    "http": "sender",
-    "awel": "common",
-}
 _COLUMN, _ROW = 380, 220
 _NODE_KEY = re.compile(NODE_NAME)
 
 
 def category_of(op: str) -> str:
-    """DB-GPT's category of our operator ``op`` (``common`` for any we have no word for)."""
-    if op == PLAIN_TRIGGER:
-        return "trigger"
-    return _CATEGORIES.get(re.split(r"[.:]", op, maxsplit=1)[0], "common")
+    """DB-GPT's category of our operator ``op``: the palette's (``GET /nodes``), so a drawn
+    node's ids are the palette entry's."""
+    return palette_category(op)
 
 
 def metadata_id(op: str) -> str:
-    """DB-GPT's id of an operator's metadata."""
-    return f"operator_{op}___$$___{category_of(op)}___$$___v1"
+    """DB-GPT's id of an operator's metadata, as ``GET /nodes`` gives it."""
+    return palette_id(op, palette_category(op))
 
 
 def _trigger_op(section: Any) -> tuple[str, dict[str, Any]]:

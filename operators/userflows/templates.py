@@ -1,16 +1,18 @@
-"""Flow templates: the example YAML flows of the repository (``examples/*.yaml``), as
-``GET /flow/templates`` answers them (DB-GPT's ``FlowPanel`` fields, spec 4.8).
+"""Flow templates: the example YAML flows (``examples/*.yaml``), as ``GET /flow/templates``
+answers them (DB-GPT's ``FlowPanel`` fields, spec 4.8).
 
 Each template is one file: ``yaml`` holds the file as written (its comments say how to
 call it), and the ``FlowPanel`` fields come from it: ``name`` and ``description`` from the
 flow, ``label`` made readable from the name, ``uid`` derived from the name (the same on
 every server and every start, so a client can remember a template), ``define_type``
 ``yaml`` (DB-GPT knows ``json`` and ``python``; ours are YAML), ``flow_category``
-``chat_flow`` when the flow streams a model's answer, else ``common``. ``flow_data`` is
-None: the flow API converts YAML to DB-GPT's JSON where a client needs it.
+``chat_flow`` when the flow streams a model's answer, else ``common``, and ``flow_data``
+drawn from the YAML by the flow API's mapping (:func:`.flow_data.flow_data_of`, the
+palette's ids), so DB-GPT's web UI can show a template as it shows a saved flow.
 
-The folder is the source tree's ``examples/``, which an installed wheel does not carry;
-there, the list is empty (pass another folder to :func:`templates`).
+Where the files are (:func:`examples_folder`): a wheel carries them in this package's
+``example_flows/`` (``setup.py`` copies ``examples/*.yaml`` there when it builds, so the
+repository holds them once); a checkout or an editable install reads ``examples/``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EXAMPLES", "TemplatesQuery", "listing", "templates"]
+from .flow_data import flow_data_of
+from .panel import load_quietly
 
-#: The repository's example flows.
+__all__ = ["EXAMPLES", "PACKAGED", "TemplatesQuery", "examples_folder", "listing", "templates"]
+
+#: Where an installed wheel carries the example flows (setup.py's ``copy_examples``).
+PACKAGED = Path(__file__).resolve().parent / "example_flows"
+#: The repository's example flows (a checkout, an editable install).
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Names uids are derived from, so no other uuid5 of the same name collides.
 _UID_SPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/awel/flow-templates")
@@ -85,7 +92,7 @@ def _triggers(flow: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _template(path: Path, root: Path) -> dict[str, Any] | None:
+def _template(path: Path) -> dict[str, Any] | None:
     text = path.read_text(encoding="utf-8")
     try:
         flow = yaml.safe_load(text)
@@ -94,6 +101,7 @@ def _template(path: Path, root: Path) -> dict[str, Any] | None:
     if not isinstance(flow, dict) or not isinstance(flow.get("name"), str):
         return None
     name: str = flow["name"]
+    drawn = flow_data_of(text, load_quietly(text))
     stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
     return {
         "uid": str(uuid.uuid5(_UID_SPACE, name)),
@@ -103,11 +111,11 @@ def _template(path: Path, root: Path) -> dict[str, Any] | None:
         "flow_category": _category(flow),
         "define_type": "yaml",
         "yaml": text,
-        "flow_data": None,
+        "flow_data": drawn,
         "state": "initializing",
         "error_message": None,
         "source": "awel-examples",
-        "source_url": path.relative_to(root.parent).as_posix(),
+        "source_url": f"examples/{path.name}",
         "version": "0.1.1",
         "editable": True,
         "user_name": None,
@@ -121,10 +129,17 @@ def _template(path: Path, root: Path) -> dict[str, Any] | None:
     }
 
 
-def templates(root: Path = EXAMPLES) -> list[dict[str, Any]]:
-    """Every example flow under ``root`` (not its subfolders: those are agent packages),
-    by file name; a file that is not a flow is left out. Files are read again only when
-    they change."""
+def examples_folder(packaged: Path = PACKAGED, source: Path = EXAMPLES) -> Path:
+    """The folder of the example flows: the installed package's copy when there is one,
+    else the checkout's ``examples/``."""
+    return packaged if packaged.is_dir() else source
+
+
+def templates(root: Path | None = None) -> list[dict[str, Any]]:
+    """Every example flow under ``root`` (:func:`examples_folder` by default; not its
+    subfolders: those are agent packages), by file name; a file that is not a flow is left
+    out. Files are read again only when they change."""
+    root = examples_folder() if root is None else root
     if not root.is_dir():
         return []
     found: list[dict[str, Any]] = []
@@ -132,7 +147,7 @@ def templates(root: Path = EXAMPLES) -> list[dict[str, Any]]:
         mtime = path.stat().st_mtime
         read = _cache.get(path)
         if read is None or read.mtime != mtime:
-            read = _Read(mtime, _template(path, root))
+            read = _Read(mtime, _template(path))
             _cache[path] = read
         if read.template is not None:
             found.append(read.template)
