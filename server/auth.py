@@ -24,11 +24,22 @@ from aiohttp.typedefs import Handler, Middleware
 
 from .errors import ErrorStyle, error_response
 
-#: The routes anyone may call when keys are set: health probes (the webserver's, and the
-#: controller's, which workers and load balancers poll), the API's documentation and the
-#: flow editor's static page (server/editor.py: it asks for the key the API then needs).
+#: The routes anyone may call when keys are set: health probes (the webserver's, the
+#: controller's, which workers and load balancers poll, and the flow serve module's), the
+#: API's documentation and the flow editor's static page (server/editor.py: it asks for the
+#: key the API then needs). The flow serve module's /test_auth is not: it checks the key.
 OPEN_PATHS = frozenset(
-    {"/health", "/api/health", "/docs", "/openapi.json", "/flows", "/flows/", "/flows/{uid}"}
+    {
+        "/health",
+        "/api/health",
+        "/api/v1/serve/awel/health",
+        "/api/v2/serve/awel/health",
+        "/docs",
+        "/openapi.json",
+        "/flows",
+        "/flows/",
+        "/flows/{uid}",
+    }
 )
 #: Swagger UI's own files, served under /docs/, and the flow editor's.
 OPEN_PREFIXES = ("/docs/", "/flows/static/")

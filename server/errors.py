@@ -153,6 +153,8 @@ ANSWERS: dict[str, Answer] = {
     "flow.bad_state": Answer(400, "flow_bad_state", "E0003"),
     "flow.not_editable": Answer(403, "flow_not_editable", "E0003"),
     "flow.unavailable": Answer(503, "flows_unavailable", "E0003"),
+    # An id POST /nodes/refresh names that is no operator of the palette.
+    "flow.node_not_found": Answer(404, "node_not_found", "E0003"),
     # Flow variables (operators/storage/variables.py): an id in the path that names none,
     # an identity taken. A flow's reference that cannot be resolved is the flow's fault,
     # told to the caller as 422 (the request was read; the flow cannot run as configured:

@@ -1,6 +1,7 @@
 """The flow editor's palette and templates, at ``/api/v1/serve/awel`` and again at
 ``/api/v2/serve/awel`` (serve ``Result``; spec 4.8): ``GET /nodes`` (every registered
-operator as DB-GPT's ``ViewMetadata``) and ``GET /flow/templates`` (the example flows)."""
+operator as DB-GPT's ``ViewMetadata``), ``POST /nodes/refresh`` (one of them again) and
+``GET /flow/templates`` (the example flows)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ nodes, nodes_v2 = both(
         body=palette.NodesQuery,
         action=palette.nodes,
         summary="The operators a flow can use (the editor's palette)",
+    )
+)
+refresh, refresh_v2 = both(
+    lambda at: at.flow(
+        dag_id="flow_nodes_refresh",
+        path="/nodes/refresh",
+        method="POST",
+        body=palette.RefreshNode,
+        action=palette.refresh,
+        summary="One operator of the palette again (no option of ours is dynamic)",
     )
 )
 flow_templates, flow_templates_v2 = both(

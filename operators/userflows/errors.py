@@ -11,6 +11,7 @@ __all__ = [
     "FlowCodeRefused",
     "FlowInvalid",
     "FlowNameTaken",
+    "FlowNodeNotFound",
     "FlowNotEditable",
     "FlowNotFound",
     "FlowRefused",
@@ -27,6 +28,16 @@ class FlowNotFound(AwelError):
 
     def __init__(self, uid: str, *, param: str = "uid") -> None:
         super().__init__(f"no flow with uid '{uid}'", param=param)
+
+
+class FlowNodeNotFound(AwelError):
+    """No operator of the palette (``GET /nodes``) has that id."""
+
+    code = "flow.node_not_found"
+
+    def __init__(self, node_id: str, flow_type: str) -> None:
+        what = "awel has no resources" if flow_type == "resource" else "GET /nodes lists them"
+        super().__init__(f"no {flow_type} node with id '{node_id}' ({what})", param="id")
 
 
 class FlowVersionNotFound(AwelError):

@@ -13,6 +13,11 @@ The category is DB-GPT's, chosen by the name's family (``llm.*``: ``llm``,
 ``knowledge.*``: ``rag``, ``sql.*``: ``database`` ...). ``tags`` are ``{"category": ...}``;
 a ``tags`` filter keeps the operators whose tags hold every pair it names, a key no
 operator has being ignored (DB-GPT's UI sends tags of its own).
+
+``POST /nodes/refresh`` is where DB-GPT re-evaluates a node's dynamic parameter options (a
+list of models, of datasources). Our operators' options are fixed by their parameter types
+(a ``Literal`` or an enum), so there is nothing to evaluate again: it answers the node's
+metadata as ``GET /nodes`` does, and an id that is no operator of the palette is a 404.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import enum
 import json
 import types
 import typing
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
@@ -32,7 +37,9 @@ from awel.errors import AwelError
 from awel.iotypes import is_unknown, type_name
 from awel.operators import BaseOperator
 
-__all__ = ["NodesQuery", "metadata_id", "node_metadata", "nodes"]
+from .errors import FlowNodeNotFound
+
+__all__ = ["NodesQuery", "RefreshNode", "metadata_id", "node_metadata", "nodes", "refresh"]
 
 #: DB-GPT's categories by our operator names' families, most specific first.
 _CATEGORIES: tuple[tuple[str, str], ...] = (
@@ -247,3 +254,37 @@ def nodes(query: NodesQuery) -> list[dict[str, Any]]:
         return palette
     wanted: dict[str, Any] = json.loads(query.tags)
     return [node for node in palette if all(node["tags"].get(k, v) == v for k, v in wanted.items())]
+
+
+class RefreshNode(BaseModel):
+    """``POST /nodes/refresh`` (DB-GPT's ``RefreshNodeRequest``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(
+        max_length=512,
+        description="The node's metadata id (as GET /nodes gives it), or a drawn node's id.",
+    )
+    flow_type: Literal["operator", "resource"] = "operator"
+    type_name: str | None = Field(None, max_length=512)
+    type_cls: str | None = Field(None, max_length=512)
+    refresh: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The parameters whose options to evaluate again (ours have none dynamic).",
+    )
+    user_name: str | None = None
+    sys_code: str | None = None
+
+
+def refresh(body: RefreshNode) -> dict[str, Any]:
+    """The node's metadata, as ``GET /nodes`` gives it (no option of ours is dynamic);
+    :class:`FlowNodeNotFound` when no operator has that id."""
+    if body.flow_type == "operator":
+        # A drawn node's id is its metadata id and its count (``..._v1_0``).
+        base, _, count = body.id.rpartition("_")
+        wanted = {body.id, base} if count.isdigit() else {body.id}
+        for node in _palette():
+            if node["id"] in wanted:
+                return node
+    raise FlowNodeNotFound(body.id, body.flow_type)

@@ -19,6 +19,7 @@ from openapi_spec_validator import validate
 
 from operators.models import install_models
 from server.app import ROUTES
+from server.auth import OPEN_PATHS
 from server.errors import ErrorStyle
 from server.flows import FLOW_ERRORS_PATH
 from server.model_api import make_model_app
@@ -97,11 +98,11 @@ _PARAM = re.compile(r"\{\w+\}")
 
 def flow_requests(client: Client) -> list[tuple[str, str, ErrorStyle]]:
     """(method, path, error style) of every method of every flow route of the app (but the
-    open controller probe)."""
+    open probes: the controller's, the flow serve module's)."""
     out: list[tuple[str, str, ErrorStyle]] = []
     for route in client.app[ROUTES].table.routes:
         path = _PARAM.sub("x", route.path)
-        if path == "/api/health":
+        if route.path in OPEN_PATHS:
             continue
         out.extend((method, path, route.style) for method in sorted(route.methods))
     return out
@@ -212,6 +213,10 @@ async def test_probes_and_docs_stay_open(tmp_path: Path) -> None:
         for path in ("/health", "/api/health", "/docs", "/openapi.json"):
             resp = await client.get(path)
             assert resp.status == 200, path
+        for path in ("/api/v1/serve/awel/health", "/api/v2/serve/awel/health"):
+            resp = await client.get(path)
+            assert resp.status == 200 and await resp.json() == {"status": "ok"}, path
+            assert (await client.get(path.replace("health", "test_auth"))).status == 401
         resp = await client.get("/docs/static/swagger-ui.css")
         assert resp.status == 200
         # Preflights carry no credentials (aiohttp-cors is off: the dispatcher's 405).
@@ -390,6 +395,8 @@ async def test_the_document_says_which_routes_need_a_key(tmp_path: Path) -> None
         assert doc["security"] == [{"bearer": []}, {"apiKey": []}]
         assert doc["paths"]["/health"]["get"]["security"] == []
         assert doc["paths"]["/api/health"]["get"]["security"] == []
+        assert doc["paths"]["/api/v2/serve/awel/health"]["get"]["security"] == []
+        assert "security" not in doc["paths"]["/api/v2/serve/awel/test_auth"]["get"]
         assert "security" not in doc["paths"]["/metrics"]["get"]
     async with webserver(tmp_path) as client:
         doc = await (await client.get("/openapi.json")).json()

@@ -88,3 +88,51 @@ async def test_tags_filter_and_a_bad_tags_value(tmp_path: Path) -> None:
             resp = await client.get("/api/v1/serve/awel/nodes", params={"tags": bad})
             answer = await resp.json()
             assert resp.status == 400 and "tags" in answer["err_msg"], answer
+
+
+@pytest.mark.parametrize("base", ["/api/v1/serve/awel", "/api/v2/serve/awel"])
+async def test_refresh_answers_the_nodes_metadata(tmp_path: Path, base: str) -> None:
+    async with running(tmp_path, shipped=SHIPPED) as client:
+        listed = (await (await client.get(f"{base}/nodes")).json())["data"]
+        chat = next(n for n in listed if n["name"] == "llm.chat")
+        body = {
+            "id": chat["id"],
+            "flow_type": "operator",
+            "type_name": chat["type_name"],
+            "type_cls": chat["type_cls"],
+            "refresh": [{"name": "model", "depends": []}],
+        }
+        answer = await (await client.post(f"{base}/nodes/refresh", json=body)).json()
+        assert answer["success"] is True and answer["data"] == chat
+        # A drawn node's id (the metadata id and its count) names the same operator.
+        drawn = await client.post(f"{base}/nodes/refresh", json={**body, "id": chat["id"] + "_2"})
+        assert (await drawn.json())["data"] == chat
+        for bad in (
+            {**body, "id": "operator_nope___$$___llm___$$___v1"},
+            {**body, "flow_type": "resource"},
+        ):
+            resp = await client.post(f"{base}/nodes/refresh", json=bad)
+            said = await resp.json()
+            assert resp.status == 404 and said["success"] is False, said
+            assert bad["id"] in said["err_msg"]
+        resp = await client.post(f"{base}/nodes/refresh", json={"flow_type": "operator"})
+        assert resp.status == 400 and "id" in (await resp.json())["err_msg"]
+
+
+PROBES = [Path(__file__).resolve().parents[2] / "flows" / "awel_flows" / "probes.py"]
+
+
+@pytest.mark.parametrize("base", ["/api/v1/serve/awel", "/api/v2/serve/awel"])
+async def test_health_and_test_auth(tmp_path: Path, base: str) -> None:
+    async with running(tmp_path, shipped=PROBES) as client:
+        for probe in ("health", "test_auth"):
+            resp = await client.get(f"{base}/{probe}")
+            assert resp.status == 200 and await resp.json() == {"status": "ok"}
+    async with running(tmp_path, shipped=PROBES, api_keys=["k-1"]) as client:
+        resp = await client.get(f"{base}/health")
+        assert resp.status == 200 and await resp.json() == {"status": "ok"}
+        assert (await client.get(f"{base}/test_auth")).status == 401
+        wrong = await client.get(f"{base}/test_auth", headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+        right = await client.get(f"{base}/test_auth", headers={"Authorization": "Bearer k-1"})
+        assert right.status == 200 and await right.json() == {"status": "ok"}
