@@ -112,7 +112,14 @@ class PromptExists(AwelError):
 
     code = "prompt.exists"
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, code: str | None = None) -> None:
+        if code is not None:
+            super().__init__(
+                f"a prompt with prompt_code '{code}' already exists; update it or leave"
+                " prompt_code out to get a new one",
+                param="prompt_code",
+            )
+            return
         super().__init__(
             f"a prompt named '{name}' already exists for this sys_code, prompt_language and"
             " model (prompt_name); update it or choose another name",

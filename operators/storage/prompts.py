@@ -117,6 +117,8 @@ class PromptRepository:
             )
             if taken is not None:
                 raise PromptExists(new.prompt_name)
+            if await s.scalar(select(PromptRow.id).where(PromptRow.prompt_code == new.prompt_code)):
+                raise PromptExists(new.prompt_name, code=new.prompt_code)
             row = PromptRow(**{name: getattr(new, name) for name in _WRITTEN})
             s.add(row)
             await s.flush()
