@@ -41,7 +41,7 @@ async def test_select_commit_find(tmp_path: Path, llm: ScriptedLLM) -> None:
             "messages": "good enough",
         }
         assert await ok(await client.post(f"{FEEDBACK}/commit", json=rating)) is True
-        query = {"conv_uid": "f1", "conv_index": 2}
+        query: dict[str, str | int] = {"conv_uid": "f1", "conv_index": 2}
         found = await ok(await client.get(f"{FEEDBACK}/find", params=query))
         assert {k: found[k] for k in rating} == rating and found["user_name"] is None
         # A second rating of the round replaces the first; the user-id header names its user.
@@ -55,7 +55,7 @@ async def test_select_commit_find(tmp_path: Path, llm: ScriptedLLM) -> None:
             "ann",
         )
         # A round without a rating finds none.
-        first = {"conv_uid": "f1", "conv_index": 1}
+        first: dict[str, str | int] = {"conv_uid": "f1", "conv_index": 1}
         assert await ok(await client.get(f"{FEEDBACK}/find", params=first)) is None
         # The rating goes with its conversation.
         await client.post("/api/v1/chat/dialogue/delete", params={"con_uid": "f1"})

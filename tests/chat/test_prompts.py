@@ -114,14 +114,16 @@ async def test_a_round_naming_a_stored_prompt_is_answered_with_it_as_the_system_
             client, conv_uid="p1", user_input="why?", prompt_code=stored["prompt_code"]
         )
         assert status == 200 and events(raw)
-        system = llm.requests[-1].messages[0]
+        asked = llm.requests[-1].messages
+        assert asked is not None
+        system = asked[0]
         assert (system.role, system.content) == (
             "system",
             'Answer why? in one word. Keep {"x": 1}.',
         )
         # Without prompt_code the scene's own template is the system prompt.
         await chat(client, conv_uid="p2", user_input="why?")
-        assert "one word" not in llm.requests[-1].messages[0].content
+        assert "one word" not in (llm.requests[-1].messages or [])[0].content
 
         status, _, raw = await chat(client, conv_uid="p3", user_input="hi", prompt_code="nope")
         assert "prompt_code" in raw and "no stored prompt 'nope'" in raw
