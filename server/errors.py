@@ -95,6 +95,8 @@ ANSWERS: dict[str, Answer] = {
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
+    # DB-GPT answers a topic it cannot terminate E0102.
+    "chat.topic_not_found": Answer(404, "conversation_not_found", "E0102"),
     # Datasources and their SQL (DB-GPT's E1001: the database cannot be used as configured).
     "datasource.unsupported_type": Answer(400, "unsupported_db_type", "E0003"),
     "datasource.invalid": Answer(400, "invalid_datasource", "E0003"),

@@ -100,3 +100,11 @@ _at_each(
     action=ops.start,
     summary="Start a model",
 )
+_at_each(
+    ["/api/v1/worker/health", "/api/v2/serve/model/health"],
+    method="GET",
+    routes=replace(api, response=ResponseKind.JSON),
+    body=None,
+    action=ops.health,
+    summary="The model serve API is up",
+)
