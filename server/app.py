@@ -164,10 +164,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             route = methods.get("GET")
         if route is not None:
             return await route.answer(request, params)
-        label = next(iter(methods.values())).path
+        known = next(iter(methods.values()))
+        label = known.path
         allowed = ", ".join(sorted(methods))
+        # In the style of the route at that path: an app route's 405 carries host_name too.
         resp = error_response(
-            _style_for(request),
+            known.style,
             405,
             f"{request.method} is not allowed on {path}; use {allowed}",
             code="method_not_allowed",

@@ -95,6 +95,8 @@ ANSWERS: dict[str, Answer] = {
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),
+    # DB-GPT answers a topic it cannot terminate E0102.
+    "chat.topic_not_found": Answer(404, "conversation_not_found", "E0102"),
     # Datasources and their SQL (DB-GPT's E1001: the database cannot be used as configured).
     "datasource.unsupported_type": Answer(400, "unsupported_db_type", "E0003"),
     "datasource.invalid": Answer(400, "invalid_datasource", "E0003"),
@@ -169,6 +171,11 @@ ANSWERS: dict[str, Answer] = {
     "flow.yaml_invalid": Answer(400, "invalid_flow", "E0003"),
     "flow.yaml_missing": Answer(400, "invalid_flow", "E0003"),
     "flow.debug_input": Answer(400, "invalid_request", "E0003"),
+    # Stored prompts (/prompt/*) and round ratings (/api/v1/feedback/*): named in the body,
+    # so a missing one is a bad request (DB-GPT answers both E0003).
+    "prompt.exists": Answer(400, "prompt_exists", "E0003"),
+    "prompt.not_found": Answer(400, "prompt_not_found", "E0003"),
+    "feedback.round_not_found": Answer(400, "round_not_found", "E0003"),
     # The engine refusing what the caller asked (no input; no messages, a prompt over the
     # context), and a call past its deadline.
     "run.no_input": Answer(400),

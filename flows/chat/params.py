@@ -1,9 +1,10 @@
 """DB-GPT's chat helper routes: scene parameters, file uploads for chat_excel, prepare.
 
-``POST /api/v1/resource/file/upload`` (and its v0.5 name ``/api/v1/chat/mode/params/
-file/load``) keeps the file under a sanitised name in a folder of its own, loads CSV, XLSX,
-JSON or Parquet into a DuckDB table for chat_excel, runs the learning round when a model is
-loaded, and answers DB-GPT's file descriptor.
+``POST /api/v1/resource/file/upload`` keeps the file under a sanitised name in a folder of its
+own, loads CSV, XLSX, JSON or Parquet into a DuckDB table for chat_excel, runs the learning
+round when a model is loaded, and answers DB-GPT's file descriptor. Its v0.5 name,
+``/api/v1/chat/mode/params/file/load``, does the same and answers the conversation's
+messages, as DB-GPT's old route did.
 """
 
 from dataclasses import replace
@@ -43,8 +44,8 @@ file_load = api.flow(
     path="/api/v1/chat/mode/params/file/load",
     method="POST",
     body=UploadRequest,
-    action=files.upload,
-    summary="Upload a file (DB-GPT 0.5's name of resource/file/upload)",
+    action=files.load,
+    summary="Upload a file and answer the conversation's messages (DB-GPT 0.5's route)",
 )
 chat_prepare = user_api.flow(
     dag_id="chat_prepare",

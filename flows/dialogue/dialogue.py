@@ -1,5 +1,7 @@
 """DB-GPT's dialogue routes, ``/api/v1/chat/dialogue/*``, one flow each (serve ``Result``).
 
+``scenes`` answers in the app ``Result`` (with ``host_name``): DB-GPT serves it from its chat
+app module, not from the conversation serve module the other routes belong to.
 ``messages`` and ``messages/history`` are one route under two names (0.8.2 serves the
 second; the brief and older clients call the first). ``export_messages`` answers the JSON
 document itself (not a Result), as a download.
@@ -17,6 +19,7 @@ from operators.dialogue.requests import ConvQuery, ExportQuery, ListQuery, NewQu
 api = Api(prefix="/api/v1/chat/dialogue", tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
 # The export is the JSON document itself, as a download.
 download_api = replace(api, response=ResponseKind.FILE, media_type="application/json")
+scenes_api = replace(api, response=ResponseKind.RESULT, errors="result")
 
 dialogue_list = api.flow(
     dag_id="dialogue_list",
@@ -42,7 +45,7 @@ dialogue_delete = api.flow(
     action=conv.delete,
     summary="Delete a conversation",
 )
-dialogue_scenes = api.flow(
+dialogue_scenes = scenes_api.flow(
     dag_id="dialogue_scenes",
     path="/scenes",
     method="POST",

@@ -1,8 +1,10 @@
 """``GET /api/v1/model/types`` (the healthy language models: the UI's model dropdown) and
 ``GET /api/v1/model/supports`` (what the worker managers could start), in the app ``Result``
-envelope."""
+envelope; and ``GET /api/v1/test``, DB-GPT's liveness string (no envelope)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from awel.trigger import ResponseKind
 from flows._route import Api
@@ -32,4 +34,12 @@ supports_dag = api.flow(
     body=None,
     action=ops.supports,
     summary="Models the managers could start",
+)
+test_dag = replace(api, response=ResponseKind.JSON).flow(
+    dag_id="api_test",
+    path="/api/v1/test",
+    method="GET",
+    body=None,
+    action=ops.liveness,
+    summary="The webserver is up",
 )

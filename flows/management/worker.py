@@ -9,12 +9,15 @@
 
 plus ``POST /api/v1/worker/models`` (start a model from a full request). Answers are in the
 serve-module ``Result`` envelope; an unknown model, worker type or host is a failure
-envelope naming it. List items carry both ``worker_type`` and ``model_type``.
+envelope naming it, answered HTTP 200 by the routes that start and stop models, as DB-GPT's
+manager answers (its clients read a 404 as a missing route). List items carry both
+``worker_type`` and ``model_type``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from awel.trigger import ResponseKind
@@ -23,6 +26,8 @@ from operators.cluster import manage_ops as ops
 from operators.cluster.types import WorkerStartupRequest
 
 api = Api(tags=["LLM management"], response=ResponseKind.SERVE_RESULT)
+# Starting or stopping a model that does not exist is a failure envelope with HTTP 200.
+change_api = replace(api, ok_failures=("model.", "worker.", "cluster."))
 
 #: A route's request model.
 B = TypeVar("B")
@@ -32,6 +37,7 @@ def _at_each(
     paths: Sequence[str],
     *,
     method: str,
+    routes: Api = api,
     body: type[B] | None,
     action: Action[B],
     summary: str,
@@ -39,7 +45,7 @@ def _at_each(
     """One flow per path, each bound to a module-level name (the loader serves those)."""
     for path in paths:
         name = "manage" + path.replace("/api", "").replace("/", "_").replace("-", "_")
-        dag = api.flow(
+        dag = routes.flow(
             dag_id=f"{name}_{method.lower()}",
             path=path,
             method=method,
@@ -75,6 +81,7 @@ _at_each(
         "/api/v2/serve/model/models/stop",
     ],
     method="POST",
+    routes=change_api,
     body=WorkerStartupRequest,
     action=ops.stop,
     summary="Stop a model",
@@ -88,7 +95,16 @@ _at_each(
         "/api/v2/serve/model/models",
     ],
     method="POST",
+    routes=change_api,
     body=WorkerStartupRequest,
     action=ops.start,
     summary="Start a model",
+)
+_at_each(
+    ["/api/v1/worker/health", "/api/v2/serve/model/health"],
+    method="GET",
+    routes=replace(api, response=ResponseKind.JSON),
+    body=None,
+    action=ops.health,
+    summary="The model serve API is up",
 )

@@ -80,6 +80,12 @@ class FileLearning:
             out.append(descriptor(record, learned=learned))
         return out[0] if len(out) == 1 else out
 
+    async def load(self, body: UploadRequest) -> list[dict[str, Any]]:
+        """DB-GPT 0.5's ``mode/params/file/load``: the upload, then the conversation's
+        messages (with chat_excel's learning round, when a model answered it)."""
+        await self.upload(body)
+        return message_vos(await current_store().messages.list(body.conv_uid))
+
     async def prepare(self, body: ConversationVo) -> list[dict[str, Any]]:
         """The conversation's messages after the scene's prepare step (chat_excel learns its
         file when the conversation has no round yet)."""

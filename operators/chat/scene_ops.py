@@ -32,6 +32,7 @@ from operators.datasource import (
 )
 from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
 from operators.models import current_models
+from operators.prompts.template import fill
 from operators.storage import current_store
 
 from .answer import (
@@ -133,14 +134,26 @@ class Prompt(MapOperator[SceneCall, SceneCall]):
     async def map(self, input_value: SceneCall) -> SceneCall:
         call = input_value
         ds = call.datasource
-        system = self.template.render(
-            question=call.user_input,
-            schema=call.schema,
-            db_name=ds.db_name if ds else "",
-            db_type=ds.db_type if ds else "",
-            top_k=MAX_CHART_ROWS,
-            display_types=DISPLAY_TYPES,
-        )
+        values: dict[str, Any] = {
+            "question": call.user_input,
+            "schema": call.schema,
+            "db_name": ds.db_name if ds else "",
+            "db_type": ds.db_type if ds else "",
+            "top_k": MAX_CHART_ROWS,
+            "display_types": DISPLAY_TYPES,
+        }
+        if call.stored_prompt is not None:
+            # DB-GPT's stored prompts name these values as its scenes' templates do.
+            aliases = {
+                "input": call.user_input,
+                "user_input": call.user_input,
+                "table_info": call.schema,
+                "dialect": values["db_type"],
+                "display_type": ", ".join(DISPLAY_TYPES),
+            }
+            system = fill(call.stored_prompt, values | aliases)
+        else:
+            system = self.template.render(**values)
         request = scene_request(call, system, history=self.history, json_schema=self.json_schema)
         return dataclasses.replace(call, request=request)
 

@@ -39,6 +39,7 @@ __all__ = [
     "save_round",
     "scene_call",
     "scene_outcome",
+    "stored_prompt",
 ]
 
 log = logging.getLogger("awel.chat")
@@ -125,6 +126,7 @@ async def scene_call(body: ConversationVo) -> SceneCall:
         found = scene("chat_knowledge")
         select_param = str(body.ext_info["knowledge_space"])
     await check_param(found, select_param)
+    stored = await stored_prompt(body.prompt_code)
     conv_uid = body.conv_uid.strip() or str(uuid.uuid1())
     history = await history_of(conv_uid)
     return SceneCall(
@@ -140,7 +142,20 @@ async def scene_call(body: ConversationVo) -> SceneCall:
         app_code=body.app_code,
         history=history,
         ext_info=dict(body.ext_info),
+        stored_prompt=stored,
     )
+
+
+async def stored_prompt(prompt_code: str | None) -> str | None:
+    """The template of the stored prompt ``prompt_code`` names (none: the scene's own)."""
+    if not prompt_code:
+        return None
+    found = await current_store().prompts.get(prompt_code)
+    if found is None:
+        raise BadSceneParam(
+            f"no stored prompt '{prompt_code}'; list them with POST /prompt/list", "prompt_code"
+        )
+    return found.content
 
 
 async def save_round(call: SceneCall, done: RoundDone) -> int:

@@ -46,6 +46,8 @@ class SceneCall:
     #: What the knowledge space ``select_param`` names gave the question (chat_knowledge).
     recalled: Recalled | None = None
     request: GenerationRequest | None = None
+    #: A stored prompt the round names (``prompt_code``): its template replaces the scene's.
+    stored_prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,3 +34,13 @@ async def stop(body: WorkerStartupRequest) -> bool:
 
 async def start(body: WorkerStartupRequest) -> bool:
     return await manage.start_model(current_cluster(), body)
+
+
+async def health(_: Any) -> dict[str, str]:
+    """The model serve API is up (DB-GPT's ``/api/v1/worker/health``)."""
+    return {"status": "ok"}
+
+
+async def liveness(_: Any) -> str:
+    """DB-GPT's ``GET /api/v1/test``: the webserver is up."""
+    return "service status is UP"

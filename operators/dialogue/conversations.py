@@ -78,11 +78,16 @@ async def new(q: NewQuery) -> dict[str, Any]:
 
 
 async def delete(q: ConvQuery) -> None:
-    await current_store().conversations.delete(q.uid)
+    store = current_store()
+    await store.conversations.delete(q.uid)
+    # Its rounds' ratings go with it (they name rounds that no longer exist).
+    await store.feedback.forget(q.uid)
 
 
 async def clear(q: ConvQuery) -> None:
-    await current_store().messages.clear(q.uid)
+    store = current_store()
+    await store.messages.clear(q.uid)
+    await store.feedback.forget(q.uid)
 
 
 async def messages(q: ConvQuery) -> list[dict[str, Any]]:

@@ -74,6 +74,14 @@ module, all on the store's engine:
   secret), ``list(key=, scope=, ..., page=, page_size=) -> (items, total)``, ``keys()``,
   ``delete(id)``. Secrets are encrypted at rest like passwords; ``Variable.public()`` masks.
 
+- ``store.prompts`` (:mod:`.prompts`): stored prompt templates (DB-GPT's
+  ``prompt_manage``). ``add(NewPrompt)`` (:class:`PromptExists`), ``update(code,
+  changes)`` (:class:`UnknownPrompt`), ``get(code)``, ``list(filters, page=, page_size=)
+  -> (items, total)``, ``delete(name, sys_code=)``.
+- ``store.feedback`` (:mod:`.feedback`): ratings of chat rounds (DB-GPT's
+  ``chat_feed_back``), one per round. ``put(NewFeedback)``, ``get(conv_uid, conv_index)``,
+  ``of_conversation(conv_uid)``, ``forget(conv_uid)``.
+
 Tests and tools open a store of their own with ``async with open_store(None,
 data_dir=tmp) as store:``, which installs it for the block.
 """
@@ -88,14 +96,18 @@ from .agent_hub import HubEntry, NewHubEntry
 from .errors import (
     DatasourceExists,
     DocumentExists,
+    PromptExists,
     SpaceExists,
     StoreNotOpen,
     UnknownDatasource,
     UnknownDatasourceId,
     UnknownDocument,
+    UnknownPrompt,
     UnknownSpace,
     UnknownSpaceId,
 )
+from .feedback import Feedback, NewFeedback
+from .prompts import NewPrompt, Prompt
 from .records import (
     AI,
     DOC_TYPES,
@@ -135,6 +147,7 @@ __all__ = [
     "Datasource",
     "DatasourceExists",
     "DocumentExists",
+    "Feedback",
     "HubEntry",
     "KnowledgeChunk",
     "KnowledgeDocument",
@@ -142,8 +155,12 @@ __all__ = [
     "Message",
     "MetadataStore",
     "NewChunk",
+    "NewFeedback",
     "NewHubEntry",
     "NewMessage",
+    "NewPrompt",
+    "Prompt",
+    "PromptExists",
     "SecretError",
     "SpaceExists",
     "StoreNotOpen",
@@ -152,6 +169,7 @@ __all__ = [
     "UnknownDatasource",
     "UnknownDatasourceId",
     "UnknownDocument",
+    "UnknownPrompt",
     "UnknownSpace",
     "UnknownSpaceId",
     "current_store",

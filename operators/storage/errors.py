@@ -105,3 +105,35 @@ class UnknownDocument(AwelError):
     def __init__(self, document_id: int, *, field: str = "document_id") -> None:
         super().__init__(f"no knowledge document has the id {document_id} ({field})", param=field)
         self.document_id = document_id
+
+
+class PromptExists(AwelError):
+    """A stored prompt of that name already exists for that system, language and model."""
+
+    code = "prompt.exists"
+
+    def __init__(self, name: str, *, code: str | None = None) -> None:
+        if code is not None:
+            super().__init__(
+                f"a prompt with prompt_code '{code}' already exists; update it or leave"
+                " prompt_code out to get a new one",
+                param="prompt_code",
+            )
+            return
+        super().__init__(
+            f"a prompt named '{name}' already exists for this sys_code, prompt_language and"
+            " model (prompt_name); update it or choose another name",
+            param="prompt_name",
+        )
+
+
+class UnknownPrompt(AwelError):
+    """No stored prompt has that code (or name)."""
+
+    code = "prompt.not_found"
+
+    def __init__(self, value: str, *, field: str = "prompt_code") -> None:
+        super().__init__(
+            f"no stored prompt with {field} '{value}'; list them with POST /prompt/list",
+            param=field,
+        )

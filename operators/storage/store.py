@@ -7,7 +7,8 @@ The repositories (each in its own module) hold the queries: ``store.conversation
 records), ``store.spaces``, ``store.documents`` and ``store.chunks`` (knowledge),
 ``store.agent_hub`` (the agent hub's index), ``store.agent_installs`` (who installed
 which agent), ``store.flows`` (user flows and their versions), ``store.variables``
-(flow variables, secrets encrypted). Every public method is one transaction. SQLite runs
+(flow variables, secrets encrypted), ``store.prompts`` (stored prompt templates),
+``store.feedback`` (ratings of chat rounds). Every public method is one transaction. SQLite runs
 in WAL mode with ``synchronous=FULL``: a round acknowledged is on disk.
 """
 
@@ -35,9 +36,11 @@ from .chunks import ChunkRepository
 from .conversations import ConversationRepository
 from .datasources import DatasourceRepository
 from .documents import DocumentRepository
+from .feedback import FeedbackRepository
 from .files import FileRepository
 from .flows import FlowRepository
 from .messages import MessageRepository
+from .prompts import PromptRepository
 from .secrets import SecretBox, load_keys
 from .spaces import SpaceRepository
 from .summaries import SummaryRepository
@@ -111,6 +114,8 @@ class MetadataStore:
         self.agent_installs = AgentInstallRepository(self._tx)
         self.flows = FlowRepository(self._tx)
         self.variables = VariableRepository(self._tx, secrets)
+        self.prompts = PromptRepository(self._tx)
+        self.feedback = FeedbackRepository(self._tx)
 
     @classmethod
     async def open(

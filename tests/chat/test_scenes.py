@@ -205,9 +205,36 @@ async def test_stream_forms(tmp_path: Path, llm: ScriptedLLM, shop: Datasource) 
             client, chat_mode="chat_with_db_execute", select_param=shop.db_name,
             user_input="count them", incremental=True,
         )  # fmt: skip
-        chunks = [json.loads(e) for e in events(raw)[:-1]]
+        items = events(raw)
+        assert items[-1] == " [DONE]"
+        chunks = [json.loads(e) for e in items[:-1]]
         text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
         assert text.startswith("I count.\n<chart-view") and '"sql"' not in text.split("\n")[0]
+        # Every chunk, the final view's included, is a chat.completion.chunk of one id.
+        assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+        assert len({c["id"] for c in chunks}) == 1 and chunks[0]["id"].startswith("chatcmpl-")
+        assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+        # A round whose SQL fails ends with its error view in the same chunks.
+        llm.when("broken", sql_answer("SELECT nope FROM no_such_table"))
+        _, _, raw = await chat(
+            client, chat_mode="chat_with_db_execute", select_param=shop.db_name,
+            user_input="broken query", incremental=True,
+        )  # fmt: skip
+        failed = [json.loads(e) for e in events(raw)[:-1]]
+        assert failed and all(c["object"] == "chat.completion.chunk" for c in failed)
+        assert len({c["id"] for c in failed}) == 1 and failed[0]["id"].startswith("chatcmpl-")
+        assert "no_such_table" in "".join(
+            c["choices"][0]["delta"].get("content", "") for c in failed
+        )
+        # The same on v2 (chat_data, incremental by default).
+        resp = await client.post(
+            "/api/v2/chat/completions",
+            json={"chat_mode": "chat_data", "chat_param": shop.db_name, "stream": True,
+                  "model": "scripted", "messages": [{"role": "user", "content": "count them"}]},
+        )  # fmt: skip
+        v2 = [json.loads(e) for e in events(await resp.text()) if e.strip() != "[DONE]"]
+        assert v2 and all(c["object"] == "chat.completion.chunk" for c in v2)
+        assert len({c["id"] for c in v2}) == 1 and v2[0]["id"].startswith("chatcmpl-")
         # DB-GPT 0.8.2's full-message JSON, behind the explicit option.
         _, _, raw = await chat(client, user_input="hi", stream_format="json")
         last = json.loads(events(raw)[-1])

@@ -96,12 +96,19 @@ async def test_other_file_kinds(tmp_path: Path, llm: ScriptedLLM, kind: str) -> 
         source.write_text(json.dumps(rows))
     llm.when("per city", json.dumps({"thoughts": "", "sql": TOTALS}))
     async with serving(tmp_path) as client:
-        # The v0.5 route name and its single-file field work too.
+        # The v0.5 route name and its single-file field work too; it answers the
+        # conversation's messages (the learning round), as DB-GPT's old route did.
         resp = await upload(
             client, source.name, source.read_bytes(),
             path="/api/v1/chat/mode/params/file/load", field="doc_file",
         )  # fmt: skip
-        desc = await ok(resp)
+        assert (await resp.json())["host_name"]
+        messages = await ok(resp)
+        assert [m["role"] for m in messages] == ["human", "ai", "view"]
+        assert {m["order"] for m in messages} == {1}
+        assert messages == await history(client, "x1")
+        conv = await ok(await client.post("/api/v1/chat/dialogue/query", json={"conv_uid": "x1"}))
+        desc = json.loads(conv["select_param"])
         _, _, raw = await chat(
             client, conv_uid="x1", chat_mode="chat_excel", select_param=desc["file_path"],
             user_input="total per city",

@@ -181,7 +181,9 @@ async def test_bad_credentials(tmp_path: Path) -> None:
             tested = await client.post("/api/v1/chat/db/test/connect", json=body)
             answer = await tested.json()
             assert tested.status == 200 and answer["success"] is False
-            assert answer["err_code"] == "E1001"
+            assert answer["err_code"] == "E1001" and answer["host_name"]
+            # The driver's own words: the login it refused (role ... / Access denied for ...).
+            assert "no_such_user_awel" in answer["err_msg"], answer
             assert "cannot connect" in answer["err_msg"] and "no_such_user_awel" not in str(
                 answer.get("data")
             )

@@ -297,9 +297,52 @@ async def test_embeddings_float_and_base64(server: LiveServer) -> None:
     assert np.linalg.norm(short) == pytest.approx(1.0, abs=1e-6)
 
 
+async def test_relevance_scores_each_document_against_the_query(server: LiveServer) -> None:
+    fake = FakeEmbedder()
+    docs = ["a cat", "a dog sat", "a cat"]
+    status, body = await post(
+        server, "/beta/relevance", {"model": "fake-embed", "query": "a cat", "documents": docs}
+    )
+    assert status == 200
+    assert set(body) == {"object", "model", "data", "usage"}
+    assert (body["object"], body["model"]) == ("list", "fake-embed")
+    expected = [float(fake.vector(d) @ fake.vector("a cat")) for d in docs]
+    assert body["data"] == pytest.approx(expected, abs=1e-5)
+    assert body["data"][0] == pytest.approx(1.0, abs=1e-5) and body["data"][1] < 1.0
+    assert body["usage"]["prompt_tokens"] == 2 + 2 + 3 + 2
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "code", "param"),
     [
+        (
+            "/beta/relevance",
+            {"model": "nope", "query": "q", "documents": ["d"]},
+            404,
+            "model_not_found",
+            "model",
+        ),
+        (
+            "/beta/relevance",
+            {"model": "fake-llm", "query": "q", "documents": ["d"]},
+            400,
+            "model_not_supported",
+            "model",
+        ),
+        (
+            "/beta/relevance",
+            {"model": "fake-embed", "query": "q", "documents": []},
+            400,
+            "invalid_request",
+            "documents",
+        ),
+        (
+            "/beta/relevance",
+            {"model": "fake-embed", "documents": ["d"]},
+            400,
+            "invalid_request",
+            "query",
+        ),
         ("/chat/completions", {**CHAT, "model": "nope"}, 404, "model_not_found", "model"),
         (
             "/chat/completions",

@@ -1,0 +1,1 @@
+"""DB-GPT's app routes (``/api/v1/app/list``, ``/api/v1/dbgpts/list``)."""

@@ -1,0 +1,1 @@
+"""DB-GPT's feedback routes (``/api/v1/feedback/*``)."""

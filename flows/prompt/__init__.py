@@ -1,0 +1,1 @@
+"""DB-GPT's prompt routes (``/prompt/*``)."""
