@@ -5,12 +5,8 @@ rollback, export and import. A flow is our YAML (``yaml``) and answers DB-GPT's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-
-from awel import DAG
 from awel.trigger import ResponseKind
-from flows._route import Api
+from flows.awel_flows._api import serve_awel
 from operators.userflows import reads, store_ops
 from operators.userflows.panel import FlowPanel
 from operators.userflows.requests import (
@@ -23,19 +19,11 @@ from operators.userflows.requests import (
 )
 
 # The user comes from DB-GPT's user-id header, or the query's (and body's) user_name.
-v1 = Api(
-    prefix="/api/v1/serve/awel",
+both = serve_awel(
     tags=["AWEL flows"],
     response=ResponseKind.SERVE_RESULT,
     header_fields={"user-id": "user_name"},
 )
-# dbgpt-client's prefix; with API keys configured, both check them.
-v2 = replace(v1, prefix="/api/v2/serve/awel", dag_id_suffix="_v2")
-
-
-def both(declare: Callable[[Api], DAG]) -> tuple[DAG, DAG]:
-    """The flow ``declare`` makes at v1's prefix, and its twin at v2's."""
-    return declare(v1), declare(v2)
 
 
 create, create_v2 = both(
@@ -118,8 +106,8 @@ rollback, rollback_v2 = both(
         summary="Make an old version of a flow current",
     )
 )
-export, export_v2 = both(
-    lambda at: replace(at, response=ResponseKind.FILE, media_type="application/json").flow(
+export, export_v2 = both.replace(response=ResponseKind.FILE, media_type="application/json")(
+    lambda at: at.flow(
         dag_id="serve_awel_flow_export",
         path="/flow/export/{uid}",
         method="GET",

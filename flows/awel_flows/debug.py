@@ -14,15 +14,17 @@ from dataclasses import replace
 from awel import DAG
 from awel.trigger import ResponseKind
 from flows._route import Api
+from flows.awel_flows._api import serve_awel
 from operators.userflows import debug, validate
 
-_PREFIXES = {"v1": "/api/v1/serve/awel", "v2": "/api/v2/serve/awel"}
+both = serve_awel(tags=["AWEL flows"], response=ResponseKind.SERVE_RESULT)
 
 
-def _routes(version: str, prefix: str) -> tuple[DAG, DAG, DAG]:
-    api = Api(prefix=prefix, tags=["AWEL flows"], response=ResponseKind.SERVE_RESULT)
+def _debug(api: Api) -> DAG:
     streaming = replace(api, stream=ResponseKind.SSE)
-    with DAG(f"serve_awel_flow_debug_{version}", description="Run a flow that is not saved.") as d:
+    with DAG(
+        f"serve_awel_flow_debug{api.dag_id_suffix}", description="Run a flow that is not saved."
+    ) as d:
         (
             streaming.trigger(
                 path="/flow/debug",
@@ -33,24 +35,27 @@ def _routes(version: str, prefix: str) -> tuple[DAG, DAG, DAG]:
             >> debug.PrepareDebug(task_name="prepare")
             >> debug.DebugStream(task_name="run")
         )
-    check = api.flow(
-        dag_id=f"serve_awel_flow_validate_{version}",
+    return d
+
+
+debug_v1, debug_v2 = both(_debug)
+validate_v1, validate_v2 = both(
+    lambda at: at.flow(
+        dag_id="serve_awel_flow_validate",
         path="/flow/validate",
         method="POST",
         body=validate.ValidateRequest,
         action=validate.validate,
         summary="Check flow YAML: every problem at its line, and the graph to draw",
     )
-    schema = replace(api, response=ResponseKind.JSON).flow(
-        dag_id=f"serve_awel_flow_schema_{version}",
+)
+schema_v1, schema_v2 = both.replace(response=ResponseKind.JSON)(
+    lambda at: at.flow(
+        dag_id="serve_awel_flow_schema",
         path="/flow/schema",
         method="GET",
         body=None,
         action=validate.schema,
         summary="The JSON Schema of flow files (operators and their params)",
     )
-    return d, check, schema
-
-
-debug_v1, validate_v1, schema_v1 = _routes("v1", _PREFIXES["v1"])
-debug_v2, validate_v2, schema_v2 = _routes("v2", _PREFIXES["v2"])
+)

@@ -5,22 +5,12 @@ operator as DB-GPT's ``ViewMetadata``), ``POST /nodes/refresh`` (one of them aga
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-
-from awel import DAG
 from awel.trigger import ResponseKind
-from flows._route import Api
+from flows.awel_flows._api import serve_awel
 from operators.userflows import nodes as palette
 from operators.userflows import templates
 
-v1 = Api(prefix="/api/v1/serve/awel", tags=["Flow editor"], response=ResponseKind.SERVE_RESULT)
-v2 = replace(v1, prefix="/api/v2/serve/awel", dag_id_suffix="_v2")
-
-
-def both(declare: Callable[[Api], DAG]) -> tuple[DAG, DAG]:
-    """The flow ``declare`` makes at ``/api/v1/serve/awel``, and its twin under v2."""
-    return declare(v1), declare(v2)
+both = serve_awel(tags=["Flow editor"], response=ResponseKind.SERVE_RESULT)
 
 
 nodes, nodes_v2 = both(

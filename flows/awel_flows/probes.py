@@ -5,15 +5,14 @@ which is what a client calls it for."""
 
 from __future__ import annotations
 
-from awel import DAG
 from awel.trigger import ResponseKind
-from flows._route import Api
+from flows.awel_flows._api import serve_awel
 from operators.userflows.probes import status_ok
 
+both = serve_awel(tags=["AWEL flows"], response=ResponseKind.JSON)
 
-def _probes(prefix: str, suffix: str) -> tuple[DAG, DAG]:
-    api = Api(prefix=prefix, tags=["AWEL flows"], response=ResponseKind.JSON, dag_id_suffix=suffix)
-    health = api.flow(
+health, health_v2 = both(
+    lambda at: at.flow(
         dag_id="serve_awel_health",
         path="/health",
         method="GET",
@@ -21,7 +20,9 @@ def _probes(prefix: str, suffix: str) -> tuple[DAG, DAG]:
         action=status_ok,
         summary="The flow service answers",
     )
-    auth = api.flow(
+)
+test_auth, test_auth_v2 = both(
+    lambda at: at.flow(
         dag_id="serve_awel_test_auth",
         path="/test_auth",
         method="GET",
@@ -29,8 +30,4 @@ def _probes(prefix: str, suffix: str) -> tuple[DAG, DAG]:
         action=status_ok,
         summary="The API key sent is accepted",
     )
-    return health, auth
-
-
-health, test_auth = _probes("/api/v1/serve/awel", "")
-health_v2, test_auth_v2 = _probes("/api/v2/serve/awel", "_v2")
+)
