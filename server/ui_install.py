@@ -67,6 +67,10 @@ class UIRefused(AwelError):
         super().__init__(message, code="web_ui.refused")
 
 
+class DownloadFailed(UIRefused):
+    """pip could not fetch the wheel (no network, no such version)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """How large the wheel and what it unpacks may be. DB-GPT 0.8.2's wheel is 34 MB and its
@@ -113,7 +117,7 @@ def download_wheel(version: str, dest: Path) -> Path:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise UIRefused(f"pip could not download {DIST}=={version}: " + " / ".join(tail))
+        raise DownloadFailed(f"pip could not download {DIST}=={version}: " + " / ".join(tail))
     wheels = sorted(dest.glob("dbgpt_app-*.whl"))
     if len(wheels) != 1:
         raise UIRefused(f"pip left {len(wheels)} dbgpt_app wheels in {dest}, expected one")
