@@ -53,6 +53,7 @@ from .metrics import UNMATCHED, Metrics
 from .origins import OriginGuard
 from .routes import RouteConflict, RouteTable
 from .settings import Settings
+from .web_ui import WEB_UI, WebUI
 
 log = logging.getLogger("awel.server")
 
@@ -84,6 +85,7 @@ def make_app(
     shipped: Iterable[Path] | None = None,
     user_flows: bool = True,
     error_style: ErrorStyle | None = None,
+    web_ui: bool = True,
 ) -> web.Application:
     """Build the webserver application.
 
@@ -91,7 +93,9 @@ def make_app(
     the ``flows/`` package but the model API's); a problem in one of them stops start-up.
     With ``user_flows``, the user's flows are read from ``settings.user_dags`` and reloaded
     when they change. ``error_style`` is the shape of the app's own 404 and 405 answers
-    (default: by path, DB-GPT's envelope but OpenAI's under its routes).
+    (default: by path, DB-GPT's envelope but OpenAI's under its routes). With ``web_ui``
+    the app answers what no route takes with DB-GPT's web UI, or ``/`` with our own page
+    (:mod:`server.web_ui`).
     """
     settings = settings or Settings()
     files = list(shipped) if shipped is not None else webserver_flow_files()
@@ -108,13 +112,15 @@ def make_app(
     app = web.Application(client_max_size=max(settings.max_json_body, settings.max_upload_size))
     if keys := configured_keys(settings.api_keys, settings.cluster_key):
         # Only when keys are set: an open server pays nothing per request for the check.
-        app.middlewares.append(key_checker(keys, route_style))
+        app.middlewares.append(key_checker(keys, route_style, is_ui_request))
     app[SETTINGS] = settings
     app[FLOWS] = flows
     app[METRICS] = Metrics() if settings.metrics else None
     app[ERROR_STYLE] = error_style
     app[ROUTES] = Routes(flows.load_user())
     app[TABLE_LOCK] = asyncio.Lock()
+    # DB-GPT's web UI at / (or our own page there): what no route answers (server/web_ui.py).
+    app[WEB_UI] = WebUI.load(settings.web_ui_dir, settings.web_ui) if web_ui else WebUI.none()
     _observe_flows(app)
     _bind(app, app[ROUTES].table)
 
@@ -156,6 +162,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     path = request.path
     methods, params = request.app[ROUTES].table.match(path)
     if methods is None:
+        # No route: the web UI's file or page, if it has one (GET and HEAD off the API).
+        page = await request.app[WEB_UI].answer(request)
+        if page is not None:
+            return page
         label = UNMATCHED
         resp = error_response(_style_for(request), 404, f"no route for {path}", code="not_found")
     else:
@@ -200,6 +210,15 @@ def _mount_shipped(app: web.Application) -> None:
                 app.router.add_get(route.path, handler)
             else:
                 app.router.add_route(method, route.path, handler)
+
+
+def is_ui_request(request: web.Request) -> bool:
+    """Whether ``request`` goes to the web UI (no route takes it), which needs no key: its
+    files are public, and the API calls it makes are checked as any other."""
+    if not request.app[WEB_UI].takes(request):
+        return False
+    methods, _ = request.app[ROUTES].table.match(request.path)
+    return methods is None
 
 
 def route_style(request: web.Request) -> ErrorStyle:

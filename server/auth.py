@@ -41,6 +41,9 @@ OPEN_PATHS = frozenset(
         "/flows/{uid}",
     }
 )
+#: The dispatcher's resource (server.app): flows without an aiohttp route of their own, and
+#: the web UI (server.web_ui) for what no flow answers.
+CATCH_ALL = "/{tail}"
 #: Swagger UI's own files, served under /docs/, and the flow editor's.
 OPEN_PREFIXES = ("/docs/", "/flows/static/")
 
@@ -52,9 +55,17 @@ def configured_keys(api_keys: Sequence[str], cluster_key: str | None) -> list[st
     return [*api_keys, cluster_key] if cluster_key else list(api_keys)
 
 
-def key_checker(keys: Sequence[str], style_of: Callable[[web.Request], ErrorStyle]) -> Middleware:
+def key_checker(
+    keys: Sequence[str],
+    style_of: Callable[[web.Request], ErrorStyle],
+    is_public: Callable[[web.Request], bool] | None = None,
+) -> Middleware:
     """A middleware answering 401 (in ``style_of(request)``'s shape) unless the request
-    carries one of ``keys`` or is routed to an open resource."""
+    carries one of ``keys`` or is routed to an open resource.
+
+    ``is_public`` says which requests to the catch-all no flow answers are the web UI's
+    (``server.web_ui``): its static files, open like the flow editor's.
+    """
     if not keys:
         raise ValueError("key_checker needs at least one key")
     digests = [_digest(k) for k in keys]
@@ -64,6 +75,8 @@ def key_checker(keys: Sequence[str], style_of: Callable[[web.Request], ErrorStyl
         # CORS preflights carry no credentials, by the browser's rules; no flow can
         # declare OPTIONS, so this lets nothing run.
         if request.method == "OPTIONS" or _is_open(request):
+            return await handler(request)
+        if is_public is not None and _is_catch_all(request) and is_public(request):
             return await handler(request)
         given = key_of(request)
         if given is not None and _matches(_digest(given), digests):
@@ -111,6 +124,11 @@ def _is_open(request: web.Request) -> bool:
     # The catch-all's canonical form is its pattern ('/{tail}'), so user flows that reuse an
     # open path through it are never open; a static resource's is its prefix.
     return canonical in OPEN_PATHS or (canonical + "/").startswith(OPEN_PREFIXES)
+
+
+def _is_catch_all(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical == CATCH_ALL
 
 
 def key_of(request: web.Request) -> str | None:

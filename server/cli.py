@@ -43,6 +43,12 @@ from .settings import Settings
     help="A TOML file of settings; AWEL_* variables and flags override it.",
 )
 @click.option(
+    "--web-ui",
+    type=click.Choice(["old", "new", "off"]),
+    help="Which of DB-GPT's web UIs to serve at / (`awel ui install` installs them);"
+    " default: whichever is installed, old first.",
+)
+@click.option(
     "--reload",
     is_flag=True,
     help="Restart when the project's code changes (development). User flows reload without it.",
@@ -55,6 +61,7 @@ def serve(
     data_dir: Path | None,
     dags_dir: Path | None,
     config: Path | None,
+    web_ui: str | None,
     reload: bool,
 ) -> None:
     """Serve the shipped flows and the user's flows over HTTP, and the OpenAI-compatible
@@ -70,6 +77,7 @@ def serve(
             api_keys=list(api_keys) or None,
             data_dir=data_dir,
             dags_dir=dags_dir,
+            web_ui=web_ui,
         )
     except ValidationError as exc:
         raise click.UsageError(f"bad settings: {exc}") from None

@@ -196,13 +196,21 @@ async def role_context(
 def controller_app(settings: Settings) -> web.Application:
     """The controller's routes alone."""
     return make_app(
-        settings, shipped=flow_files(CONTROLLER_FLOWS, recursive=False), user_flows=False
+        settings,
+        shipped=flow_files(CONTROLLER_FLOWS, recursive=False),
+        user_flows=False,
+        web_ui=False,
     )
 
 
 def worker_app(settings: Settings) -> web.Application:
     """A standalone worker: the worker manager's routes."""
-    return make_app(settings, shipped=flow_files(WORKER_FLOWS, recursive=False), user_flows=False)
+    return make_app(
+        settings,
+        shipped=flow_files(WORKER_FLOWS, recursive=False),
+        user_flows=False,
+        web_ui=False,
+    )
 
 
 def webserver_app(settings: Settings) -> web.Application:

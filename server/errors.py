@@ -92,6 +92,11 @@ ANSWERS: dict[str, Answer] = {
     "file.not_found": _same(404, "file_not_found"),
     "file.too_large": _same(413, "file_too_large"),
     "file.unreadable": _same(400, "file_unreadable"),
+    # DB-GPT's app platform (operators/app_platform.py), which awel does not have.
+    "platform.not_supported": Answer(501, "not_supported", "E0003"),
+    # `awel ui install` refusing a dbgpt-app wheel (server/ui_install.py); raised by the
+    # command and at start-up, never by a route.
+    "web_ui.refused": _same(400, "web_ui_refused"),
     # Chat scenes.
     "chat.unknown_mode": Answer(400, "invalid_chat_mode", "E0001"),
     "chat.invalid_param": Answer(400, "invalid_chat_param", "E0001"),

@@ -36,6 +36,7 @@ def make_model_app(settings: Settings | None = None) -> web.Application:
         shipped=flow_files(MODEL_API, recursive=False),
         user_flows=False,
         error_style=ErrorStyle.OPENAI,
+        web_ui=False,
     )
     app.cleanup_ctx.append(_model_set)
     return app

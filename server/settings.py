@@ -7,7 +7,7 @@ Precedence, highest first: values passed in code (the CLI's flags), environment 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         None, description="User flows, mounted under /api/v1/awel/trigger (default DATA/dags)."
     )
     reload: bool = Field(True, description="Reload user flows when their files change.")
+    web_ui: Literal["old", "new", "off"] | None = Field(
+        None,
+        description="Which of DB-GPT's web UIs to serve at / (installed by `awel ui install`):"
+        " old, new or off; default: whichever is installed, old first.",
+    )
+    ui_dir: Path | None = Field(
+        None, description="Where `awel ui install` puts DB-GPT's web UIs (default DATA/ui)."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS ('*' for any)."
     )
@@ -181,6 +189,10 @@ class Settings(BaseSettings):
         if key is not None and not key.strip():
             raise ValueError("the cluster key is blank")
         return key.strip() if key is not None else None
+
+    @property
+    def web_ui_dir(self) -> Path:
+        return self.ui_dir if self.ui_dir is not None else self.data_dir / "ui"
 
     @property
     def user_dags(self) -> Path:

@@ -14,7 +14,14 @@ from dataclasses import replace
 from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.dialogue import conversations as conv
-from operators.dialogue.requests import ConvQuery, ExportQuery, ListQuery, NewQuery, QueryBody
+from operators.dialogue.requests import (
+    ConvQuery,
+    ExportQuery,
+    HistoryQuery,
+    ListQuery,
+    NewQuery,
+    QueryBody,
+)
 
 api = Api(prefix="/api/v1/chat/dialogue", tags=["Dialogue"], response=ResponseKind.SERVE_RESULT)
 # The export is the JSON document itself, as a download.
@@ -57,7 +64,7 @@ dialogue_messages = api.flow(
     dag_id="dialogue_messages",
     path="/messages",
     method="GET",
-    body=ConvQuery,
+    body=HistoryQuery,
     action=conv.messages,
     summary="A conversation's messages",
 )
@@ -65,7 +72,7 @@ dialogue_messages_history = api.flow(
     dag_id="dialogue_messages_history",
     path="/messages/history",
     method="GET",
-    body=ConvQuery,
+    body=HistoryQuery,
     action=conv.messages,
     summary="A conversation's messages",
 )

@@ -197,10 +197,5 @@ class DatasourceId(BaseModel):
     datasource_id: int = Field(description="The datasource's id.")
 
 
-class Page(BaseModel):
-    page: int = Field(1, ge=1)
-    page_size: int = Field(20, ge=1, le=1000)
-
-
 def _bad(message: str, field: str) -> BadRequest:
     return BadRequest(message, param=field)

@@ -9,7 +9,6 @@ stored passwords (:mod:`.credentials`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +16,7 @@ from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasourceId, cu
 
 from .connector import DB_TYPES, connector_for, forget
 from .credentials import check_file, with_stored_password
-from .requests import DatasourceId, DatasourceRequest, Page
+from .requests import DatasourceId, DatasourceRequest
 from .summaries import current_summaries, summarise_now
 
 
@@ -92,18 +91,10 @@ async def v2_delete(query: DatasourceId) -> dict[str, Any]:
     return _v2(ds)
 
 
-async def v2_list(query: Page) -> dict[str, Any]:
-    everything = await current_store().datasources.list()
-    start = (query.page - 1) * query.page_size
-    items = [_v2(ds) for ds in everything[start : start + query.page_size]]
-    total = len(everything)
-    return {
-        "items": items,
-        "total_count": total,
-        "total_pages": math.ceil(total / query.page_size) if total else 0,
-        "page": query.page,
-        "page_size": query.page_size,
-    }
+async def v2_list(_: Any) -> list[dict[str, Any]]:
+    """Every datasource, as a plain list: what DB-GPT 0.8.2 answers (its route declares a
+    page but returns the service's list), and what its web UI and Python client read."""
+    return [_v2(ds) for ds in await current_store().datasources.list()]
 
 
 async def v2_test_connection(body: DatasourceRequest) -> bool:

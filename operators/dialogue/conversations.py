@@ -17,7 +17,7 @@ from operators.chat.scenes import scene, scene_list
 from operators.chat.session import message_vos
 from operators.storage import Conversation, current_store
 
-from .requests import ConvQuery, ExportQuery, ListQuery, NewQuery, QueryBody
+from .requests import ConvQuery, ExportQuery, HistoryQuery, ListQuery, NewQuery, QueryBody
 
 __all__ = [
     "clear",
@@ -90,7 +90,9 @@ async def clear(q: ConvQuery) -> None:
     await store.feedback.forget(q.uid)
 
 
-async def messages(q: ConvQuery) -> list[dict[str, Any]]:
+async def messages(q: HistoryQuery) -> list[dict[str, Any]]:
+    if not q.uid:
+        return []
     return message_vos(await current_store().messages.list(q.uid))
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-__all__ = ["ConvQuery", "ExportQuery", "ListQuery", "NewQuery", "QueryBody"]
+__all__ = ["ConvQuery", "ExportQuery", "HistoryQuery", "ListQuery", "NewQuery", "QueryBody"]
 
 
 class ListQuery(BaseModel):
@@ -39,6 +39,26 @@ class ConvQuery(BaseModel):
         if not uid:
             raise ValueError("con_uid is required (the conversation's id)")
         self.con_uid = uid
+        return self
+
+    @property
+    def uid(self) -> str:
+        return self.con_uid or ""
+
+
+class HistoryQuery(BaseModel):
+    """A conversation's messages. DB-GPT's older web UI opens its chat page before any
+    conversation exists and asks for ``con_uid=`` (empty): that is no conversation, so no
+    messages, as DB-GPT answers it. Leaving the field out is still a bad request."""
+
+    con_uid: str | None = Field(None, description="The conversation (DB-GPT's spelling).")
+    conv_uid: str | None = Field(None, description="Alias of con_uid.")
+
+    @model_validator(mode="after")
+    def _named(self) -> HistoryQuery:
+        if self.con_uid is None and self.conv_uid is None:
+            raise ValueError("con_uid is required (the conversation's id)")
+        self.con_uid = (self.con_uid or self.conv_uid or "").strip()
         return self
 
     @property

@@ -125,6 +125,18 @@ async def test_bad_dialogue_requests_name_the_field(tmp_path: Path) -> None:
         resp = await client.get(f"{DIALOGUE}/list", params={"page": "zero"})
         body = await resp.json()
         assert resp.status == 400 and "page" in body["err_msg"]
+        resp = await client.get(f"{DIALOGUE}/messages/history")
+        body = await resp.json()
+        assert resp.status == 400 and "con_uid" in body["err_msg"]
+
+
+async def test_an_empty_conversation_id_has_no_messages(tmp_path: Path) -> None:
+    # DB-GPT's older web UI opens its chat page with `con_uid=` before any conversation.
+    async with serving(tmp_path) as client:
+        for path in ("messages", "messages/history"):
+            resp = await client.get(f"{DIALOGUE}/{path}?con_uid=")
+            assert resp.status == 200
+            assert (await resp.json())["data"] == []
 
 
 async def test_a_client_that_hangs_up_leaves_no_half_round(tmp_path: Path) -> None:
