@@ -5,16 +5,15 @@ The UIs are installed as a user installs them (``awel ui install``: pip fetches 
 models), once: later runs reuse the install. Only a wheel that cannot be fetched (no
 network) skips these tests, saying so; a wheel that fails its checks fails them.
 
-Every request a page makes is recorded; none may answer 404, 405 or 5xx, except the routes
-named in :data:`PENDING_ROUTES` (being built elsewhere) and the few files DB-GPT's own builds
-lack (:data:`MISSING_FROM_BUILD`, checked to be missing). Each page's screenshot is saved
+Every request a page makes is recorded; none may answer 404, 405 or 5xx, except the few
+files DB-GPT's own builds lack (:data:`MISSING_FROM_BUILD`, checked to be missing), and the
+page may throw no script error. Each page's screenshot is saved
 under ``tests/webui/screenshots/`` (gitignored).
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,18 +44,6 @@ SHOTS = Path(__file__).resolve().parent / "screenshots"
 UI_DIR = DATA_DIR / "ui"
 Client = TestClient[web.Request, web.Application]
 
-#: Routes another change is building (issue 21's routes: prompts, feedback, apps, dbgpts):
-#: their failures are expected until it is merged, then this set is emptied. Method and a
-#: path pattern (a regular expression matched against the whole path).
-PENDING_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("POST", r"/prompt/list"),
-        ("POST", r"/prompt/query_page"),
-        ("GET", r"/api/v1/feedback/select"),
-        ("POST", r"/api/v1/app/list"),
-        ("GET", r"/api/v1/dbgpts/list"),
-    }
-)
 #: Files DB-GPT's builds ask for but do not hold (DB-GPT answers them 404 too); the tests
 #: check they are still missing from the installed build, so a fixed build fails loudly.
 MISSING_FROM_BUILD = frozenset({"/images/bg.png", "/pictures/logo.png"})
@@ -114,23 +101,14 @@ class Seen:
         self.errors.clear()
 
     def failures(self) -> list[str]:
-        """Requests answered 404, 405 or 5xx, but the pending and missing ones; and the
-        page's script errors, unless a pending route (whose failure a UI may not survive)
-        was asked for."""
+        """Requests answered 404, 405 or 5xx (but the files the build lacks), and the page's
+        script errors."""
         bad = [
             f"{status} {method} {path}"
             for method, path, status in self.responses
-            if (status in (404, 405) or status >= 500)
-            and not _pending(method, path)
-            and path not in MISSING_FROM_BUILD
+            if (status in (404, 405) or status >= 500) and path not in MISSING_FROM_BUILD
         ]
-        if not any(_pending(method, path) for method, path, _ in self.responses):
-            bad += [f"script error: {e}" for e in self.errors]
-        return bad
-
-
-def _pending(method: str, path: str) -> bool:
-    return any(m == method and re.fullmatch(p, path) for m, p in PENDING_ROUTES)
+        return bad + [f"script error: {e}" for e in self.errors]
 
 
 @dataclass
