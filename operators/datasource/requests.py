@@ -198,8 +198,8 @@ class DatasourceId(BaseModel):
 
 
 class Page(BaseModel):
-    page: int = Field(1, ge=1)
-    page_size: int = Field(20, ge=1, le=1000)
+    page: int | None = Field(None, ge=1, description="Only this page (default: the whole list).")
+    page_size: int | None = Field(None, ge=1, le=1000, description="Its size (default 20).")
 
 
 def _bad(message: str, field: str) -> BadRequest:

@@ -95,7 +95,7 @@ async def test_the_servers_own_files_are_never_a_datasource(tmp_path: Path) -> N
         answer = await failed(await client.post("/api/v1/chat/db/edit", json=moved))
         assert "data folder" in answer["err_msg"]
         added = await ok(await client.get("/api/v2/serve/datasources"))
-        put = {"id": added["items"][0]["id"], "type": "sqlite", "params": {"path": str(hard)}}
+        put = {"id": added[0]["id"], "type": "sqlite", "params": {"path": str(hard)}}
         answer = await failed(await client.put("/api/v2/serve/datasources", json=put))
         assert "params.path" in answer["err_msg"] and "data folder" in answer["err_msg"]
         assert (await current_store().datasources.require("mine")).db_path == str(mine)
