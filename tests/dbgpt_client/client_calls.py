@@ -142,6 +142,12 @@ async def flow(client: Client, args: dict[str, Any]) -> dict[str, Any]:
     }
     out["chat_flow"] = await attempt(client.chat(**question))
     out["chat_flow_stream"] = await streamed(client, **question)
+    # The client's command line runs a flow by its trigger (metadata's path and method).
+    said: list[str] = []
+    run = flows.run_flow_cmd(
+        client, uid=chat_uid, data={"user_input": "hi"}, non_streaming_callback=said.append
+    )
+    out["run_flow_cmd"] = {"result": await attempt(run), "said": said}
     out["delete"] = await attempt(flows.delete_flow(client, uid))
     out["delete_chat"] = await attempt(flows.delete_flow(client, chat_uid))
     out["get_deleted"] = await attempt(flows.get_flow(client, uid))

@@ -43,6 +43,7 @@ def test_flow_lifecycle_and_chat_flow(dbgpt_client: ClientRunner) -> None:
     )
     assert streamed == "flow says: hello", out["chat_flow_stream"]
 
+    assert out["run_flow_cmd"] == {"result": None, "said": ['"flow says: hi"']}, out
     assert out["delete"]["uid"] == made["uid"]
     assert out["delete_chat"]["uid"] == posted["data"]["uid"]
     assert "error" in out["get_deleted"], out["get_deleted"]
