@@ -68,8 +68,8 @@ async def test_v2_takes_dbgpts_message_forms(tmp_path: Path, llm: ScriptedLLM) -
         assert resp.status == 200, await resp.text()
 
         # incremental false: the whole text so far, as message and (for dbgpt-client) delta.
-        body = {"messages": "Hello", "stream": True, "incremental": False}
-        resp = await client.post(V2, json=body)
+        whole = {"messages": "Hello", "stream": True, "incremental": False}
+        resp = await client.post(V2, json=whole)
         chunks = [json.loads(e) for e in events(await resp.text())]
         texts = [c["choices"][0]["message"]["content"] for c in chunks]
         assert texts[-1] == "You said: Hello" and len(texts) > 1
