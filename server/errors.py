@@ -136,6 +136,8 @@ ANSWERS: dict[str, Answer] = {
     "agent.not_installed": Answer(404, "agent_not_installed", "E0022"),
     "agent.package_refused": Answer(400, "agent_package_refused", "E0023"),
     "agent.off": Answer(503, "agents_unavailable", "E0003"),
+    # An app is named in the path (/api/v2/serve/apps/{app_id}): a missing resource.
+    "app.not_found": Answer(404, "app_not_found", "E0003"),
     "knowledge.space_exists": Answer(400, "space_exists", "E0003"),
     "knowledge.space_not_found": Answer(400, "space_not_found", "E0003"),
     "knowledge.space_id_not_found": Answer(404, "space_not_found", "E0003"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.datasource import serve
-from operators.datasource.requests import DatasourceId, DatasourceRequest
+from operators.datasource.requests import DatasourceId, DatasourceRequest, Page
 
 api = Api(prefix="/api/v2/serve", tags=["Datasource"], response=ResponseKind.SERVE_RESULT)
 
@@ -33,7 +33,7 @@ listing = api.flow(
     dag_id="serve_datasource_list",
     path="/datasources",
     method="GET",
-    body=None,
+    body=Page,
     action=serve.v2_list,
     summary="List datasources",
 )

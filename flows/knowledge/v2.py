@@ -7,6 +7,8 @@ from awel.trigger import ResponseKind
 from flows._route import Api
 from operators.knowledge import serve
 from operators.knowledge.requests import (
+    DocumentId,
+    DocumentPage,
     DocumentsForm,
     Retrieve,
     SpaceId,
@@ -77,6 +79,30 @@ create_document = api.flow(
     body=DocumentsForm,
     action=serve.create_document,
     summary="Add a document",
+)
+list_documents = api.flow(
+    dag_id="serve_knowledge_document_list",
+    path="/documents",
+    method="GET",
+    body=DocumentPage,
+    action=serve.list_documents,
+    summary="List documents, a page at a time",
+)
+get_document = api.flow(
+    dag_id="serve_knowledge_document_get",
+    path="/documents/{document_id}",
+    method="GET",
+    body=DocumentId,
+    action=serve.get_document,
+    summary="One document",
+)
+delete_document = api.flow(
+    dag_id="serve_knowledge_document_delete",
+    path="/documents/{document_id}",
+    method="DELETE",
+    body=DocumentId,
+    action=serve.delete_document,
+    summary="Delete a document with its chunks",
 )
 # The body is a JSON list, read by the action ({"body": [...]}).
 sync_documents = api.flow(

@@ -22,14 +22,24 @@ from operators.storage.flows import StoredFlow
 from operators.userflows.reads import CHAT_CATEGORIES
 from operators.userflows.store_ops import lock, synced
 
-from .requests import AppQuery, DbgptsQuery
+from .requests import AppCode, AppQuery, DbgptsQuery
 
-__all__ = ["app_list", "dbgpts_list"]
+__all__ = ["UnknownApp", "app_list", "dbgpts_list", "get_app"]
 
 log = logging.getLogger("awel.apps")
 
 #: The most apps ``dbgpts/list`` answers (it has no pages).
 MAX_LISTED = 1000
+
+
+class UnknownApp(AwelError):
+    code = "app.not_found"
+
+    def __init__(self, app_code: str) -> None:
+        super().__init__(
+            f"no app '{app_code}': name an agent you installed, or a chat flow's uid",
+            param="app_id",
+        )
 
 
 def _time(value: datetime | None) -> str | None:
@@ -162,3 +172,20 @@ async def dbgpts_list(q: DbgptsQuery) -> list[dict[str, Any]]:
     """Every app (up to :data:`MAX_LISTED`), as a plain list."""
     apps, _ = await _apps(q.user_code, None, MAX_LISTED)
     return apps
+
+
+async def get_app(q: AppCode) -> dict[str, Any]:
+    """One app: the user's installed agent of that name, else the chat flow of that uid
+    (their own, or nobody's); :class:`UnknownApp` otherwise."""
+    store = await _store()
+    for agent in await store.agent_installs.list(user_name=default_user(q.user_code)):
+        if agent.name == q.app_id:
+            return agent_app(agent)
+    flow = await store.flows.get(q.app_id)
+    if (
+        flow is not None
+        and flow.flow_category in CHAT_CATEGORIES
+        and (not q.user_code or flow.user_name in (None, q.user_code))
+    ):
+        return flow_app(flow)
+    raise UnknownApp(q.app_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AppQuery", "DbgptsQuery"]
+__all__ = ["AppCode", "AppQuery", "DbgptsQuery"]
 
 
 class AppQuery(BaseModel):
@@ -22,3 +22,8 @@ class AppQuery(BaseModel):
 class DbgptsQuery(BaseModel):
     user_code: str | None = Field(None, max_length=128)
     sys_code: str | None = None
+
+
+class AppCode(BaseModel):
+    app_id: str = Field(max_length=255, description="An agent's name or a chat flow's uid.")
+    user_code: str | None = Field(None, max_length=128, description="Whose agents to look in.")

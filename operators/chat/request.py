@@ -106,14 +106,18 @@ class V2ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str | None = Field(None, description="The model; null: the default one.")
-    messages: list[V2Message] = Field(min_length=1, description="The conversation so far.")
+    messages: list[V2Message] = Field(
+        min_length=1,
+        description="The conversation so far: OpenAI's messages, or (as DB-GPT takes them)"
+        " the question as a string, or a list of strings, each a user message.",
+    )
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate.")
     max_new_tokens: int | None = Field(None, ge=1, description="Deprecated alias of max_tokens.")
     stream: bool = False
     user: str | None = None
-    chat_mode: str = "chat_normal"
+    chat_mode: str = Field("chat_normal", description="The scene; null or empty: chat_normal.")
     chat_param: Any = Field(None, description="Db name, flow name ... (unless chat_normal).")
     conv_uid: str | None = None
     user_name: str | None = None
@@ -121,6 +125,25 @@ class V2ChatRequest(BaseModel):
     span_id: str | None = None
     incremental: bool = True
     enable_vis: bool = True
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> Any:
+        # dbgpt-client sends the question as a plain string; DB-GPT's route also takes a
+        # list of strings. Each string is a user message.
+        if isinstance(value, str):
+            return [{"role": "user", "content": value}]
+        if isinstance(value, list):
+            return [{"role": "user", "content": m} if isinstance(m, str) else m for m in value]
+        return value
+
+    @field_validator("chat_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        # dbgpt-client sends chat_mode: null when none is given; DB-GPT reads it as normal.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "chat_normal"
+        return value.strip() if isinstance(value, str) else value
 
 
 class ModeQuery(BaseModel):

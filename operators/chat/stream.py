@@ -5,6 +5,9 @@
   every DB-GPT web UI reads).
 - ``json``: 0.8.2's full-message form, ``data: {"id", "model", "choices": [{"index": 0,
   "message": {"role", "content", "reasoning_content"}}], "usage": {}}``, cumulative.
+- ``full`` (v2 with ``incremental: false``): ``json``'s events with the same whole text in a
+  ``delta`` beside ``message``: DB-GPT's v2 sends ``message`` only, which its own
+  ``dbgpt-client`` cannot read (its stream chunks require ``delta``); both read this.
 - ``delta``: OpenAI chunks of the new text only (``object``, ``created`` as OpenAI's), a
   last chunk with ``finish_reason``, then ``data: [DONE]``. Draft text (a data scene's raw
   JSON, replaced by its view) is not sent in this form.
@@ -23,7 +26,7 @@ from .types import Progress
 
 __all__ = ["ChatFramer", "StreamStyle", "plain_event"]
 
-StreamStyle = Literal["plain", "json", "delta"]
+StreamStyle = Literal["plain", "json", "full", "delta"]
 
 
 def plain_event(text: str) -> bytes:
@@ -82,23 +85,13 @@ class ChatFramer:
         self._started = True
         if self.style == "plain":
             return plain_event(text)
-        return _event(
-            {
-                "id": self.id,
-                "model": self.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": text,
-                            "reasoning_content": None,
-                        },
-                    }
-                ],
-                "usage": {},
-            }
-        )
+        choice: dict[str, object] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text, "reasoning_content": None},
+        }
+        if self.style == "full":
+            choice["delta"] = {"role": "assistant", "content": text}
+        return _event({"id": self.id, "model": self.model, "choices": [choice], "usage": {}})
 
     def _delta_to(self, text: str, *, rewrite_sep: str = "\n") -> bytes | None:
         if text.startswith(self._shown):

@@ -70,7 +70,7 @@ async def v2_round(body: V2ChatRequest) -> ChatRound:
         sys_code=body.sys_code,
         history=history,
     )
-    style: StreamStyle = "delta" if body.incremental else "json"
+    style: StreamStyle = "delta" if body.incremental else "full"
     return ChatRound(call, style, call.model_name, stream=body.stream)
 
 

@@ -197,5 +197,10 @@ class DatasourceId(BaseModel):
     datasource_id: int = Field(description="The datasource's id.")
 
 
+class Page(BaseModel):
+    page: int | None = Field(None, ge=1, description="Only this page (default: the whole list).")
+    page_size: int | None = Field(None, ge=1, le=1000, description="Its size (default 20).")
+
+
 def _bad(message: str, field: str) -> BadRequest:
     return BadRequest(message, param=field)

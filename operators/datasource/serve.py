@@ -3,8 +3,11 @@ per route.
 
 Bodies are ``{type, params, description}`` (the older flat ``db_type``/``db_name`` form is
 taken too, :class:`~.requests.DatasourceRequest`); answers are ``{id, type, params,
-description, ...}`` with the password masked. The same rules as v1 hold for files and
-stored passwords (:mod:`.credentials`).
+description, ...}`` with the password masked, and beside them the flat fields (``db_type``,
+``db_name``, ``db_path``, ``db_host``, ``db_port``, ``db_user``, ``db_pwd``, ``comment``)
+that ``dbgpt-client``'s ``DatasourceModel`` requires and DB-GPT's web UI also reads. The
+list is a plain list, as DB-GPT's server sends it and both of those callers read it. The
+same rules as v1 hold for files and stored passwords (:mod:`.credentials`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 from operators.storage import PASSWORD_MASK, Datasource, UnknownDatasourceId, current_store
+from operators.storage.paging import page_limit, page_offset
 
 from .connector import DB_TYPES, connector_for, forget
 from .credentials import check_file, with_stored_password
-from .requests import DatasourceId, DatasourceRequest
+from .requests import DatasourceId, DatasourceRequest, Page
 from .summaries import current_summaries, summarise_now
 
 
@@ -40,7 +44,14 @@ def _v2(ds: Datasource) -> dict[str, Any]:
         "type": ds.db_type,
         "params": params,
         "description": ds.comment,
+        "db_type": ds.db_type,
         "db_name": ds.db_name,
+        "db_path": ds.db_path,
+        "db_host": ds.db_host,
+        "db_port": ds.db_port,
+        "db_user": ds.db_user,
+        "db_pwd": PASSWORD_MASK if ds.password else "",
+        "comment": ds.comment,
         "gmt_created": public["gmt_created"],
         "gmt_modified": public["gmt_modified"],
     }
@@ -91,10 +102,15 @@ async def v2_delete(query: DatasourceId) -> dict[str, Any]:
     return _v2(ds)
 
 
-async def v2_list(_: Any) -> list[dict[str, Any]]:
-    """Every datasource, as a plain list: what DB-GPT 0.8.2 answers (its route declares a
-    page but returns the service's list), and what its web UI and Python client read."""
-    return [_v2(ds) for ds in await current_store().datasources.list()]
+async def v2_list(query: Page) -> list[dict[str, Any]]:
+    """Every datasource, as a plain list (DB-GPT's server ignores its page parameters;
+    ``page`` and ``page_size``, when given, cut the list to that page)."""
+    everything = await current_store().datasources.list()
+    if query.page is not None or query.page_size is not None:
+        size = query.page_size or 20
+        start = page_offset(query.page or 1, size)
+        everything = everything[start : start + page_limit(size)]
+    return [_v2(ds) for ds in everything]
 
 
 async def v2_test_connection(body: DatasourceRequest) -> bool:

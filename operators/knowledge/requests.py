@@ -20,6 +20,7 @@ __all__ = [
     "ChunkQuery",
     "DocumentAdd",
     "DocumentId",
+    "DocumentPage",
     "DocumentQuery",
     "DocumentSync",
     "DocumentUpload",
@@ -208,6 +209,13 @@ class DocumentsForm(_Lenient):
     content: str | None = Field(None, description="The text (TEXT) or the address (URL).")
     doc_file: UploadedFile | None = Field(None, description="The file (DOCUMENT).")
 
+    @field_validator("doc_file", mode="before")
+    @classmethod
+    def _text_is_no_file(cls, value: Any) -> Any:
+        # DB-GPT's route takes a file or a string here. dbgpt-client sends every field as a
+        # query parameter, doc_file included, as the text of its model's default (no file).
+        return None if isinstance(value, str) else value
+
     @field_validator("space_id")
     @classmethod
     def _numeric(cls, value: str) -> str:
@@ -219,6 +227,14 @@ class DocumentsForm(_Lenient):
 
 class DocumentId(_Lenient):
     document_id: int = Field(description="The document's id.")
+
+
+class DocumentPage(_Lenient):
+    """v2's ``GET /documents``: every space's documents, a page at a time."""
+
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(20, ge=1, le=1000)
+    space_id: int | None = Field(None, description="Only this space's documents (ours).")
 
 
 class V2SyncOne(_Lenient):

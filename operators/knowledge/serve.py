@@ -15,6 +15,8 @@ from operators.storage import KnowledgeSpace
 
 from .current import current_knowledge
 from .requests import (
+    DocumentId,
+    DocumentPage,
     DocumentsForm,
     Retrieve,
     SpaceId,
@@ -132,6 +134,29 @@ async def create_document(form: DocumentsForm) -> dict[str, Any]:
         document = await kb.add_document(
             space.name, form.doc_name, kind, content=form.content or ""
         )
+    return document_v2(document)
+
+
+async def list_documents(query: DocumentPage) -> dict[str, Any]:
+    """Every space's documents (or ``space_id``'s), newest first, a page at a time."""
+    store = current_knowledge().store
+    if query.space_id is not None:
+        await store.spaces.require_id(query.space_id)
+    documents, total = await store.documents.list(
+        query.space_id, page=query.page, page_size=query.page_size
+    )
+    return paged([document_v2(d) for d in documents], total, query.page, query.page_size)
+
+
+async def get_document(query: DocumentId) -> dict[str, Any]:
+    return document_v2(await current_knowledge().store.documents.require(query.document_id))
+
+
+async def delete_document(query: DocumentId) -> dict[str, Any]:
+    """Delete the document with its chunks, vectors and file; the document as it was."""
+    kb = current_knowledge()
+    document = await kb.store.documents.require(query.document_id)
+    await kb.delete_document(document.id)
     return document_v2(document)
 
 

@@ -100,7 +100,7 @@ class DocumentRepository:
 
     async def list(
         self,
-        space_id: int,
+        space_id: int | None,
         *,
         doc_name: str | None = None,
         ids: Sequence[int] | None = None,
@@ -109,8 +109,9 @@ class DocumentRepository:
         page_size: int = 20,
     ) -> tuple[list[KnowledgeDocument], int]:
         """A page (1-based; newest first, as DB-GPT lists them) of a space's documents
-        matching every filter given, and how many match in all."""
-        where = [KnowledgeDocumentRow.space_id == space_id]
+        (every space's with ``space_id`` None) matching every filter given, and how many
+        match in all."""
+        where = [] if space_id is None else [KnowledgeDocumentRow.space_id == space_id]
         if doc_name:
             where.append(KnowledgeDocumentRow.doc_name == doc_name)
         if ids is not None:

@@ -29,6 +29,7 @@ from awel.spec_dump import NODE_NAME, PLAIN_TRIGGER, TRIGGER, TRIGGER_OP_PREFIX
 from .errors import FlowUnmappable
 from .nodes import category_of as palette_category
 from .nodes import metadata_id as palette_id
+from .nodes import scalar
 
 __all__ = ["category_of", "flow_data_of", "metadata_id", "yaml_of_flow_data"]
 
@@ -202,7 +203,7 @@ def _parameter(
         "category": "common",
         "resource_type": "instance",
         "optional": optional,
-        "default": default,
+        "default": scalar(default),
         "placeholder": None,
         "description": description,
         "options": None,

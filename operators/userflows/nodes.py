@@ -151,6 +151,13 @@ def _options(annotation: Any) -> list[dict[str, Any]] | None:
     return [{"label": str(v), "name": str(v), "value": v} for v in values]
 
 
+def scalar(value: Any) -> str | int | float | bool | None:
+    """``value`` where DB-GPT's ``Parameter`` takes only a scalar (``default``,
+    ``placeholder``): ``dbgpt-client`` refuses a whole flow whose drawing has a list there.
+    A list or mapping is shown as none; the operator's default still applies."""
+    return value if value is None or isinstance(value, str | int | float | bool) else None
+
+
 def _parameter(key: str, info: FieldInfo, shown: dict[str, Any]) -> dict[str, Any]:
     annotation = info.annotation
     return {
@@ -161,8 +168,8 @@ def _parameter(key: str, info: FieldInfo, shown: dict[str, Any]) -> dict[str, An
         "category": "common",
         "resource_type": "instance",
         "optional": not info.is_required(),
-        "default": shown["default"],
-        "placeholder": info.examples[0] if info.examples else None,
+        "default": scalar(shown["default"]),
+        "placeholder": scalar(info.examples[0]) if info.examples else None,
         "description": info.description,
         "options": _options(annotation),
         "value": None,

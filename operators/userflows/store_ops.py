@@ -33,6 +33,7 @@ import weakref
 from dataclasses import replace
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from awel.catalog import installed_folder
@@ -144,12 +145,33 @@ def _source(body: FlowPanel, existing: StoredFlow | None) -> tuple[str, str, str
         text = yaml_of_flow_data(drawn, name=drawn_name, description=body.description)
         return text, drawn_name, drawn_label or drawn_name
     if existing is None:
-        raise BadRequest("send the flow's yaml (or DB-GPT's flow_data)", param="yaml")
+        return _draft(body)
     if body.name and body.name != existing.name:
         raise BadRequest(
             "to rename a flow, send its yaml (or flow_data) with the new name", param="name"
         )
     return existing.yaml, existing.name, body.label or existing.label
+
+
+def _draft(body: FlowPanel) -> tuple[str, str, str]:
+    """A new flow sent without a definition, as ``dbgpt-client``'s ``create_flow`` sends
+    every flow (its ``FlowPanel.to_dict`` leaves ``flow_data`` out): a draft that answers
+    its input, to be given its nodes later (a PUT with ``yaml``, the editor, the folder)."""
+    given, label = body.name, body.label
+    if given and not label:
+        # DB-GPT's rule, as for a drawing: a name alone is the label.
+        label = given
+        given = f"{body.flow_category or 'common'}_{given.replace(' ', '_')}"
+    if not given:
+        raise BadRequest("send the flow's yaml (or DB-GPT's flow_data)", param="yaml")
+    check_name(given)
+    head = {"name": given, "description": body.description} if body.description else {"name": given}
+    text = (
+        "# A draft: sent without a definition, it answers its input. Give it nodes here.\n"
+        + yaml.safe_dump(head, sort_keys=False, allow_unicode=True)
+        + "trigger: {}\nnodes: {}\nedges: []\n"
+    )
+    return text, given, label or given
 
 
 def _redrawn(text: str, drawn: dict[str, Any] | None, existing: StoredFlow | None) -> bool:
@@ -249,6 +271,12 @@ async def create(body: FlowPanel) -> dict[str, Any]:
         if body.uid and await store.flows.get(body.uid) is not None:
             raise BadRequest(f"a flow with uid '{body.uid}' exists; PUT to change it", param="uid")
         target = _target(None, body.state, on_disk=False)
+        if target == "deployed" and body.yaml is None and body.flow_data is None:
+            raise BadRequest(
+                "a flow sent without its yaml (or flow_data) is saved as a draft; send"
+                " its definition to deploy it",
+                param="state",
+            )
         flow = await _prepared(store, body, None)
         return answer(await _commit(store, flow, target, None))
 

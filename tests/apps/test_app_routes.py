@@ -92,3 +92,27 @@ async def test_app_list_failures_name_the_field(tmp_path: Path) -> None:
             assert field in answer["err_msg"] and answer["err_code"] == "E0001"
         refused = await client.post("/api/v1/dbgpts/list")
         assert refused.status == 405 and (await refused.json())["host_name"]
+
+
+async def test_serve_apps_for_dbgpt_client(tmp_path: Path) -> None:
+    # /api/v2/serve/apps: the same apps in the serve Result (no host_name), one by its code.
+    async with running(tmp_path) as client:
+        await setup(client)
+        resp = await client.get("/api/v2/serve/apps")
+        body = await resp.json()
+        assert resp.status == 200 and body["success"] and "host_name" not in body, body
+        apps = body["data"]["app_list"]
+        assert [a["app_name"] for a in apps] == ["Sql_Helper", "anns_chat", "chatty"]
+        for app in apps:
+            one = await (await client.get(f"/api/v2/serve/apps/{app['app_code']}")).json()
+            assert one["data"] == app, one
+        # ann's agent is hers: the default user has no app of that name.
+        missing = await client.get("/api/v2/serve/apps/translator")
+        answer = await missing.json()
+        assert missing.status == 404 and answer["success"] is False, answer
+        assert "translator" in answer["err_msg"] and "host_name" not in answer
+        anns = await client.get("/api/v2/serve/apps/translator", headers={"user-id": "ann"})
+        assert (await anns.json())["data"]["app_code"] == "translator"
+        plain = (await current_store().flows.find(name="plain"))[0]
+        common = await client.get(f"/api/v2/serve/apps/{plain.uid}")
+        assert common.status == 404

@@ -49,6 +49,37 @@ async def test_v2_uses_every_message_and_max_tokens(tmp_path: Path, llm: Scripte
         assert text == "You said: second"
 
 
+async def test_v2_takes_dbgpts_message_forms(tmp_path: Path, llm: ScriptedLLM) -> None:
+    # dbgpt-client sends the question as a string and chat_mode null; DB-GPT's route also
+    # takes a list of strings (each a user message here: the last is the question).
+    async with serving(tmp_path) as client:
+        for messages, said, before in (
+            ("Hello", "Hello", []),
+            (["first", "second"], "second", [("user", "first")]),
+        ):
+            body = {"model": None, "messages": messages, "chat_mode": None, "conv_uid": said}
+            resp = await client.post(V2, json=body)
+            out = await resp.json()
+            assert resp.status == 200, out
+            assert out["choices"][0]["message"]["content"] == f"You said: {said}"
+            sent = [m for m in llm.requests[-1].messages or [] if m.role != "system"]
+            assert [(m.role, m.content) for m in sent] == [*before, ("user", said)]
+        resp = await client.post(V2, json={"messages": "Hi", "chat_mode": ""})
+        assert resp.status == 200, await resp.text()
+
+        # incremental false: the whole text so far, as message and (for dbgpt-client) delta.
+        whole = {"messages": "Hello", "stream": True, "incremental": False}
+        resp = await client.post(V2, json=whole)
+        chunks = [json.loads(e) for e in events(await resp.text())]
+        texts = [c["choices"][0]["message"]["content"] for c in chunks]
+        assert texts[-1] == "You said: Hello" and len(texts) > 1
+        assert [c["choices"][0]["delta"]["content"] for c in chunks] == texts
+        for bad in (42, [42], [{"content": "no role"}], []):
+            resp = await client.post(V2, json={"messages": bad})
+            err = (await resp.json())["error"]
+            assert resp.status == 400 and err["param"].startswith("messages"), err
+
+
 async def test_v2_scenes_and_errors(tmp_path: Path, llm: ScriptedLLM) -> None:
     llm.when("how many", sql_answer("SELECT count(*) AS n FROM users"))
     shop = Datasource(

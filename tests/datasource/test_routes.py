@@ -99,10 +99,25 @@ async def test_v2_life_of_a_datasource(shop: Datasource, tmp_path: Path) -> None
         if "password" in created["params"] and shop.password:
             assert created["params"]["password"] == PASSWORD_MASK
         ds_id = created["id"]
+        # A plain list, as DB-GPT's server sends it (its web UI and dbgpt-client read so).
         listed = await ok(await client.get("/api/v2/serve/datasources"))
         assert [d["id"] for d in listed] == [ds_id]
+        paged = await client.get("/api/v2/serve/datasources", params={"page": 2, "page_size": 1})
+        assert await ok(paged) == []
         one = await ok(await client.get(f"/api/v2/serve/datasources/{ds_id}"))
-        assert one["params"] == created["params"]
+        assert one == listed[0] and one["params"] == created["params"]
+        # Beside type/params, the flat fields dbgpt-client's DatasourceModel requires.
+        flat = {k: one[k] for k in ("db_type", "db_name", "db_host", "db_port", "db_user")}
+        assert flat == {
+            "db_type": shop.db_type,
+            # A file's datasource is named after the file when params give only its path.
+            "db_name": Path(shop.db_path).stem if shop.db_path else shop.db_name,
+            "db_host": shop.db_host,
+            "db_port": shop.db_port,
+            "db_user": shop.db_user,
+        }
+        assert one["db_path"] == shop.db_path and one["comment"] == "the shop"
+        assert one["db_pwd"] == (PASSWORD_MASK if shop.password else "")
         refresh = await client.post(f"/api/v2/serve/datasources/{ds_id}/refresh")
         assert await ok(refresh) is True
         updated = await ok(

@@ -77,6 +77,11 @@ async def test_documents_are_unique_per_space_paged_and_report_their_sync(
     assert total == 1 and items[0].id == doc.id
     items, total = await store.documents.list(one.id, ids=[doc.id, 12345])
     assert [d.id for d in items] == [doc.id]
+    # No space: every space's documents (v2's GET /documents), each with its space's name.
+    items, total = await store.documents.list(None, page=1, page_size=10)
+    assert total == 5 and {d.space for d in items} == {"one", "two"}
+    items, total = await store.documents.list(None, doc_name="guide.md")
+    assert total == 2 and sorted(d.space for d in items) == ["one", "two"]
 
     await store.documents.set_status(doc.id, RUNNING, result="embedding", progress=0.4)
     running = await store.documents.require(doc.id)

@@ -119,10 +119,31 @@ async def test_documents_sync_and_retrieve(client: Client) -> None:
     parking = await ok(await client.post(f"{V2}/documents", data=upload))
     assert parking["content"] == "" and parking["doc_type"] == "DOCUMENT"
 
-    # dbgpt-client sends the fields as query parameters.
-    query = {"doc_name": "note", "doc_type": "TEXT", "space_id": sid, "content": "A short note."}
+    # dbgpt-client sends the fields as query parameters, doc_file as the text of its
+    # model's default (no file) and its unset fields empty.
+    query = {
+        "id": "",
+        "doc_name": "note",
+        "doc_type": "TEXT",
+        "content": "A short note.",
+        "doc_file": "annotation=NoneType required=False default=None json_schema_extra={}",
+        "doc_source": "",
+        "space_id": sid,
+    }
     note = await ok(await client.post(f"{V2}/documents", params=query))
     assert note["doc_name"] == "note"
+
+    # Every space's documents, newest first, a page at a time; one; one deleted.
+    listed_v2 = await ok(await client.get(f"{V2}/documents"))
+    assert [d["id"] for d in listed_v2["items"]] == [note["id"], parking["id"], lunch["id"]]
+    assert listed_v2["total_count"] == 3
+    other = await ok(await client.post(f"{V2}/spaces", json={"name": "other"}))
+    mine = await ok(await client.get(f"{V2}/documents", params={"space_id": other["id"]}))
+    assert mine["items"] == [] and mine["total_count"] == 0
+    assert await ok(await client.get(f"{V2}/documents/{note['id']}")) == note
+    gone = await ok(await client.delete(f"{V2}/documents/{note['id']}"))
+    assert gone["id"] == note["id"]
+    await failed(await client.get(f"{V2}/documents/{note['id']}"), 400)
 
     # Sync waits: the answer comes once the documents are indexed.
     synced = await ok(

@@ -211,7 +211,11 @@ async def test_listing_paging_chat_flows_and_user_scope(tmp_path: Path) -> None:
 
 async def test_bad_input_names_the_field(tmp_path: Path) -> None:
     async with running(tmp_path, shipped=CRUD) as client:
-        assert "yaml" in await failed(await client.post(f"{V1}/flows", json={"name": "x"}), 400)
+        assert "yaml" in await failed(await client.post(f"{V1}/flows", json={}), 400)
+        # Without a definition a flow is a draft (dbgpt-client's create_flow sends none),
+        # which cannot be deployed until it has one.
+        draft = {"name": "x", "label": "X", "state": "deployed"}
+        assert "draft" in await failed(await client.post(f"{V1}/flows", json=draft), 400)
         message = await failed(
             await client.post(f"{V1}/flows", json={"yaml": greeting(), "state": "nope"}), 400
         )
@@ -258,3 +262,26 @@ async def test_v2_needs_the_api_key_when_keys_are_set(tmp_path: Path) -> None:
         made = await ok(await client.post(f"{V2}/flows", json={"yaml": greeting()}, headers=auth))
         got = await ok(await client.get(f"{V2}/flows/{made['uid']}", headers=auth))
         assert got["uid"] == made["uid"]
+
+
+async def test_a_flow_sent_without_a_definition_is_a_draft(tmp_path: Path) -> None:
+    # What dbgpt-client's create_flow sends: DB-GPT's FlowPanel.to_dict leaves flow_data out.
+    panel = {"name": "draft", "label": "Draft", "description": "later", "state": "initializing"}
+    async with running(tmp_path, shipped=CRUD) as client:
+        made = await ok(await client.post(f"{V2}/flows", json=panel))
+        assert (made["name"], made["label"], made["state"]) == ("draft", "Draft", "initializing")
+        assert "name: draft" in made["yaml"] and "description: later" in made["yaml"]
+        assert made["metadata"]["triggers"] == []
+        # DB-GPT's rule: a name alone is the label, and the name is made from it.
+        alone = await ok(await client.post(f"{V2}/flows", json={"name": "my flow"}))
+        assert (alone["name"], alone["label"]) == ("common_my_flow", "my flow")
+        # The client's update_flow sends the panel back without a definition: kept.
+        sent = {k: v for k, v in made.items() if k not in ("flow_data", "yaml")}
+        sent["label"] = "Renamed"
+        changed = await ok(await client.put(f"{V2}/flows/{made['uid']}", json=sent))
+        assert changed["yaml"] == made["yaml"] and changed["label"] == "Renamed"
+        text = greeting().replace("name: greet", "name: draft")
+        given = await ok(
+            await client.put(f"{V2}/flows/{made['uid']}", json={"yaml": text, "state": "deployed"})
+        )
+        assert given["state"] == "running"
