@@ -57,7 +57,9 @@ async def chat_round(ui: Browser) -> None:
             "/api/v1/chat/dialogue/messages/history", params={"con_uid": conv}
         )
         messages = (await resp.json())["data"]
-        if len(messages) >= 3:
+        # Wait for the answer itself, not just the round's rows: one run in four saw the
+        # rows before their text.
+        if len(messages) >= 3 and str(messages[-1]["context"]).strip():
             answer = messages[-1]["context"]
             break
         await ui.page.wait_for_timeout(500)
