@@ -57,8 +57,8 @@ async def chat_round(ui: Browser) -> None:
             "/api/v1/chat/dialogue/messages/history", params={"con_uid": conv}
         )
         messages = (await resp.json())["data"]
-        # Wait for the answer itself, not just the round's rows: one run in four saw the
-        # rows before their text.
+        # Wait for the answer's text, not just the round's rows (one run of four, before
+        # this wait, read an empty answer; a model that never answers still fails below).
         if len(messages) >= 3 and str(messages[-1]["context"]).strip():
             answer = messages[-1]["context"]
             break
