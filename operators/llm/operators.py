@@ -23,7 +23,7 @@ from awel import MapOperator, StreamifyAbsOperator
 from awel.plan import Step
 from awel.registry import OperatorParams
 
-from ..admission import wait_turn
+from ..admission import ModelBusy, wait_turn
 from ..models import current_models
 from .types import Completion, Delta, GenerationRequest, LanguageModel
 
@@ -109,19 +109,27 @@ class LLMStream(_UsesModel, StreamifyAbsOperator[Requests, Delta]):
         return self.open, streams
 
     async def open(self, input_value: Requests) -> AsyncIterator[Delta]:
-        """The stream of answers, once the model has taken the first request."""
-        calls = self._calls(input_value)
-        if not calls:
-            return self._answers(calls, None)
-        model, request = calls[0]
-        first = model.stream(request)
+        """The stream of answers, once the model has taken the first request.
+
+        Only a busy model fails here; anything else wrong with the request (an unknown
+        model, a prompt too long) fails as the stream is read, where flows have always
+        met it (simple_chat answers it as error_code 1).
+        """
         try:
-            await wait_turn(first)
-        except BaseException:
-            aclose = getattr(first, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            calls = self._calls(input_value)
+            first = calls[0][0].stream(calls[0][1]) if calls else None
+        except ModelBusy:
             raise
+        except Exception as exc:
+            return _failing(exc)
+        if first is not None:
+            try:
+                await wait_turn(first)
+            except BaseException:
+                aclose = getattr(first, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                raise
         return self._answers(calls, first)
 
     def streamify(self, input_value: Requests) -> AsyncIterator[Delta]:
@@ -155,3 +163,8 @@ class LLMStream(_UsesModel, StreamifyAbsOperator[Requests, Delta]):
             if not finished:
                 # An engine that ended without saying why: the answer is still complete.
                 yield Delta(finish_reason="stop")
+
+
+async def _failing(error: Exception) -> AsyncIterator[Delta]:
+    raise error
+    yield  # an async generator that fails when read

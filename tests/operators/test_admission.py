@@ -9,7 +9,6 @@ import pytest
 from operators.admission import ModelBusy, ModelQueue, QueueLimits, wait_turn
 
 
-
 async def test_free_slots_admit_at_once_and_the_queue_is_bounded() -> None:
     queue = ModelQueue("m", slots=2, limits=QueueLimits(max_queued=1, max_wait=0))
     a, b = queue.enter(), queue.enter()
@@ -39,7 +38,7 @@ async def test_a_wait_past_the_limit_is_refused_and_leaves_the_queue() -> None:
     queue = ModelQueue("m", slots=1, limits=QueueLimits(max_queued=4, max_wait=0.05))
     holder = queue.enter()
     late = queue.enter()
-    with pytest.raises(ModelBusy, match="waited 0.05 s"):
+    with pytest.raises(ModelBusy, match=r"waited 0\.05 s"):
         await late.wait()
     assert queue.waiting == 0 and queue.stats.refused_timeout == 1
     holder.release()
