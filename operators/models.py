@@ -23,6 +23,7 @@ from typing import Literal, NoReturn, cast
 
 from awel.errors import AwelError
 
+from .admission import ModelQueue, QueueLimits
 from .embed.types import EmbeddingModel
 from .export.cache import find_model, list_models
 from .export.sources import DEFAULT_MODELS
@@ -38,6 +39,7 @@ __all__ = [
     "install_models",
     "installed_models",
     "load_model",
+    "queue_of",
     "using_models",
 ]
 
@@ -109,6 +111,21 @@ class ModelSet:
         self._embedders: dict[str, EmbeddingModel] = {m.name: m for m in embedders}
         #: When the set was loaded (the model list's ``created``).
         self.created = int(time.time()) if created is None else created
+        #: The queue limits of the set's models (:meth:`limit_queues`), None: their own.
+        self.queue_limits: QueueLimits | None = None
+
+    def limit_queues(self, limits: QueueLimits) -> None:
+        """Bound the queue of every model that queues, now and added later."""
+        self.queue_limits = limits
+        for model in (*self._llms.values(), *self._embedders.values()):
+            queue = queue_of(model)
+            if queue is not None:
+                queue.limits = limits
+
+    def queues(self) -> list[ModelQueue]:
+        """The admission queues of the models that have one (local engines do)."""
+        found = (queue_of(m) for m in (*self._llms.values(), *self._embedders.values()))
+        return [q for q in found if q is not None]
 
     def llm(self, name: str | None = None) -> LanguageModel:
         """The language model called ``name`` (the default one for None)."""
@@ -166,6 +183,9 @@ class ModelSet:
             self._llms[model.name] = cast(LanguageModel, model)
         else:
             self._embedders[model.name] = cast(EmbeddingModel, model)
+        queue = queue_of(model)
+        if queue is not None and self.queue_limits is not None:
+            queue.limits = self.queue_limits
 
     def remove(self, name: str) -> LanguageModel | EmbeddingModel | None:
         """Stop serving the model called ``name`` and return it (the caller closes it)."""
@@ -228,6 +248,13 @@ class ModelSet:
                 time.perf_counter() - started,
             )
         return cls(llms, embedders)
+
+
+def queue_of(model: object) -> ModelQueue | None:
+    """The model's admission queue: local engines have one; proxies and remote models
+    leave queueing to whoever runs the model."""
+    queue = getattr(model, "queue", None)
+    return queue if isinstance(queue, ModelQueue) else None
 
 
 def load_model(

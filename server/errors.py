@@ -69,6 +69,9 @@ ANSWERS: dict[str, Answer] = {
     "model.wrong_kind": _same(400, "model_not_supported"),
     "model.not_loaded": _same(503, "model_not_loaded"),
     "model.unavailable": _same(503, "model_unavailable"),
+    # The model's queue is full, or a request waited in it too long (operators.admission):
+    # 429 with Retry-After, so clients back off (the openai SDK retries after it).
+    "model.busy": _same(429, "model_busy"),
     "worker.bad_type": _same(400, "E0001"),
     "worker.model_not_running": _same(404, "E0001"),
     "cluster.no_manager": _same(404, "E0001"),
@@ -209,6 +212,8 @@ class Failure:
     err_code: str
     param: str | None
     public: bool
+    #: Seconds the client should wait before retrying (a ``Retry-After`` header), if any.
+    retry_after: int | None = None
 
 
 def describe(error: AwelError) -> Failure:
@@ -233,6 +238,7 @@ def describe(error: AwelError) -> Failure:
         param=cause.param,
         # A listed 5xx (503: no model loaded) is an answer meant for the client.
         public=status < 500 or cause.code in ANSWERS,
+        retry_after=getattr(cause, "retry_after", None),
     )
 
 

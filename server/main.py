@@ -21,6 +21,7 @@ from aiohttp import web
 from awel.errors import AwelError
 
 from .cluster import ClusterSettings, role_apps, role_context
+from .connections import ConnectionLimits, GuardedRunner
 from .settings import Settings
 
 log = logging.getLogger("awel.server")
@@ -87,17 +88,14 @@ async def serve(
     access_log = logging.getLogger("awel.access") if settings.access_log else None
     async with role_context(role, settings, cluster or ClusterSettings()) as announce:
         runners: list[web.AppRunner] = []
+        # One count for every port: the cap is on the process's connections.
+        limits = connection_limits(settings)
         try:
             for app, port in apps:
-                runner = web.AppRunner(
-                    app,
-                    access_log=access_log,
-                    shutdown_timeout=settings.shutdown_timeout,
-                    handler_cancellation=True,
-                )
+                runner = make_runner(app, settings, limits, access_log=access_log)
                 await runner.setup()
                 runners.append(runner)
-                await web.TCPSite(runner, settings.host, port).start()
+                await web.TCPSite(runner, settings.host, port, backlog=settings.backlog).start()
             await announce()
             _log_serving(settings, role)
             await stop.wait()
@@ -105,6 +103,32 @@ async def serve(
         finally:
             # Both at once: each waits up to shutdown_timeout for its requests.
             await asyncio.gather(*(r.cleanup() for r in runners), return_exceptions=True)
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    return ConnectionLimits(
+        max_connections=settings.max_connections, head_timeout=settings.request_head_timeout
+    )
+
+
+def make_runner(
+    app: web.Application,
+    settings: Settings,
+    limits: ConnectionLimits,
+    *,
+    access_log: logging.Logger | None = None,
+) -> web.AppRunner:
+    """The runner of one app as the server runs it: connections capped and head-timed
+    (``server/connections.py``), idle keep-alives closed after ``keepalive_timeout``, and a
+    client that leaves cancelling its request's handler."""
+    return GuardedRunner(
+        app,
+        limits=limits,
+        access_log=access_log,
+        shutdown_timeout=settings.shutdown_timeout,
+        handler_cancellation=True,
+        keepalive_timeout=settings.keepalive_timeout,
+    )
 
 
 def _log_serving(settings: Settings, role: str = "all-in-one") -> None:

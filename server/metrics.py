@@ -30,10 +30,17 @@ import numpy as np
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from awel.dag import DAG, DAGNode, NodeObserver
 from awel.errors import AwelError
+from operators.admission import WAIT_BUCKETS
+from operators.models import current_models
 
 if TYPE_CHECKING:
     from awel.operators import BaseOperator
@@ -364,6 +371,57 @@ class _Exporter:
             ["dag", "node"],
             m.nodes,
         )
+        yield from _model_queues()
+
+
+_WAIT_LE = [str(b) for b in WAIT_BUCKETS] + ["+Inf"]
+
+
+def _model_queues() -> Iterator[Metric]:
+    """The process's model queues (operators.admission), read at scrape time."""
+    queues = current_models().queues()
+    length = GaugeMetricFamily(
+        "awel_model_queue_length", "Requests waiting for the model now.", labels=["model"]
+    )
+    running = GaugeMetricFamily(
+        "awel_model_running", "Requests the model is serving now.", labels=["model"]
+    )
+    oldest = GaugeMetricFamily(
+        "awel_model_queue_oldest_wait_seconds",
+        "How long the request at the head of the model's queue has waited.",
+        labels=["model"],
+    )
+    refused = CounterMetricFamily(
+        "awel_model_queue_refused",
+        "Requests answered 429: the queue was full, or the wait too long.",
+        labels=["model", "reason"],
+    )
+    dropped = CounterMetricFamily(
+        "awel_model_queue_dropped",
+        "Requests that left the queue because their client went away.",
+        labels=["model"],
+    )
+    waits = HistogramMetricFamily(
+        "awel_model_queue_wait_seconds",
+        "Time requests waited in the model's queue before it took them.",
+        labels=["model"],
+    )
+    for queue in queues:
+        name, stats = queue.name, queue.stats
+        length.add_metric([name], queue.waiting)
+        running.add_metric([name], queue.running)
+        oldest.add_metric([name], queue.oldest_wait())
+        refused.add_metric([name, "full"], stats.refused_full)
+        refused.add_metric([name, "wait"], stats.refused_timeout)
+        dropped.add_metric([name], stats.dropped)
+        buckets = list(stats.wait_buckets)
+        total = 0
+        cumulative = []
+        for le, n in zip(_WAIT_LE, buckets, strict=True):
+            total += n
+            cumulative.append((le, float(total)))
+        waits.add_metric([name], cumulative, stats.wait_sum)
+    yield from (length, running, oldest, refused, dropped, waits)
 
 
 def _histogram(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import anyio.to_thread
 from aiohttp import web
 
+from operators.admission import QueueLimits
 from operators.models import ModelSet, installed_models, using_models
 
 from .app import SETTINGS, make_app
@@ -43,11 +44,18 @@ def make_model_app(settings: Settings | None = None) -> web.Application:
 
 
 async def load_models(settings: Settings) -> ModelSet:
-    """The settings' models, loaded off the event loop (a model takes seconds)."""
+    """The settings' models, loaded off the event loop (a model takes seconds), their
+    queues bounded as the settings say."""
     load = functools.partial(
         ModelSet.load, settings.data_dir, names=settings.models, device=settings.device
     )
-    return await anyio.to_thread.run_sync(load)
+    models = await anyio.to_thread.run_sync(load)
+    models.limit_queues(queue_limits(settings))
+    return models
+
+
+def queue_limits(settings: Settings) -> QueueLimits:
+    return QueueLimits(max_queued=settings.max_queued_requests, max_wait=settings.max_queue_wait)
 
 
 async def _model_set(app: web.Application) -> AsyncIterator[None]:

@@ -241,6 +241,7 @@ class Route:
             status = failure.status
             if isinstance(exc, NodeError) and self._answers_ok(failure.code, exc):
                 status = 200
+            retry = failure.retry_after
             return error_response(
                 self.style,
                 status,
@@ -248,6 +249,7 @@ class Route:
                 code=failure.code,
                 param=failure.param,
                 err_code=failure.err_code,
+                headers={"Retry-After": str(retry)} if retry is not None else None,
             )
         if isinstance(exc, web.HTTPRequestEntityTooLarge):
             # A body that declared no size, refused by aiohttp as it was read.

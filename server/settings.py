@@ -21,6 +21,19 @@ from pydantic_settings import (
 from operators.agents.signing import parse_key
 from operators.export.sources import DEFAULT_MODELS
 
+#: The listening backlog when the system's own ceiling cannot be read (Linux's default
+#: ``somaxconn`` since 5.4).
+FALLBACK_BACKLOG = 4096
+
+
+def system_backlog(path: Path = Path("/proc/sys/net/core/somaxconn")) -> int:
+    """The kernel's ceiling on a listening socket's backlog (``somaxconn``): asking for
+    more gains nothing, and less drops connections of a burst the kernel could have held."""
+    try:
+        return max(1, int(path.read_text().strip()))
+    except (OSError, ValueError):
+        return FALLBACK_BACKLOG
+
 
 class Settings(BaseSettings):
     """Everything the server can be told."""
@@ -86,6 +99,45 @@ class Settings(BaseSettings):
         description="Largest request body of a route that takes files (multipart), bytes.",
     )
     keepalive: float = Field(15.0, description="Seconds between SSE keep-alive comments.")
+    backlog: int = Field(
+        default_factory=system_backlog,
+        gt=0,
+        description="Connections the kernel holds for each listening socket before the server"
+        " accepts them (default: the system's somaxconn, else 4096); a burst past it waits"
+        " for the clients' SYN retries, a second or more.",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=0,
+        description="Open client connections the process keeps, over all its ports; one more"
+        " is answered 503 with Retry-After and closed (0: no cap). Keep it under the open"
+        " files limit (ulimit -n).",
+    )
+    request_head_timeout: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a connection gets to send a whole request head (request line and"
+        " headers), from when it opens or its next request begins; then it is closed."
+        " Stops slow clients from holding connections (0: no limit).",
+    )
+    keepalive_timeout: float = Field(
+        15.0,
+        ge=0,
+        description="Seconds an idle keep-alive connection stays open waiting for its next"
+        " request (0: close after each response).",
+    )
+    max_queued_requests: int = Field(
+        64,
+        ge=0,
+        description="Requests that may wait for each local model while it serves its batch;"
+        " one more is answered 429 with Retry-After (0: none wait).",
+    )
+    max_queue_wait: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a request may wait in a model's queue before it is answered 429"
+        " with Retry-After (0: no limit).",
+    )
     access_log: bool = Field(True, description="Log one line per request.")
     uvloop: bool = Field(
         True,

@@ -56,8 +56,11 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
             "operators.models",
         }
     ),
-    # Loads and installs the local models of the OpenAI-compatible API.
-    "server/model_api.py": frozenset({"operators.models"}),
+    # Loads and installs the local models of the OpenAI-compatible API, their queues
+    # bounded by the settings.
+    "server/model_api.py": frozenset({"operators.models", "operators.admission"}),
+    # Reads the process's model queues (length, waits, refusals) when /metrics is scraped.
+    "server/metrics.py": frozenset({"operators.models", "operators.admission"}),
     # The default model list is the catalogue of models the server can fetch and start;
     # agent signing keys are checked as the settings are read, so a mistyped one stops
     # start-up instead of trusting nothing quietly.

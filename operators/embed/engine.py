@@ -35,6 +35,7 @@ from tokenizers import Tokenizer
 from operators.export.cache import ModelInfo
 from operators.pooling import pool
 
+from ..admission import ModelQueue
 from .batcher import BatchStats, MicroBatcher
 
 __all__ = [
@@ -238,6 +239,9 @@ class OnnxEmbedder:
         # thread keeps runs in the order the batcher formed them.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{name}")
         self._batcher = MicroBatcher(encoder.encode, max_batch=max_batch, executor=self._executor)
+        #: Admission: ``max_batch`` requests go to the batcher at once, a bounded number
+        #: wait (operators.admission).
+        self.queue = ModelQueue(name, slots=max_batch)
 
     @property
     def stats(self) -> BatchStats:
@@ -260,7 +264,12 @@ class OnnxEmbedder:
                 raise TypeError(f"texts[{index}] is {type(text).__name__}, not str")
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
-        return await self._batcher.submit(list(texts))
+        ticket = self.queue.enter()
+        try:
+            await ticket.wait()
+            return await self._batcher.submit(list(texts))
+        finally:
+            ticket.release()
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model reads for ``text`` (special tokens included, cut at max_length)."""

@@ -24,7 +24,7 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from awel.errors import AwelError
 
+from ..admission import ModelQueue, Ticket
 from .guidance import GuidanceFailed, Guide, check, grammar_tokenizer
 from .scheduler import BatchScheduler, Decoder, DecoderShape
 from .stops import StopMatcher
@@ -266,6 +267,38 @@ class _Request:
         self._outbox.put(self, item)
 
 
+class _Generation:
+    """The stream :meth:`LocalLLM.stream` returns: the deltas, and the request's ticket.
+
+    The ticket is given back when the generator ends, when the stream is closed, and, for
+    a stream dropped unread, when it is collected, so a slot cannot leak whatever the
+    caller does. (It is its own iterator, so that whoever iterates holds it.)
+    """
+
+    __slots__ = ("_gen", "_ticket")
+
+    def __init__(self, ticket: Ticket, gen: AsyncGenerator[Delta, None]) -> None:
+        self._ticket = ticket
+        self._gen = gen
+
+    async def admitted(self) -> None:
+        """Wait for the request's turn (ModelBusy past the queue's wait limit)."""
+        await self._ticket.wait()
+
+    def __aiter__(self) -> _Generation:
+        return self
+
+    async def __anext__(self) -> Delta:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        self._ticket.release()
+        await self._gen.aclose()
+
+    def __del__(self) -> None:
+        self._ticket.release()
+
+
 class LocalLLM:
     """A local ONNX language model shared by every caller through one batch.
 
@@ -296,6 +329,8 @@ class LocalLLM:
         self.max_batch = decoder.max_batch
         self._outbox = _Outbox()
         self._scheduler = BatchScheduler(decoder, name=name, flush=self._outbox.flush)
+        #: Admission: ``max_batch`` requests run, a bounded number wait (operators.admission).
+        self.queue = ModelQueue(name, slots=decoder.max_batch)
         self._closed = False
         # llguidance's view of the vocabulary, built by the first guided request.
         self._grammar_tokenizer: Any = None
@@ -344,7 +379,9 @@ class LocalLLM:
         """The answer as it is generated; the request is checked at once.
 
         The last delta has ``finish_reason`` and ``usage``. Leaving the loop early (or
-        ``aclose()``) frees the request's place in the batch.
+        ``aclose()``) frees the request's place in the batch or in the queue. A full queue
+        raises :class:`~operators.admission.ModelBusy` at once; ``await stream.admitted()``
+        waits for the request's turn before the first delta is asked for.
         """
         if self._closed:
             raise RuntimeError(f"model '{self.name}' is closed")
@@ -354,7 +391,8 @@ class LocalLLM:
             problem = check(guidance)
             if problem is not None:
                 raise InvalidRequest("params.guidance", problem)
-        return self._deltas(prompt, request.params)
+        ticket = self.queue.enter()
+        return _Generation(ticket, self._deltas(prompt, request.params, ticket))
 
     def _guide(self, guidance: Guidance) -> Guide:
         with self._grammar_lock:
@@ -365,25 +403,34 @@ class LocalLLM:
         except ValueError as exc:
             raise InvalidRequest("params.guidance", str(exc)) from exc
 
-    async def _deltas(self, prompt: list[int], params: GenerationParams) -> AsyncIterator[Delta]:
-        guide = None
-        if params.guidance is not None:
-            # Compiling a grammar (and, the first time, the vocabulary) takes milliseconds to
-            # a second: off the event loop.
-            guide = await asyncio.to_thread(self._guide, params.guidance)
-        job = _Request(self, prompt, params, asyncio.get_running_loop(), guide)
-        self._scheduler.submit(job)
+    async def _deltas(
+        self, prompt: list[int], params: GenerationParams, ticket: Ticket
+    ) -> AsyncGenerator[Delta, None]:
         finished = False
+        job: _Request | None = None
         try:
+            await ticket.wait()
+            guide = None
+            if params.guidance is not None:
+                # Compiling a grammar (and, the first time, the vocabulary) takes
+                # milliseconds to a second: off the event loop.
+                guide = await asyncio.to_thread(self._guide, params.guidance)
+            job = _Request(self, prompt, params, asyncio.get_running_loop(), guide)
+            self._scheduler.submit(job)
             while not finished:
                 item = await job.queue.get()
                 if isinstance(item, BaseException):
                     finished = True
                     raise item
                 finished = item.finish_reason is not None
+                if finished:
+                    # The row is free: the next in line need not wait for this caller to
+                    # close the stream (generate() returns without closing it).
+                    ticket.release()
                 yield item
         finally:
-            if not finished:
+            ticket.release()
+            if not finished and job is not None:
                 job.cancelled = True
                 # The worker drops it before its next step; an idle one needs waking.
                 self._scheduler.wake()

@@ -20,8 +20,10 @@ from typing import Any, overload
 from pydantic import Field
 
 from awel import MapOperator, StreamifyAbsOperator
+from awel.plan import Step
 from awel.registry import OperatorParams
 
+from ..admission import ModelBusy, wait_turn
 from ..models import current_models
 from .types import Completion, Delta, GenerationRequest, LanguageModel
 
@@ -99,13 +101,53 @@ class LLMStream(_UsesModel, StreamifyAbsOperator[Requests, Delta]):
         super().__init__(**kwargs)
         self.model = model
 
-    async def streamify(self, input_value: Requests) -> AsyncIterator[Delta]:
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        _, streams = super().compile_step(inputs)  # a streamify node's checks
+        # The node's step opens the first answer's stream and waits for its turn in the
+        # model's queue before handing the stream on: a busy model then fails the call
+        # while a route can still answer 429, not after a stream's headers went out.
+        return self.open, streams
+
+    async def open(self, input_value: Requests) -> AsyncIterator[Delta]:
+        """The stream of answers, once the model has taken the first request.
+
+        Only a busy model fails here; anything else wrong with the request (an unknown
+        model, a prompt too long) fails as the stream is read, where flows have always
+        met it (simple_chat answers it as error_code 1).
+        """
+        try:
+            calls = self._calls(input_value)
+            first = calls[0][0].stream(calls[0][1]) if calls else None
+        except ModelBusy:
+            raise
+        except Exception as exc:
+            return _failing(exc)
+        if first is not None:
+            try:
+                await wait_turn(first)
+            except BaseException:
+                aclose = getattr(first, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                raise
+        return self._answers(calls, first)
+
+    def streamify(self, input_value: Requests) -> AsyncIterator[Delta]:
+        return self._answers(self._calls(input_value), None)
+
+    def _calls(self, input_value: Requests) -> list[tuple[LanguageModel, GenerationRequest]]:
         if isinstance(input_value, GenerationRequest):
-            calls = [self._resolve(input_value)]
-        else:
-            calls = [self._resolve(r) for r in input_value]
+            return [self._resolve(input_value)]
+        return [self._resolve(r) for r in input_value]
+
+    async def _answers(
+        self,
+        calls: list[tuple[LanguageModel, GenerationRequest]],
+        first: AsyncIterator[Delta] | None,
+    ) -> AsyncIterator[Delta]:
         for model, request in calls:
-            stream = model.stream(request)
+            stream = first if first is not None else model.stream(request)
+            first = None
             finished = False
             try:
                 async for delta in stream:
@@ -121,3 +163,8 @@ class LLMStream(_UsesModel, StreamifyAbsOperator[Requests, Delta]):
             if not finished:
                 # An engine that ended without saying why: the answer is still complete.
                 yield Delta(finish_reason="stop")
+
+
+async def _failing(error: Exception) -> AsyncIterator[Delta]:
+    raise error
+    yield  # an async generator that fails when read

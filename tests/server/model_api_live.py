@@ -21,6 +21,7 @@ from aiohttp import web
 
 from operators.llm.types import Completion, Delta, FinishReason, GenerationRequest, Usage
 from operators.models import ModelSet, install_models
+from server.main import connection_limits, make_runner
 from server.model_api import make_model_app
 from server.settings import Settings
 
@@ -130,16 +131,26 @@ def fake_models() -> ModelSet:
 
 
 class LiveServer:
-    """An app on a free port of 127.0.0.1, run by an event loop in its own thread."""
+    """An app on a free port of 127.0.0.1, run by an event loop in its own thread.
 
-    def __init__(self, app: web.Application) -> None:
+    With ``settings``, run as ``awel serve`` runs it (server/main.py's runner: connection
+    cap, head deadline, keep-alive timeout, backlog).
+    """
+
+    def __init__(self, app: web.Application, settings: Settings | None = None) -> None:
         self.app = app
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        self._backlog = 128
+        self._runner: web.AppRunner
+        if settings is None:
+            self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        else:
+            self._runner = make_runner(app, settings, connection_limits(settings))
+            self._backlog = settings.backlog
 
     @property
     def url(self) -> str:
@@ -160,7 +171,7 @@ class LiveServer:
 
     async def _start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self._backlog)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
@@ -177,12 +188,16 @@ class LiveServer:
 
 
 @contextmanager
-def model_api(tmp_path: Path, models: ModelSet | None, **settings: object) -> Iterator[LiveServer]:
-    """The model API with ``models`` installed (None: the app loads the settings' own)."""
+def model_api(
+    tmp_path: Path, models: ModelSet | None, *, served: bool = False, **settings: object
+) -> Iterator[LiveServer]:
+    """The model API with ``models`` installed (None: the app loads the settings' own);
+    ``served``: run by the server's own runner, with the settings' connection limits."""
     opts: dict[str, object] = {"data_dir": tmp_path / "data", "reload": False, **settings}
     previous = install_models(models)
     try:
-        with LiveServer(make_model_app(Settings(**opts))) as server:  # type: ignore[arg-type]
+        built = Settings(**opts)  # type: ignore[arg-type]
+        with LiveServer(make_model_app(built), built if served else None) as server:
             yield server
     finally:
         install_models(previous)
