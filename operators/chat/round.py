@@ -17,15 +17,16 @@ need nothing but their input.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from awel import MapOperator, TransformStreamAbsOperator, UnstreamifyAbsOperator
 from awel.errors import AwelError
 from awel.operators import SubFlowOperator
+from awel.plan import Step
+from operators.admission import ModelBusy
 
 from .request import ConversationVo
 from .scenes import Scene
@@ -95,14 +96,53 @@ class RunScene(SubFlowOperator[ChatRound, RoundItem]):
         assert input_value.call is not None
         return input_value.call.chat_mode
 
-    async def streamify(self, input_value: ChatRound) -> AsyncIterator[RoundItem]:
-        yield input_value
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        _, streams = super().compile_step(inputs)  # a streamify node's checks
+        # The scene's flow is started in the step, before the round's stream is handed
+        # on: a busy model (its AskModel waits for a turn) then fails the call while the
+        # route can still answer 429 with Retry-After, and nothing of the round is stored.
+        return self.open, streams
+
+    async def open(self, input_value: ChatRound) -> AsyncIterator[RoundItem]:
         call = input_value.call
         if call is None:
+            return self._items(input_value, None)
+        events = self.run_flow(self.flow_key(input_value), call)
+        try:
+            await events.start()
+        except Exception as exc:
+            busy = exc.__cause__ if isinstance(exc.__cause__, ModelBusy) else None
+            if busy is not None:
+                raise busy from None
+            # Any other failure is the round's answer, as when the scene fails later.
+            return self._items(input_value, _failing(exc))
+        return self._items(input_value, events)
+
+    def streamify(self, input_value: ChatRound) -> AsyncIterator[RoundItem]:
+        call = input_value.call
+        if call is None:
+            return self._items(input_value, None)
+        return self._items(input_value, self.run_flow(self.flow_key(input_value), call))
+
+    async def _items(
+        self, round_: ChatRound, events: AsyncIterable[Any] | None
+    ) -> AsyncIterator[RoundItem]:
+        yield round_
+        if events is None or round_.call is None:
             return
-        async with contextlib.aclosing(self.run_flow(self.flow_key(input_value), call)) as events:
-            async for event in scene_outcome(events, call):
+        try:
+            async for event in scene_outcome(events, round_.call):
                 yield event
+        finally:
+            # Closed at once (not when collected) when the client leaves mid-round.
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+async def _failing(error: Exception) -> AsyncIterator[Any]:
+    raise error
+    yield  # an async generator that fails when read
 
 
 class SaveRound(TransformStreamAbsOperator[RoundItem, RoundItem]):

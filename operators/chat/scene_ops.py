@@ -16,21 +16,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from awel import DAG, MapOperator, StreamifyAbsOperator, TransformStreamAbsOperator
 from awel.errors import AwelError
 from awel.operators import is_stream
+from awel.plan import Step
 from awel.trigger import HttpTrigger
+from operators.admission import ModelBusy, wait_turn
 from operators.datasource import (
     QueryResult,
     connector_for,
     rebuild_summaries,
     search_tables,
 )
-from operators.llm.types import ChatMessage, GenerationParams, GenerationRequest
+from operators.llm.types import ChatMessage, Delta, GenerationParams, GenerationRequest
 from operators.models import current_models
 from operators.prompts.template import fill
 from operators.storage import current_store
@@ -187,30 +189,79 @@ class AskModel(StreamifyAbsOperator[SceneCall, SceneEvent]):
         super().__init__(**kwargs)
         self.draft = draft
 
-    async def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
+    def compile_step(self, inputs: Sequence[bool]) -> tuple[Step, bool]:
+        _, streams = super().compile_step(inputs)  # a streamify node's checks
+        # The step waits for the model's turn before handing the stream on, as LLMStream
+        # does: a busy model (ModelBusy) then fails the round's call while the chat route
+        # can still answer 429 with Retry-After, before any header or row of the round.
+        return self.open, streams
+
+    async def open(self, call: SceneCall) -> AsyncIterator[SceneEvent]:
+        """The round's events, once the model has taken the request; only a busy model
+        raises here, every other failure is a :class:`ModelDone` with its error."""
+        assert call.request is not None
+        try:
+            stream = current_models().llm(call.request.model or None).stream(call.request)
+        except ModelBusy:
+            raise
+        except Exception as exc:
+            return self._failed(call, exc)
+        try:
+            await wait_turn(stream)
+        except ModelBusy:
+            await _close(stream)
+            raise
+        except Exception as exc:
+            await _close(stream)
+            return self._failed(call, exc)
+        except BaseException:
+            await _close(stream)
+            raise
+        return self._events(call, stream)
+
+    def streamify(self, input_value: SceneCall) -> AsyncIterator[SceneEvent]:
         call = input_value
         assert call.request is not None
+        try:
+            stream = current_models().llm(call.request.model or None).stream(call.request)
+        except Exception as exc:
+            return self._failed(call, exc)
+        return self._events(call, stream)
+
+    async def _events(
+        self, call: SceneCall, stream: AsyncIterator[Delta]
+    ) -> AsyncIterator[SceneEvent]:
         text = ""
         try:
-            model = current_models().llm(call.request.model or None)
-            stream = model.stream(call.request)
-            try:
-                async for delta in stream:
-                    if delta.text:
-                        text += delta.text
-                        yield Progress(text, draft=self.draft)
-            finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        except AwelError as exc:
-            yield ModelDone(call, text, f"the model cannot answer: {exc.message}")
-            return
+            async for delta in stream:
+                if delta.text:
+                    text += delta.text
+                    yield Progress(text, draft=self.draft)
         except Exception as exc:
-            log.exception("chat: the model failed in %s", call.chat_mode)
-            yield ModelDone(call, text, f"the model failed: {exc}")
+            yield _model_done(call, text, exc)
             return
+        finally:
+            await _close(stream)
         yield ModelDone(call, text)
+
+    async def _failed(self, call: SceneCall, exc: Exception) -> AsyncIterator[SceneEvent]:
+        yield _model_done(call, "", exc)
+
+
+def _model_done(call: SceneCall, text: str, exc: Exception) -> ModelDone:
+    """The round's end when the model failed: our errors say what, others are logged."""
+    if isinstance(exc, AwelError):
+        return ModelDone(call, text, f"the model cannot answer: {exc.message}")
+    log.error("chat: the model failed in %s", call.chat_mode, exc_info=exc)
+    return ModelDone(call, text, f"the model failed: {exc}")
+
+
+async def _close(stream: object) -> None:
+    # Close the engine's stream now, not when it is collected: a round that ends or a
+    # client that leaves frees its share of the model at once.
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 # --- ends of rounds -----------------------------------------------------------------------

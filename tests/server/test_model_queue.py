@@ -182,4 +182,18 @@ async def test_the_webserver_answers_429_in_dbgpt_envelope(
         assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
         assert body["success"] is False and body["err_code"] == "model_busy"
         assert "busy" in body["err_msg"]
+        # A chat round (DB-GPT's streamed /api/v1/chat/completions) too: refused before its
+        # stream's headers, and no half round is stored.
+        round_ = await web.post(
+            "/api/v1/chat/completions",
+            json={"conv_uid": "busy-1", "chat_mode": "chat_normal", "user_input": "Hello",
+                  "model_name": LLM},
+        )  # fmt: skip
+        said = await round_.json()
+        assert round_.status == 429 and int(round_.headers["Retry-After"]) >= 1, said
+        assert said["success"] is False and "busy" in said["err_msg"]
+        history = await web.get(
+            "/api/v1/chat/dialogue/messages/history", params={"con_uid": "busy-1"}
+        )
+        assert (await history.json())["data"] == []
         assert (await busy)[0] == 200
