@@ -24,3 +24,14 @@ def _unfreeze_the_heap() -> Iterator[None]:
     yield
     if gc.get_freeze_count():
         gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A real Ray cluster on 127.0.0.1, started once per session: a head and a second node
+    (one CPU each, a small object store), this process connected as its driver. Tests that
+    use it run nodes there through awel.executor; Ray is the optional extra (awel[ray])."""
+    from tests.ray_cluster import started
+
+    with started() as cluster:
+        yield cluster
