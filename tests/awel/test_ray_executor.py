@@ -266,3 +266,23 @@ async def test_a_flow_files_iterate_on_ray_builds_its_steps_on_the_workers() -> 
     dag = load_flow_text(ITERATE, "iterate.yaml")
     (each,) = [n for n in dag.nodes if n.label == "each" and isinstance(n, BaseOperator)]
     assert await each.call(["a", "b", "c"]) == ["<a>", "<b>", "<c>"]
+
+
+def test_start_ray_local_starts_a_cluster_on_loopback_that_runs_ray_nodes() -> None:
+    script = f"""
+import asyncio, os
+from awel.executor import start_ray, stop_ray, ray_status
+from awel.spec import load_flow_text
+print(start_ray("local", num_cpus=1))
+dag = load_flow_text({FLOW!r}, "ray.yaml")
+nodes = {{n.label: n for n in dag.nodes}}
+print("result", asyncio.run(nodes["plus"].call(4)), ray_status()["nodes"])
+stop_ray()
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ENABLE")}
+    env.update(RAY_ADDRESS="", RAY_AUTH_MODE="disabled")
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=90
+    )
+    assert "a local cluster on 127.0.0.1" in out.stdout, out
+    assert "result 9 1" in out.stdout, out
