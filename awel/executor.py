@@ -58,6 +58,7 @@ __all__ = [
     "RayWorkerLost",
     "on_ray",
     "ray_status",
+    "require_ray",
     "start_ray",
     "stop_ray",
 ]
@@ -173,7 +174,7 @@ def _import_ray() -> Any:
     return importlib.import_module("ray")
 
 
-def _ray() -> Any:
+def require_ray() -> Any:
     """The ray module, started; :class:`RayUnavailable` saying what to do otherwise."""
     try:
         ray = _import_ray()
@@ -270,7 +271,7 @@ class _Target:
         self.turn: Iterator[int] = itertools.count()
 
     def _ready(self) -> Any:
-        ray = _ray()
+        ray = require_ray()
         session = ray.get_runtime_context().get_job_id()
         if self.session != session:
             self.shipped = ray.put(_shippable(self.node) if self.each is None else self.each)
