@@ -43,6 +43,7 @@ import dataclasses
 import importlib
 import inspect
 import itertools
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +58,7 @@ __all__ = [
     "RayUnavailable",
     "RayWorkerLost",
     "on_ray",
+    "ray_on",
     "ray_status",
     "require_ray",
     "start_ray",
@@ -147,9 +149,10 @@ class RayExecutor:
             return target.stream
         return target.value
 
-    def wrap_each(self, node: BaseOperator, each: Any) -> Callable[[Any], Any]:
-        """``await f(item)``: ``each`` (a flow's last node, run with the item) on Ray, for
-        nodes that fan items out (``awel.iterate``)."""
+    def wrap_each(self, node: BaseOperator | None, each: Any) -> Callable[[Any], Any]:
+        """``await f(item)``: ``each`` (a flow's last node, or a function, run with the
+        item) on Ray, for nodes that fan items out (``awel.iterate``) and for code that is
+        not a node (``node`` None)."""
         return _Target(node, self, (False,), each=each).value
 
 
@@ -231,6 +234,12 @@ def stop_ray() -> None:
             ray.shutdown()
 
 
+def ray_on() -> bool:
+    """Whether Ray is started in this process (cheap: never imports Ray)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
+
+
 def ray_status() -> dict[str, Any]:
     """Whether Ray is on here, and the cluster's resources when it is."""
     try:
@@ -255,7 +264,7 @@ class _Target:
 
     def __init__(
         self,
-        node: BaseOperator,
+        node: BaseOperator | None,
         executor: RayExecutor,
         inputs: tuple[bool, ...],
         each: Any = None,
@@ -274,7 +283,11 @@ class _Target:
         ray = require_ray()
         session = ray.get_runtime_context().get_job_id()
         if self.session != session:
-            self.shipped = ray.put(_shippable(self.node) if self.each is None else self.each)
+            if self.each is not None:
+                self.shipped = ray.put(self.each)
+            else:
+                assert self.node is not None, "a target without a node ships what it runs"
+                self.shipped = ray.put(_shippable(self.node))
             self.actors = []
             self.session = session
         wanted = self.executor.actors

@@ -21,7 +21,7 @@ def started() -> Iterator[Any]:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     # A token for a throwaway cluster on loopback only writes ~/.ray/auth_token.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'awel[ray]')")
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'awel[ray]')")
     cluster_utils = importlib.import_module("ray.cluster_utils")
     node = {
         "num_cpus": 1,
@@ -33,10 +33,18 @@ def started() -> Iterator[Any]:
     try:
         cluster.add_node(**{k: v for k, v in node.items() if k != "include_dashboard"})
         cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False, logging_level="warning")
-        try:
-            yield cluster
-        finally:
-            ray.shutdown()
+        yield cluster
     finally:
         cluster.shutdown()
+
+
+@contextlib.contextmanager
+def connected(cluster: Any) -> Iterator[None]:
+    """This process as the cluster's driver, until the block ends: Ray is on here only
+    meanwhile, so other tests see a process without it (ingestion, for one, changes)."""
+    ray = importlib.import_module("ray")
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="warning")
+    try:
+        yield
+    finally:
+        ray.shutdown()
