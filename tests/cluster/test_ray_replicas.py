@@ -122,3 +122,31 @@ async def _load_and_kill(url: str, victim: int) -> list[dict[str, Any]]:
             if i == 3:
                 os.kill(victim, signal.SIGKILL)
         return list(await asyncio.gather(*tasks))
+
+
+async def test_awel_start_worker_ray_registers_its_replicas_and_deregisters_on_stop(
+    tmp_path: Path, ray_cluster: Any
+) -> None:
+    controller_port, port = free_port(), free_port()
+    addr = f"http://127.0.0.1:{controller_port}"
+    controller = Proc(
+        ["controller", "--port", str(controller_port), "--heartbeat-timeout", TIMEOUT],
+        tmp_path / "controller.log",
+    ).start()
+    worker = Proc(
+        [
+            *("worker", "--ray", "--replicas", "1", "--ray-address", ray_cluster.address),
+            *("--model", "smollm2", "--port", str(port), "--controller-addr", addr),
+            *("--data-dir", str(DATA_DIR), "--heartbeat-interval", INTERVAL),
+        ],
+        tmp_path / "worker.log",
+    )
+    try:
+        await _wait(lambda: get_json(addr + "/api/health") == {"status": "ok"}, 30, "controller")
+        worker.start()
+        await _wait(lambda: healthy_ports(controller_port) == {port}, 90, "replica registered")
+        worker.stop()  # SIGTERM: the replica stops its worker, which deregisters
+        assert healthy_ports(controller_port) == set(), (tmp_path / "worker.log").read_text()
+    finally:
+        worker.stop()
+        controller.stop()
