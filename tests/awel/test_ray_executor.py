@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from awel import DAG, BaseOperator, InputOperator, MapOperator, NodeError, ReduceStreamOperator
-from awel.executor import RayExecutor, RayWorkerLost, on_ray
+from awel.executor import STREAM_AHEAD, RayExecutor, RayWorkerLost, on_ray
 from awel.iteration import IterateNode
 from awel.operators import StreamifyAbsOperator
 from awel.spec import load_flow_text
@@ -286,3 +286,37 @@ stop_ray()
     )
     assert "a local cluster on 127.0.0.1" in out.stdout, out
     assert "result 9 1" in out.stdout, out
+
+
+def _note(path: str, text: str) -> None:
+    # Small and local: written in place rather than through a thread.
+    Path(path).write_text(text)
+
+
+class Numbers(StreamifyAbsOperator[str, int]):
+    """Counts the items it made in a file: how far it ran ahead of its reader."""
+
+    async def streamify(self, input_value: str) -> AsyncIterator[int]:
+        for i in range(200):
+            _note(input_value, str(i + 1))
+            yield i
+
+
+async def test_a_ray_stream_runs_only_a_few_items_ahead_of_its_reader(tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    with DAG("ray.backpressure"):
+        numbers = Numbers(task_name="numbers", executor=RayExecutor())
+    seen = []
+    async for item in numbers.call_stream(str(made)):
+        seen.append(item)
+        if len(seen) == 3:
+            await asyncio.sleep(1.5)  # the reader is slow: the generator must wait
+            ahead = int(made.read_text())
+            assert ahead <= 3 + STREAM_AHEAD + 2, ahead
+    assert seen == list(range(200))
+
+
+async def test_a_stream_node_in_an_actor_is_read_item_by_item() -> None:
+    with DAG("ray.actor_stream"):
+        count = Count(task_name="count", executor=RayExecutor(actors=1))
+    assert [x async for x in count.call_stream(5)] == [0, 1, 4, 9, 16]
