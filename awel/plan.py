@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import networkx as nx
 
@@ -31,6 +31,12 @@ __all__ = ["CompiledPlan", "CompiledSteps", "KindError", "Step", "compile_steps"
 
 #: The one async callable awaited for a node.
 Step = Callable[..., Awaitable[Any]]
+
+
+class Executor(Protocol):
+    """Runs a node's call elsewhere (awel.executor.RayExecutor): its step, replaced."""
+
+    def wrap(self, node: BaseOperator, inputs: Sequence[bool], streams: bool) -> Step: ...
 
 
 class KindError(Exception):
@@ -75,6 +81,10 @@ def compile_steps(nodes: Sequence[BaseOperator], entry_stream: bool) -> Compiled
             inputs = ()
         try:
             step, streams = node.compile_step(inputs)
+            if node.executor is not None:
+                # The call runs elsewhere, from a copy of the node compiled there; the local
+                # step was compiled for its checks only.
+                step = node.executor_step(inputs, streams)
             if node.variables is not None:
                 # Resolved at each call, inside the guard: a retry reads them again.
                 step = node.variables.bind(node, inputs, streams)

@@ -37,7 +37,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from . import registry
 from .dag import DAG
 from .errors import AwelError, DAGBuildError, Problem, SourceLocation, SpecError
+from .executor import RayExecutor
 from .flow_params import substitute
 from .operators import BaseOperator, TriggerOperator
 
@@ -72,6 +73,28 @@ NodeName = Annotated[str, StringConstraints(pattern=NODE_NAME)]
 # --- the format, as pydantic models ------------------------------------------------------------
 
 
+class RaySpec(BaseModel):
+    """Options of a node run on Ray (Ray's own names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float | None = Field(None, ge=0, description="CPUs one task or actor reserves.")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs one task or actor reserves.")
+    memory: int | None = Field(None, ge=0, description="Bytes of memory one task reserves.")
+    max_retries: int = Field(
+        1, ge=0, description="Extra tries when the worker running the node dies."
+    )
+    runtime_env: dict[str, Any] | None = Field(
+        None, description="Ray's runtime environment (pip, env_vars, working_dir)."
+    )
+    actors: int = Field(
+        0,
+        ge=0,
+        description="0: each call is a Ray task; N: N actors made once and reused (a loaded"
+        " model stays loaded).",
+    )
+
+
 class NodeSpec(BaseModel):
     """One node: an operator and its parameters."""
 
@@ -94,6 +117,12 @@ class NodeSpec(BaseModel):
         description="Seconds a run (or a stream, as a whole) may take before it fails with"
         " run.deadline; with retries, per try.",
     )
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where the node's call runs: here (local), or as a Ray task or actor"
+        " (ray; the server must run with --ray). Options under 'ray'.",
+    )
+    ray: RaySpec | None = Field(None, description="Options of executor: ray.")
 
 
 class TriggerSpec(BaseModel):
@@ -390,6 +419,15 @@ class _Loader:
                 n = _try(NodeSpec, raw)
                 if n is not None and re.match(NODE_NAME, key):
                     policy = n.model_dump(include={"retries", "timeout_s"}, exclude_unset=True)
+                    if n.executor == "ray":
+                        ray = n.ray.model_dump(exclude_unset=True) if n.ray else {}
+                        policy["executor"] = RayExecutor(**ray)
+                    elif n.ray is not None:
+                        self.add(
+                            "spec.ray_without_executor",
+                            f"node '{key}': 'ray' options apply with 'executor: ray'; add it",
+                            self.key_at(("nodes", key, "ray")),
+                        )
                     self._build_node(dag, key, n.op, n.params, policy, ("nodes", key), built)
         edges = data.get("edges")
         if isinstance(edges, list):

@@ -105,6 +105,12 @@ def dump_flow(dag: DAG) -> str:
                     entry["retries"] = node.retries
                 if node.timeout_s is not None:
                     entry["timeout_s"] = node.timeout_s
+                as_spec = getattr(node.executor, "as_spec", None)
+                if as_spec is not None:
+                    entry["executor"] = "ray"
+                    options = as_spec()
+                    if options:
+                        entry["ray"] = options
             nodes[name] = entry
     doc["nodes"] = nodes
     doc["edges"] = _edge_lines(_ordered_edges(dag))

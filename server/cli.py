@@ -49,6 +49,16 @@ from .settings import Settings
     " default: whichever is installed, old first.",
 )
 @click.option(
+    "--ray",
+    "ray_mode",
+    default="off",
+    show_default=True,
+    envvar="AWEL_RAY",
+    help="Where nodes marked 'executor: ray' run: off (they fail, saying so), local (a Ray"
+    " cluster of this machine, on 127.0.0.1), auto (this machine's running cluster, else a"
+    " local one), or ray://HOST:PORT. Needs the ray extra: pip install 'awel[ray]'.",
+)
+@click.option(
     "--reload",
     is_flag=True,
     help="Restart when the project's code changes (development). User flows reload without it.",
@@ -62,6 +72,7 @@ def serve(
     dags_dir: Path | None,
     config: Path | None,
     web_ui: str | None,
+    ray_mode: str,
     reload: bool,
 ) -> None:
     """Serve the shipped flows and the user's flows over HTTP, and the OpenAI-compatible
@@ -83,6 +94,16 @@ def serve(
         raise click.UsageError(f"bad settings: {exc}") from None
     from .main import run, run_reloading
 
+    if ray_mode != "off":
+        if reload:
+            raise click.UsageError("--ray runs in one serving process; drop --reload")
+        from awel.errors import AwelError
+        from awel.executor import start_ray
+
+        try:
+            click.echo(start_ray(ray_mode), err=True)
+        except (AwelError, ConnectionError, ValueError) as exc:
+            raise click.UsageError(f"--ray {ray_mode}: {exc}") from None
     if reload:
         run_reloading(settings)
     else:

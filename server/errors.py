@@ -191,6 +191,10 @@ ANSWERS: dict[str, Answer] = {
     "run.no_input": Answer(400),
     "llm.invalid_request": Answer(400),
     "run.deadline": Answer(504),
+    # A flow node marked `executor: ray` while Ray is off or missing here, or whose Ray
+    # worker died on every try: the service cannot run it now (awel/executor.py).
+    "executor.ray_unavailable": Answer(503, "ray_unavailable", "E0003"),
+    "executor.worker_lost": Answer(503, "ray_worker_lost", "E0003"),
 }
 #: Families of codes that are the caller's doing, for the codes not listed above: a user's
 #: flow raises ``AwelError(message, code="not_found.shelf")`` for a 404.

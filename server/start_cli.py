@@ -80,7 +80,13 @@ _controller_addr = click.option(
 )
 
 
-def _run(role: str, controller_addr: str | None, register_host: str | None, **opts: Any) -> None:
+def _run(
+    role: str,
+    controller_addr: str | None,
+    register_host: str | None,
+    ray: dict[str, Any] | None = None,
+    **opts: Any,
+) -> None:
     from pydantic import ValidationError
 
     from .cluster import ClusterSettings
@@ -102,7 +108,37 @@ def _run(role: str, controller_addr: str | None, register_host: str | None, **op
         heartbeat_timeout=timeout,
         register_host=register_host,
     )
+    if ray is not None:
+        _run_on_ray(settings, cluster, **ray)
+        return
     run(settings, role=role, cluster=cluster)
+
+
+def _run_on_ray(
+    settings: Any,
+    cluster: Any,
+    *,
+    replicas: int,
+    ray_address: str,
+    num_gpus: float | None,
+) -> None:
+    import asyncio
+
+    from awel.errors import AwelError
+    from awel.executor import start_ray, stop_ray
+
+    from .ray_workers import run_replicas
+
+    if replicas < 1:
+        raise click.UsageError("--replicas is 1 or more")
+    try:
+        click.echo(start_ray(ray_address), err=True)
+    except (AwelError, ConnectionError, ValueError) as exc:
+        raise click.UsageError(f"--ray-address {ray_address}: {exc}") from None
+    try:
+        asyncio.run(run_replicas(settings, cluster, replicas=replicas, num_gpus=num_gpus))
+    finally:
+        stop_ray()
 
 
 @click.group()
@@ -125,11 +161,42 @@ def controller(**opts: Any) -> None:
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--register-host", help="The address to register (default: the bind address).")
+@click.option(
+    "--ray",
+    "on_ray",
+    is_flag=True,
+    help="Run the worker as --replicas Ray actors, each registered with the controller"
+    " (ports --port, --port + 1 ...); Ray restarts a dead one. Needs 'awel[ray]'.",
+)
+@click.option("--replicas", type=int, default=1, show_default=True, help="With --ray.")
+@click.option(
+    "--ray-address",
+    default="auto",
+    show_default=True,
+    help="With --ray: auto, local or ray://HOST:PORT.",
+)
+@click.option("--num-gpus", type=float, help="With --ray: GPUs each replica reserves.")
 def worker(
-    controller_addr: str, models: tuple[str, ...], register_host: str | None, **opts: Any
+    controller_addr: str,
+    models: tuple[str, ...],
+    register_host: str | None,
+    on_ray: bool,
+    replicas: int,
+    ray_address: str,
+    num_gpus: float | None,
+    **opts: Any,
 ) -> None:
     """A model worker: serves --model on /api/worker/* and registers with the controller."""
-    _run("worker", controller_addr, register_host, models=list(models), model_api_port=0, **opts)
+    replicated = {"replicas": replicas, "ray_address": ray_address, "num_gpus": num_gpus}
+    _run(
+        "worker",
+        controller_addr,
+        register_host,
+        models=list(models),
+        model_api_port=0,
+        ray=replicated if on_ray else None,
+        **opts,
+    )
 
 
 @start.command()

@@ -56,6 +56,9 @@ SERVER_STARTS: dict[str, frozenset[str]] = {
             "operators.models",
         }
     ),
+    # Model replicas as Ray actors: the supervisor marks a dead one unhealthy at the
+    # controller.
+    "server/ray_workers.py": frozenset({"operators.cluster.client"}),
     # Loads and installs the local models of the OpenAI-compatible API, their queues
     # bounded by the settings.
     "server/model_api.py": frozenset({"operators.models", "operators.admission"}),

@@ -109,6 +109,8 @@ class OnnxEncoder:
         max_tokens: int = MAX_TOKENS,
     ) -> None:
         folder = Path(folder)
+        #: Where the build lives: what another process needs to load it too (Ray actors).
+        self.folder = folder
         info = ModelInfo.load(folder)
         if info is None or info.kind != "embeddings":
             raise FileNotFoundError(

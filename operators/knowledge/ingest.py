@@ -7,8 +7,8 @@ the old in one transaction at the very end (:meth:`VectorIndex.replace`): until 
 whatever fails before, the old chunks keep serving.
 
 Reading and splitting run in a worker thread (a PDF is parsed in Python); embedding runs in
-the engine's own thread. Two batches are in flight at once, so the model never waits for a
-progress update to be written.
+the engine's own thread, or on Ray actors while Ray is on in the process (``--ray``). Two
+batches are in flight at once, so the model never waits for a progress update to be written.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from operators.storage import (
     NewChunk,
 )
 
+from ..embed.on_ray import embedder_for_ingest
 from ..embed.types import EmbeddingModel
 from .arguments import SpaceArguments
 from .errors import UnreadableDocument
@@ -131,7 +132,9 @@ async def _sync(
     chunks: list[Chunk] = await to_thread.run_sync(splitter.split, passages)
     total = len(chunks)
     await store.documents.set_status(document.id, RUNNING, result=f"embedding {total} chunks")
-    vectors = await _embed(store, model, document.id, [c.text for c in chunks], on_progress)
+    # While Ray is on in this process the batches go to its actors (operators/embed/on_ray.py).
+    embedder = embedder_for_ingest(model)
+    vectors = await _embed(store, embedder, document.id, [c.text for c in chunks], on_progress)
     new = [
         NewChunk(position, chunk.text, {**chunk.meta, "source": document.doc_name})
         for position, chunk in enumerate(chunks)

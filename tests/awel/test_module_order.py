@@ -27,6 +27,7 @@ ORDER = [
     "runner",
     "operators",
     "registry",
+    "executor",
     "trigger",
     "expr_source",
     "sandbox",
