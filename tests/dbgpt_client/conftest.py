@@ -121,7 +121,9 @@ async def _post_chat_flow(url: str) -> str:
     return str(out["data"]["uid"])
 
 
-@pytest.fixture(scope="session")
+# Package scope: the live server installs its store, models and knowledge base process-wide,
+# so it must stop before the next package's tests (a session-scoped one leaked into them).
+@pytest.fixture(scope="package")
 def dbgpt_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRunner]:
     python = client_python()
     if find_model(DATA_DIR, MODEL) is None:
