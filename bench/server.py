@@ -72,11 +72,23 @@ def serve_awel(port: int) -> None:
     flow.write_text(SSE_FLOW)
     # The app `awel serve` builds (every shipped flow mounted; models are loaded by
     # `awel serve` itself, not by the app, so none here), plus the SSE flow.
-    app = make_app(
-        Settings(data_dir=tmp, reload=False),
-        shipped=[*webserver_flow_files(), flow],
-    )
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    settings = Settings(data_dir=tmp, reload=False)
+    app = make_app(settings, shipped=[*webserver_flow_files(), flow])
+    try:
+        # The runner `awel serve` uses (connection cap, head deadline, keep-alive timeout),
+        # so its per-connection work is measured too; a checkout older than it has none.
+        from server.main import connection_limits, make_runner
+    except ImportError:
+        web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+        return
+    runner = make_runner(app, settings, connection_limits(settings))
+
+    async def serve() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
 
 
 def serve_bare(port: int) -> None:
