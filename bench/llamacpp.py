@@ -154,8 +154,17 @@ def free_port() -> int:
 class Side:
     """One server in its own process group, so SIGSTOP freezes every thread of it."""
 
-    def __init__(self, name: str, command: list[str], url: str, model: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        url: str,
+        model: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.name, self.url, self.model = name, url, model
+        #: Fields this side's API adds to each request body.
+        self.extra = extra or {}
         fd, path = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")
         self.log = Path(path)
         self.proc = subprocess.Popen(
@@ -203,6 +212,7 @@ async def complete(session: Any, side: Side, prompt: str, tokens: int) -> tuple[
         "messages": [{"role": "user", "content": prompt}],
         "max_tokens": tokens,
         "temperature": 0,
+        **side.extra,
     }
     start = time.perf_counter()
     async with session.post(side.url + "/chat/completions", json=body) as r:
@@ -248,8 +258,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     binary = build(args.version, args.jobs)
     gguf = resolve("smollm2").gguf_file
     threads = str(args.threads or os.cpu_count() or 1)
+    from operators.export.cache import find_model
+
+    info = find_model(args.data_dir, "smollm2", kind="llm", precision=args.precision)
+    if info is None:
+        raise SystemExit(f"no {args.precision or ''} build of smollm2 in {args.data_dir}")
+    # A data folder holding only that build, so `awel serve` loads it and nothing newer.
     data = Path(tempfile.mkdtemp(prefix="awel-bench-llamacpp-"))
-    (data / "models").symlink_to((args.data_dir / "models").resolve())
+    (data / "models").mkdir()
+    (data / "models" / info.path.name).symlink_to(info.path.resolve())
     awel_port, llama_port = free_port(), free_port()
     awel = Side(
         "awel",
@@ -283,9 +300,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "-c",
             str(args.streams * 512),
             "--no-webui",
+            "--no-cache-prompt",
         ],
         f"http://127.0.0.1:{llama_port}/v1",
         "smollm2",
+        # The same prompts come back every round: llama-server would reuse their cached
+        # prefix, which awel's engine does not do.
+        {"cache_prompt": False},
     )
     sides = {"awel": awel, "llama": llama}
     load_before = os.getloadavg()
@@ -325,6 +346,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "llama_cpp": f"{PACKAGE} {args.version}",
         "threads": int(threads),
+        "awel_build": f"{info.path.name} ({info.precision})",
     }
 
 
@@ -353,6 +375,7 @@ def main() -> None:
     parser.add_argument("--version", default=VERSION, help=f"{PACKAGE} version")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="build jobs")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--precision", help="which build of smollm2 awel serves (default: newest)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--singles", type=int, default=1, help="1-stream runs per round")
     parser.add_argument("--streams", type=int, default=8)
@@ -369,6 +392,7 @@ def main() -> None:
         print(json.dumps({**result, "summary": table}, indent=2))
         return
     print(f"CPU: {result['cpu']} ({result['cores']} cores), {result['llama_cpp']}")
+    print(f"awel build: {result['awel_build']}")
     print(f"load average before {result['load_before']}, after {result['load_after']}")
     print(f"{'':34}{'llama.cpp':>10}{'awel':>10}{'ratio':>8}")
     print(
