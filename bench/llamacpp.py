@@ -301,6 +301,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             str(args.streams * 512),
             "--no-webui",
             "--no-cache-prompt",
+            *args.llama_arg,
         ],
         f"http://127.0.0.1:{llama_port}/v1",
         "smollm2",
@@ -347,6 +348,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "llama_cpp": f"{PACKAGE} {args.version}",
         "threads": int(threads),
         "awel_build": f"{info.path.name} ({info.precision})",
+        "llama_args": args.llama_arg,
     }
 
 
@@ -381,11 +383,19 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: cores)")
+    parser.add_argument(
+        "--llama-arg",
+        action="append",
+        default=[],
+        help="an extra llama-server argument (repeatable), e.g. --llama-arg=--poll --llama-arg=0",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.command == "build":
         print(build(args.version, args.jobs))
         return
+    # Killed: unwind, so the servers (one of them frozen) are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     result = asyncio.run(bench(args))
     table = summary(result)
     if args.json:
