@@ -28,7 +28,7 @@ from .export.sources import DEFAULT_MODELS, KNOWN_MODELS
 
 __all__ = ["model"]
 
-_PRECISIONS = ("int4", "int8", "fp16", "bf16", "fp32")
+_PRECISIONS = ("exact", "int4", "int8", "fp16", "bf16", "fp32")
 
 _data_dir_option = click.option(
     "--data-dir",
@@ -51,7 +51,8 @@ def model() -> None:
     "--precision",
     type=click.Choice(_PRECISIONS),
     help=(
-        "Weights precision (default on CPU: int8; on CUDA: fp16 for an LLM, fp32 for embeddings)."
+        "Weights precision (default on CPU: int8; on CUDA: fp16 for an LLM, fp32 for embeddings;"
+        " exact: a GGUF LLM's own 4-bit/8-bit blocks, CPU)."
     ),
 )
 @click.option(

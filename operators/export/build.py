@@ -80,6 +80,7 @@ class LLMRecipe:
     """GGUF or Hugging Face causal LM → onnxruntime-genai model."""
 
     def options(self, source: Source, precision: str | None, device: str) -> dict[str, Any]:
+        from .exact_grid import GRID_VERSION
         from .llm import BUILDER_OPTIONS, LLM_PRECISIONS, default_llm_precision
 
         chosen = precision or default_llm_precision(device)
@@ -88,20 +89,34 @@ class LLMRecipe:
             raise BuildError(
                 f"{source.name}: an LLM for {device} builds as {', '.join(allowed)}, not {chosen}"
             )
-        return {
+        if chosen == "exact" and source.format != "gguf":
+            raise BuildError(
+                f"{source.name}: precision 'exact' keeps a GGUF file's own quantisation; "
+                "this source is not one (use int8)"
+            )
+        options: dict[str, Any] = {
             "precision": chosen,
             "device": device,
             "builder_options": dict(BUILDER_OPTIONS.get((device, chosen), {})),
         }
+        if chosen == "exact":
+            # The rewrite's own version: a change to it must not reuse an older build.
+            options["grid"] = GRID_VERSION
+        return options
 
     def steps(self, source: Source, options: dict[str, Any]) -> list[str]:
+        from .llm import REWRITTEN_FROM
+
         found = []
         if source.format == "gguf":
             found.append("dequantising the GGUF into a Hugging Face folder (transformers)")
         found.append(
             f"building the ONNX model with onnxruntime-genai "
-            f"({options['precision']}, {options['device']})"
+            f"({REWRITTEN_FROM.get(options['precision'], options['precision'])}, "
+            f"{options['device']})"
         )
+        if options["precision"] in REWRITTEN_FROM:
+            found.append("putting the GGUF's own quantisation blocks back into the graph")
         if options["device"] == "cpu":
             found.append("checking the tokenizer and a short answer with onnxruntime-genai")
         return found
@@ -109,7 +124,7 @@ class LLMRecipe:
     def build(
         self, source: Source, options: dict[str, Any], out: Path, step: Callable[[], None]
     ) -> dict[str, Any]:
-        from .llm import build_onnx_llm, check_llm, genai_summary
+        from .llm import REWRITTEN_FROM, build_onnx_llm, check_llm, genai_summary
 
         extras: dict[str, Any] = {}
         hf_dir = source.path
@@ -121,13 +136,19 @@ class LLMRecipe:
             fixes = gguf_to_hf(source.path, hf_dir)
             extras["tokenizer_fixes"] = fixes.applied
         step()
+        precision = options["precision"]
         build_onnx_llm(
             hf_dir,
             out,
-            precision=options["precision"],
+            precision=REWRITTEN_FROM.get(precision, precision),
             device=options["device"],
             options=options["builder_options"],
         )
+        if precision == "exact":
+            from .exact_grid import rewrite_graph
+
+            step()
+            extras["grid"] = rewrite_graph(out, out).as_dict()
         if options["device"] == "cpu":
             # A CUDA build cannot run here; bench/gpu_check.sh checks it on a GPU machine.
             step()

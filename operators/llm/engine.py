@@ -48,7 +48,16 @@ from .types import (
     Usage,
 )
 
-__all__ = ["InvalidRequest", "LocalLLM", "ModelLoadError", "load_llm", "open_session"]
+__all__ = [
+    "SPINNING_ENV",
+    "THREADS_ENV",
+    "InvalidRequest",
+    "LocalLLM",
+    "ModelLoadError",
+    "load_llm",
+    "open_session",
+    "runtime_defaults",
+]
 
 
 class InvalidRequest(AwelError, ValueError):
@@ -458,15 +467,43 @@ class LocalLLM:
         self._scheduler.close()
 
 
-def open_session(model_file: Path, device: str = "cpu", threads: int | None = None) -> Any:
-    """An onnxruntime session for a decoder graph, set up as the engine runs it."""
+#: Environment variables that set onnxruntime's threads for the language model (the server's
+#: settings use the same ``AWEL_`` prefix): a thread count (0 or unset: every core), and
+#: whether idle threads spin waiting for work ("1"/"true") or sleep (default).
+THREADS_ENV = "AWEL_LLM_THREADS"
+SPINNING_ENV = "AWEL_LLM_SPINNING"
+
+
+def runtime_defaults() -> tuple[int | None, bool]:
+    """``(threads, spinning)`` from the environment; invalid values are a ModelLoadError."""
+    raw_threads = os.environ.get(THREADS_ENV, "").strip()
+    try:
+        threads = int(raw_threads) if raw_threads else 0
+    except ValueError:
+        raise ModelLoadError(f"{THREADS_ENV}={raw_threads!r} is not a number of threads") from None
+    if threads < 0:
+        raise ModelLoadError(f"{THREADS_ENV} must be 0 (every core) or more, not {threads}")
+    raw_spin = os.environ.get(SPINNING_ENV, "").strip().lower()
+    if raw_spin not in ("", "0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ModelLoadError(f"{SPINNING_ENV}={raw_spin!r}: use 1/0, true/false, on/off")
+    return threads or None, raw_spin in ("1", "true", "yes", "on")
+
+
+def open_session(
+    model_file: Path, device: str = "cpu", threads: int | None = None, spinning: bool = False
+) -> Any:
+    """An onnxruntime session for a decoder graph, set up as the engine runs it.
+
+    ``threads``: intra-op threads (default: every core). ``spinning``: idle threads
+    busy-wait for the next op instead of sleeping. Off by default: on two cores shared with
+    the server's event loop, a spinning thread takes the core the other thread or process
+    needs (measured in ``bench/RESULTS.md``, "LLM engine").
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1
-    # Spinning threads burn a core waiting for work; on a shared machine that slows
-    # everyone (measured: several times slower decode steps while another process ran).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     providers = ["CPUExecutionProvider"]
     if device == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -488,12 +525,15 @@ def load_llm(
     device: str = "cpu",
     max_batch: int = 8,
     threads: int | None = None,
+    spinning: bool | None = None,
     prefill_chunk: int = 256,
 ) -> LocalLLM:
     """Open a built model folder; ``max_batch`` requests run at once, the rest queue.
 
-    ``threads``: onnxruntime's intra-op threads (default: every core). ``prefill_chunk``:
-    prompt tokens read per model call (the graph returns logits for each one it reads).
+    ``threads``: onnxruntime's intra-op threads; ``spinning``: whether its idle threads
+    spin (see :func:`open_session`); either, when not given, comes from ``AWEL_LLM_THREADS``
+    / ``AWEL_LLM_SPINNING`` (default: every core, no spinning). ``prefill_chunk``: prompt
+    tokens read per model call (the graph returns logits for each one it reads).
 
     ``device="cuda"`` puts the graph on the CUDA execution provider; a missing provider is
     a :class:`ModelLoadError`. Not yet tested on a GPU: the cache is host memory bound in
@@ -509,7 +549,13 @@ def load_llm(
         raise ModelLoadError(f"{folder} is not a built language model (no genai_config.json)")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     shape = DecoderShape.from_genai_config(config)
-    session = open_session(folder / config["model"]["decoder"]["filename"], device, threads)
+    env_threads, env_spinning = runtime_defaults()
+    session = open_session(
+        folder / config["model"]["decoder"]["filename"],
+        device,
+        threads if threads is not None else env_threads,
+        spinning if spinning is not None else env_spinning,
+    )
     eos = config["model"].get("eos_token_id", [])
     eos_ids = frozenset(eos if isinstance(eos, list) else [eos])
     decoder = Decoder(session, shape, max_batch=max_batch, prefill_chunk=prefill_chunk)

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from operators.export.cache import find_model
-from operators.llm.engine import InvalidRequest, LocalLLM, load_llm
+from operators.llm.engine import (
+    InvalidRequest,
+    LocalLLM,
+    ModelLoadError,
+    load_llm,
+    runtime_defaults,
+)
 from operators.llm.stops import StopMatcher
 from operators.llm.template import ChatTemplate
 from operators.llm.types import (
@@ -285,3 +291,51 @@ async def test_a_prompt_longer_than_the_context_is_refused(llm: LocalLLM) -> Non
         llm.stream(too_long)  # checked when the stream is made, before any iteration
     assert caught.value.field == "prompt"
     assert llm.active == 0
+
+
+# --- onnxruntime threads and spinning ------------------------------------------------------
+
+
+def test_threads_and_spinning_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWEL_LLM_THREADS", raising=False)
+    monkeypatch.delenv("AWEL_LLM_SPINNING", raising=False)
+    assert runtime_defaults() == (None, False)  # every core, no spinning
+    monkeypatch.setenv("AWEL_LLM_THREADS", "1")
+    monkeypatch.setenv("AWEL_LLM_SPINNING", "on")
+    assert runtime_defaults() == (1, True)
+    monkeypatch.setenv("AWEL_LLM_THREADS", "two")
+    with pytest.raises(ModelLoadError, match="AWEL_LLM_THREADS='two'"):
+        runtime_defaults()
+    monkeypatch.setenv("AWEL_LLM_THREADS", "-1")
+    with pytest.raises(ModelLoadError, match="0 \\(every core\\) or more"):
+        runtime_defaults()
+    monkeypatch.setenv("AWEL_LLM_THREADS", "0")
+    monkeypatch.setenv("AWEL_LLM_SPINNING", "maybe")
+    with pytest.raises(ModelLoadError, match="AWEL_LLM_SPINNING"):
+        runtime_defaults()
+
+
+def _options(model: LocalLLM) -> tuple[int, str]:
+    options = model._scheduler.decoder.session.get_session_options()
+    return (
+        options.intra_op_num_threads,
+        options.get_session_config_entry("session.intra_op.allow_spinning"),
+    )
+
+
+async def test_the_session_gets_the_threads_and_spinning_asked_for(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWEL_LLM_THREADS", "1")
+    monkeypatch.setenv("AWEL_LLM_SPINNING", "1")
+    from_env = load_llm(model_dir, name="smollm2", max_batch=1)
+    given = load_llm(model_dir, name="smollm2", max_batch=1, threads=2, spinning=False)
+    try:
+        assert _options(from_env) == (1, "1")
+        assert _options(given) == (2, "0")
+        # Either way it answers as the shared model does.
+        answer = await from_env.generate(chat(max_new_tokens=6))
+        assert answer.text == (await given.generate(chat(max_new_tokens=6))).text
+    finally:
+        await from_env.aclose()
+        await given.aclose()

@@ -1,0 +1,171 @@
+"""The ``exact`` LLM build: a GGUF's own Q4_1 / Q8_0 blocks put back into an fp32 graph.
+
+Unit tests recover blocks from synthetic weights and run a one-MatMul graph through the
+rewrite with onnxruntime; the last tests use the real default build when there is one
+(``make models``), and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from operators.export.build import BuildError, LLMRecipe
+from operators.export.cache import find_model
+from operators.export.exact_grid import (
+    BLOCK,
+    pack_4bit,
+    q4_1_blocks,
+    q8_0_blocks,
+    rewrite_graph,
+)
+from operators.export.llm import default_llm_precision
+from operators.export.sources import Source
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("AWEL_TEST_DATA_DIR", ROOT / "data"))
+
+
+def q4_1_weight(k: int, n: int, seed: int = 0) -> np.ndarray:
+    """``[K, N]`` float32 values on a Q4_1 grid, dequantised as gguf-py does."""
+    rng = np.random.default_rng(seed)
+    blocks = k // BLOCK
+    d = rng.uniform(0.001, 0.05, (n, blocks)).astype(np.float16).astype(np.float32)
+    m = rng.uniform(-0.4, 0.0, (n, blocks)).astype(np.float16).astype(np.float32)
+    q = rng.integers(0, 16, (n, blocks, BLOCK)).astype(np.float32)
+    q[..., 0], q[..., 1] = 0, 15  # quantising a block always uses both ends of the grid
+    w = d[..., None] * q + m[..., None]
+    return np.ascontiguousarray(w.reshape(n, k).T)
+
+
+def q8_0_weight(k: int, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    blocks = k // BLOCK
+    d = rng.uniform(0.001, 0.05, (n, blocks)).astype(np.float16).astype(np.float32)
+    q = rng.integers(-127, 128, (n, blocks, BLOCK)).astype(np.float32)
+    q[..., 0] = 127
+    return np.ascontiguousarray((d[..., None] * q).reshape(n, k).T)
+
+
+def test_q4_1_blocks_are_recovered_exactly() -> None:
+    w = q4_1_weight(64, 6)
+    found = q4_1_blocks(w)
+    assert found is not None
+    q, d, m = found
+    assert q.shape == (6, 2, BLOCK) and q.max() == 15 and q.min() == 0
+    rebuilt = (d[..., None] * q + m[..., None]).reshape(6, 64).T
+    assert np.array_equal(rebuilt, w)
+
+
+def test_weights_off_the_grid_are_not_taken_for_it() -> None:
+    w = q4_1_weight(64, 4)
+    w[3, 2] += 1e-4
+    assert q4_1_blocks(w) is None
+    assert q8_0_blocks(w) is None
+    assert q4_1_blocks(q8_0_weight(64, 4)) is None  # 255 levels do not fit 16
+    assert q8_0_blocks(q8_0_weight(64, 4)) is not None
+
+
+def test_pack_4bit_puts_even_elements_in_the_low_nibble() -> None:
+    q = np.arange(32, dtype=np.uint8).reshape(1, 1, 32) % 16
+    packed = pack_4bit(q)
+    assert packed.shape == (1, 1, 16)
+    assert packed[0, 0, 0] == 0x10 and packed[0, 0, 1] == 0x32
+
+
+def _one_matmul_graph(folder: Path, weights: dict[str, np.ndarray]) -> None:
+    """x -> MatMul(w0) -> y0, x -> MatMul(w1) -> y1 (two MatMuls sharing an input)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    k = next(iter(weights.values())).shape[0]
+    nodes, outputs, inits = [], [], []
+    for name, w in weights.items():
+        nodes.append(helper.make_node("MatMul", ["x", name], [f"y_{name}"], name=f"/{name}/MatMul"))
+        outputs.append(helper.make_tensor_value_info(f"y_{name}", TensorProto.FLOAT, None))
+        inits.append(numpy_helper.from_array(w, name))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, None, k])],
+        outputs,
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+
+
+@pytest.mark.parametrize(("level", "tolerance"), [(1, 1e-5), (4, 2e-2)])
+def test_the_rewritten_graph_computes_the_same_products(
+    tmp_path: Path, level: int, tolerance: float
+) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    weights = {
+        "four": q4_1_weight(128, 48, seed=1),
+        "four_too": q4_1_weight(128, 16, seed=2),
+        "eight": q8_0_weight(128, 32, seed=3),
+        "plain": np.random.default_rng(4).normal(size=(128, 8)).astype(np.float32),
+    }
+    _one_matmul_graph(tmp_path / "fp32", weights)
+    report = rewrite_graph(tmp_path / "fp32", tmp_path / "grid", accuracy_level=level)
+    assert (report.q4_1, report.q8_0, report.kept_fp32) == (2, 1, ["plain"])
+    session = ort.InferenceSession(
+        str(tmp_path / "grid" / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "grid" / "model.onnx")).graph.node}
+    assert "MatMulNBits" in ops and "MatMul" in ops
+    x = np.random.default_rng(5).normal(size=(1, 3, 128)).astype(np.float32)
+    got = dict(
+        zip([o.name for o in session.get_outputs()], session.run(None, {"x": x}), strict=True)
+    )
+    for name, w in weights.items():
+        want = x.astype(np.float64) @ w.astype(np.float64)
+        err = np.abs(got[f"y_{name}"] - want).max() / np.abs(want).max()
+        assert err < tolerance, (name, err)
+
+
+def test_exact_is_asked_for_and_only_a_gguf_can_be_built_so() -> None:
+    assert default_llm_precision("cpu") == "int8"
+    gguf = Source(name="m", kind="llm", format="gguf", path=Path("m.gguf"), origin="test")
+    options = LLMRecipe().options(gguf, "exact", "cpu")
+    assert options["precision"] == "exact" and "grid" in options  # the rewrite's version
+    assert "grid" not in LLMRecipe().options(gguf, None, "cpu")
+    steps = LLMRecipe().steps(gguf, options)
+    assert any("(fp32, cpu)" in s for s in steps) and any("blocks back" in s for s in steps)
+    hf = Source(name="m", kind="llm", format="hf", path=Path("m"), origin="test")
+    with pytest.raises(BuildError, match="keeps a GGUF file's own quantisation"):
+        LLMRecipe().options(hf, "exact", "cpu")
+
+
+def test_the_real_exact_build_greedy_matches_int8_on_a_plain_prompt() -> None:
+    """The shipped model's exact build loads and continues a plain prompt as the int8 build
+    does (a prompt with no near-tie in its first tokens)."""
+    exact = find_model(DATA_DIR, "smollm2", precision="exact")
+    int8 = find_model(DATA_DIR, "smollm2", precision="int8")
+    if exact is None or int8 is None:
+        pytest.skip(f"needs both an exact and an int8 build of smollm2 in {DATA_DIR}")
+    from operators.llm.engine import load_llm
+    from operators.llm.types import GenerationParams, GenerationRequest
+
+    async def greedy(folder: Path) -> str:
+        llm = load_llm(folder, name="smollm2", max_batch=1)
+        try:
+            request = GenerationRequest(
+                model="smollm2",
+                prompt="The capital of France is",
+                params=GenerationParams(max_new_tokens=6, temperature=0.0),
+            )
+            return (await llm.generate(request)).text
+        finally:
+            await llm.aclose()
+
+    assert asyncio.run(greedy(exact.path)) == asyncio.run(greedy(int8.path))
