@@ -142,6 +142,12 @@ async def test_edit_break_fix_and_run_a_flow(tmp_path: Path) -> None:
         before = await validations(page)
         await page.keyboard.type("awel.formt")
         await page.wait_for_function(f"() => Number(document.body.dataset.validations) > {before}")
+        # On a loaded machine a check of a half-typed name may answer first: wait for the
+        # one of the whole name.
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('#problems li')]
+                .some(l => l.textContent.includes("'awel.formt'"))"""
+        )
         await page.wait_for_selector("#check[data-ok='false']")
         problems = await page.eval_on_selector_all(
             "#problems li", "ls => ls.map(l => l.textContent)"
@@ -335,9 +341,12 @@ async def test_save_deploy_call_and_roll_back(tmp_path: Path) -> None:
 
         # A second version, deployed; then back to the first.
         await set_text(page, DEPLOYABLE.replace("v1 {{", "v2 {{"))
+        known = len(await page.query_selector_all("#versions option"))
         await page.click("#deploy")
+        # The new version listed: the deploy has answered (the save and the first deploy
+        # already listed two, so a fixed count would not wait for this one).
         await page.wait_for_function(
-            "() => document.querySelectorAll('#versions option').length >= 2"
+            f"() => document.querySelectorAll('#versions option').length > {known}"
         )
         versions = await page.eval_on_selector_all("#versions option", "os => os.map(o => o.value)")
         first = min(versions, key=int)
