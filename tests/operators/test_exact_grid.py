@@ -1,13 +1,13 @@
 """The ``exact`` LLM build: a GGUF's own Q4_1 / Q8_0 blocks put back into an fp32 graph.
 
 Unit tests recover blocks from synthetic weights and run a one-MatMul graph through the
-rewrite with onnxruntime; the last tests use the real default build when there is one
-(``make models``), and skip otherwise.
+rewrite with onnxruntime. The real model's exact build is not one ``make models`` makes (it
+is not the default), so its agreement with the dequantised model and its greedy text are
+measured by the bench (``bench/export_compare.py``, bench/RESULTS.md), not skipped here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from operators.export.build import BuildError, LLMRecipe
-from operators.export.cache import find_model
 from operators.export.exact_grid import (
     BLOCK,
     pack_4bit,
@@ -144,28 +143,3 @@ def test_exact_is_asked_for_and_only_a_gguf_can_be_built_so() -> None:
     hf = Source(name="m", kind="llm", format="hf", path=Path("m"), origin="test")
     with pytest.raises(BuildError, match="keeps a GGUF file's own quantisation"):
         LLMRecipe().options(hf, "exact", "cpu")
-
-
-def test_the_real_exact_build_greedy_matches_int8_on_a_plain_prompt() -> None:
-    """The shipped model's exact build loads and continues a plain prompt as the int8 build
-    does (a prompt with no near-tie in its first tokens)."""
-    exact = find_model(DATA_DIR, "smollm2", precision="exact")
-    int8 = find_model(DATA_DIR, "smollm2", precision="int8")
-    if exact is None or int8 is None:
-        pytest.skip(f"needs both an exact and an int8 build of smollm2 in {DATA_DIR}")
-    from operators.llm.engine import load_llm
-    from operators.llm.types import GenerationParams, GenerationRequest
-
-    async def greedy(folder: Path) -> str:
-        llm = load_llm(folder, name="smollm2", max_batch=1)
-        try:
-            request = GenerationRequest(
-                model="smollm2",
-                prompt="The capital of France is",
-                params=GenerationParams(max_new_tokens=6, temperature=0.0),
-            )
-            return (await llm.generate(request)).text
-        finally:
-            await llm.aclose()
-
-    assert asyncio.run(greedy(exact.path)) == asyncio.run(greedy(int8.path))
