@@ -23,7 +23,7 @@ from typing import Any, NoReturn, TypeVar
 
 import anyio
 import click
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from . import __version__
 from .context import EMPTY
@@ -41,6 +41,7 @@ from .errors import (
 from .loader import flow_files, load_path, load_paths
 from .operators import BaseOperator
 from .report import RunReport, call_with_report, stream_with_report
+from .trigger import call_input
 
 __all__ = ["main"]
 
@@ -195,18 +196,10 @@ def _parse_input(text: str | None) -> Any:
 
 def _prepare_input(dag: DAG, data: Any) -> Any:
     """Parse the input as the server would: into the trigger's pydantic request model."""
-    if not isinstance(data, dict):
-        return data
-    for entry in dag.root_nodes:
-        model = getattr(entry, "request_body", None)
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            try:
-                return model.model_validate(data)
-            except ValidationError as exc:
-                raise RunError(
-                    f"the input does not fit {model.__name__}: {exc}", code="run.bad_input"
-                ) from exc
-    return data
+    try:
+        return call_input(dag, data)
+    except ValidationError as exc:
+        raise RunError(f"the input does not fit {exc.title}: {exc}", code="run.bad_input") from exc
 
 
 # --- commands -----------------------------------------------------------------------------

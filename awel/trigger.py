@@ -21,7 +21,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic_core import PydanticCustomError, core_schema
@@ -29,6 +29,9 @@ from pydantic_core import PydanticCustomError, core_schema
 from .errors import DAGBuildError
 from .operators import TriggerOperator
 from .registry import OperatorParams, import_path
+
+if TYPE_CHECKING:
+    from .dag import DAG
 
 #: Where user flows' HTTP triggers live, as in DB-GPT.
 TRIGGER_PREFIX = "/api/v1/awel/trigger"
@@ -385,3 +388,17 @@ def _stream_fields(body: type[Any] | None) -> tuple[str, ...]:
     if body is dict:
         return names
     return ()
+
+
+def call_input(dag: DAG, data: Any) -> Any:
+    """A call's input as the server hands it to the flow: a JSON object parsed into the
+    trigger's pydantic request model when it has one (``awel run`` and the flow API's
+    debug run call flows as the route would). Raises pydantic's ``ValidationError``, whose
+    ``title`` names the model, when it does not fit."""
+    if not isinstance(data, dict):
+        return data
+    for entry in dag.root_nodes:
+        model = getattr(entry, "request_body", None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate(data)
+    return data

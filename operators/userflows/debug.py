@@ -43,6 +43,7 @@ from awel.operators import BaseOperator, MapOperator, StreamifyAbsOperator
 from awel.plan import Step
 from awel.report import RunReport, call_with_report
 from awel.stream import is_stream
+from awel.trigger import call_input
 from awel.variables import ResolvedVariable, VariableRef, call_variables
 
 from .call_variables import call_values
@@ -184,16 +185,10 @@ class DebugStream(StreamifyAbsOperator[DebugRun, Any]):
 
 def _input_for(dag: DAG, data: Any) -> Any:
     """The input as the server would pass it: parsed into the trigger's request model."""
-    if not isinstance(data, dict):
-        return data
-    for entry in dag.root_nodes:
-        model = getattr(entry, "request_body", None)
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            try:
-                return model.model_validate(data)
-            except ValidationError as exc:
-                raise DebugInputInvalid(model.__name__, exc) from exc
-    return data
+    try:
+        return call_input(dag, data)
+    except ValidationError as exc:
+        raise DebugInputInvalid(exc.title, exc) from exc
 
 
 # --- the events -------------------------------------------------------------------------------
