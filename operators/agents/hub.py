@@ -51,7 +51,13 @@ HUB_DIR = "agent_hub"
 #: Where packages come from: a git repository, or a folder of this machine.
 CHANNELS = ("git", "local")
 #: The hub shipped with awel, offline: the configured hub unless the server is told another.
-DEFAULT_HUB = Path(__file__).resolve().parents[2] / "examples" / "agent_hub"
+#: An installed wheel carries a copy (setup.py's build step); a checkout reads examples/.
+_PACKAGED_HUB = Path(__file__).resolve().parent / "example_hub"
+DEFAULT_HUB = (
+    _PACKAGED_HUB
+    if _PACKAGED_HUB.is_dir()
+    else Path(__file__).resolve().parents[2] / "examples" / "agent_hub"
+)
 #: A package's manifest file.
 MANIFEST = "agent.toml"
 #: How long a clone may take.

@@ -114,7 +114,9 @@ def test_an_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
     src.mkdir()
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    skip = shutil.ignore_patterns("__pycache__", "node_modules", "*.pyc", "example_flows")
+    skip = shutil.ignore_patterns(
+        "__pycache__", "node_modules", "*.pyc", "example_flows", "example_hub"
+    )
     for name in ("awel", "operators", "flows", "server", "examples"):
         shutil.copytree(ROOT / name, src / name, ignore=skip)
     out = tmp_path / "wheel"
@@ -132,7 +134,9 @@ def test_an_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
     script = (
         "import json\n"
         "from operators.userflows import templates as t\n"
-        "print(json.dumps([str(t.examples_folder()), [x['name'] for x in t.templates()]]))\n"
+        "from operators.agents.hub import DEFAULT_HUB as hub\n"
+        "print(json.dumps([str(t.examples_folder()), [x['name'] for x in t.templates()],"
+        " str(hub), sorted(p.name for p in hub.iterdir())]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -143,6 +147,9 @@ def test_an_installed_wheel_finds_its_templates(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    folder, names = json.loads(done.stdout)
+    folder, names, hub, agents = json.loads(done.stdout)
     assert folder == str(site / "operators" / "userflows" / "example_flows")
     assert names == [t["name"] for t in templates(EXAMPLES)] and names
+    # The shipped agent hub too: a server installed from the wheel has its default hub.
+    assert hub == str(site / "operators" / "agents" / "example_hub")
+    assert agents == sorted(p.name for p in (EXAMPLES / "agent_hub").iterdir() if p.is_dir())
