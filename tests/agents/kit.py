@@ -22,18 +22,29 @@ type = "str"
 default = "!"
 """
 
-ECHO_FLOW = """\
-name: {name}_echo
+
+def one_node_flow(node: str, spec: str) -> str:
+    """An agent's flow, as the template :func:`agent_files` fills (``{name}``): the route
+    ``/agents/{name}/echo`` takes any JSON object to its one node ``node``, written ``spec``
+    (a YAML flow mapping, its braces doubled for the template)."""
+    return f"""\
+name: {{name}}_echo
 trigger:
   http:
-    endpoint: /agents/{name}/echo
+    endpoint: /agents/{{name}}/echo
     methods: POST
     request_body: dict
 nodes:
-  shout: {{op: awel.format, params: {{template: "{{{{ user_input | upper }}}}${{params.suffix}}"}}}}
+  {node}: {spec}
 edges:
-  - trigger >> shout
+  - trigger >> {node}
 """
+
+
+ECHO_FLOW = one_node_flow(
+    "shout",
+    '{{op: awel.format, params: {{template: "{{{{ user_input | upper }}}}${{params.suffix}}"}}}}',
+)
 
 
 def agent_files(name: str = "echo", flow: str | None = None) -> dict[str, str]:

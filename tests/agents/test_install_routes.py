@@ -17,7 +17,7 @@ from operators.agents.package import read_package
 from tests.server.conftest import running
 
 from . import slow
-from .kit import agent_files, write_folder, zip_bytes, zip_with_symlink
+from .kit import agent_files, one_node_flow, write_folder, zip_bytes, zip_with_symlink
 
 SHIPPED = [Path(__file__).resolve().parents[2] / "flows" / "agents" / "install.py"]
 TRIGGER = "/api/v1/awel/trigger/agents"
@@ -107,18 +107,7 @@ async def test_install_from_a_folder_and_per_user_installs(tmp_path: Path) -> No
         ).status == 404
 
 
-SLOW_FLOW = """\
-name: {name}_echo
-trigger:
-  http:
-    endpoint: /agents/{name}/echo
-    methods: POST
-    request_body: dict
-nodes:
-  wait: {{op: awel.map, params: {{fn: "tests.agents.slow:hold"}}}}
-edges:
-  - trigger >> wait
-"""
+SLOW_FLOW = one_node_flow("wait", '{{op: awel.map, params: {{fn: "tests.agents.slow:hold"}}}}')
 
 
 async def test_uninstall_while_a_request_runs(tmp_path: Path) -> None:
@@ -224,18 +213,7 @@ class Shout(MapOperator[dict, str]):
         return str(body.get("user_input", "")).upper() + PARAMETERS["suffix"] * 2
 """
 
-SHOUT_FLOW = """\
-name: {name}_echo
-trigger:
-  http:
-    endpoint: /agents/{name}/echo
-    methods: POST
-    request_body: dict
-nodes:
-  shout: {{op: "awel_agent_{name}.ops.shout:Shout"}}
-edges:
-  - trigger >> shout
-"""
+SHOUT_FLOW = one_node_flow("shout", '{{op: "awel_agent_{name}.ops.shout:Shout"}}')
 
 
 async def test_a_trusted_packages_python_operator_runs_from_its_yaml(tmp_path: Path) -> None:
@@ -259,26 +237,13 @@ async def test_a_trusted_packages_python_operator_runs_from_its_yaml(tmp_path: P
         assert refused["success"] is False and "not trusted" in refused["err_msg"], refused
 
 
-MAP_FLOW = """\
-name: {name}_echo
-trigger:
-  http:
-    endpoint: /agents/{name}/echo
-    methods: POST
-    request_body: dict
-nodes:
-  run: {{op: awel.map, params: {{fn: "os:system"}}}}
-edges:
-  - trigger >> run
-"""
+MAP_FLOW = one_node_flow("run", '{{op: awel.map, params: {{fn: "os:system"}}}}')
 
 
 async def test_an_untrusted_yaml_agent_may_not_import_python_by_path(tmp_path: Path) -> None:
     # YAML only, so it installs from anywhere; but fn: "os:system" would run commands for
     # every caller, and op: "pkg.mod:Class" imports what it names: both are refused.
-    by_op = agent_files(
-        flow=MAP_FLOW.replace('awel.map, params: {{fn: "os:system"}}', '"os:getcwd"')
-    )
+    by_op = agent_files(flow=one_node_flow("run", '{{op: "os:getcwd"}}'))
     async with running(tmp_path, shipped=SHIPPED) as client:
         root = tmp_path / "data" / "agents"
         for files in (agent_files(flow=MAP_FLOW), by_op):
