@@ -313,8 +313,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     rounds: list[dict[str, float]] = []
     timeout = aiohttp.ClientTimeout(total=900)
+    # A fresh connection per request (a fraction of a millisecond on loopback, against
+    # completions of a second or more): a kept-alive connection idle across the other side's
+    # turn can be closed by its server just as the next request reuses it.
+    connector = aiohttp.TCPConnector(force_close=True)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             for side in sides.values():
                 await side.ready(session)
                 await complete(session, side, PROMPTS[0], 8)  # warm

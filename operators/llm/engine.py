@@ -469,7 +469,8 @@ class LocalLLM:
 
 #: Environment variables that set onnxruntime's threads for the language model (the server's
 #: settings use the same ``AWEL_`` prefix): a thread count (0 or unset: every core), and
-#: whether idle threads spin waiting for work ("1"/"true") or sleep (default).
+#: whether idle threads spin waiting for the next op of a step ("1"/"true", the default) or
+#: sleep ("0"/"false").
 THREADS_ENV = "AWEL_LLM_THREADS"
 SPINNING_ENV = "AWEL_LLM_SPINNING"
 
@@ -486,24 +487,29 @@ def runtime_defaults() -> tuple[int | None, bool]:
     raw_spin = os.environ.get(SPINNING_ENV, "").strip().lower()
     if raw_spin not in ("", "0", "1", "false", "true", "no", "yes", "off", "on"):
         raise ModelLoadError(f"{SPINNING_ENV}={raw_spin!r}: use 1/0, true/false, on/off")
-    return threads or None, raw_spin in ("1", "true", "yes", "on")
+    return threads or None, raw_spin not in ("0", "false", "no", "off")
 
 
 def open_session(
-    model_file: Path, device: str = "cpu", threads: int | None = None, spinning: bool = False
+    model_file: Path, device: str = "cpu", threads: int | None = None, spinning: bool = True
 ) -> Any:
     """An onnxruntime session for a decoder graph, set up as the engine runs it.
 
-    ``threads``: intra-op threads (default: every core). ``spinning``: idle threads
-    busy-wait for the next op instead of sleeping. Off by default: on two cores shared with
-    the server's event loop, a spinning thread takes the core the other thread or process
-    needs (measured in ``bench/RESULTS.md``, "LLM engine").
+    ``threads``: intra-op threads (default: every core). ``spinning``: while a step runs,
+    a thread that finished its share busy-waits for the next op instead of sleeping, and
+    every thread stops spinning when the step returns, so the server's event loop has the
+    cores between steps. A decode step is some 300 small ops; waking a sleeping thread for
+    each cost 20-25% of a one-row step on an idle 2-core machine. With another busy process
+    on the cores, spinning costs about a third instead: ``spinning=False`` (or
+    ``AWEL_LLM_SPINNING=0``) for such a machine. Both measured in ``bench/RESULTS.md``.
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    # Spin only while a step runs: between steps the cores go back to the server.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     providers = ["CPUExecutionProvider"]
     if device == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -532,8 +538,9 @@ def load_llm(
 
     ``threads``: onnxruntime's intra-op threads; ``spinning``: whether its idle threads
     spin (see :func:`open_session`); either, when not given, comes from ``AWEL_LLM_THREADS``
-    / ``AWEL_LLM_SPINNING`` (default: every core, no spinning). ``prefill_chunk``: prompt
-    tokens read per model call (the graph returns logits for each one it reads).
+    / ``AWEL_LLM_SPINNING`` (default: every core, spinning while a step runs).
+    ``prefill_chunk``: prompt tokens read per model call (the graph returns logits for each
+    one it reads).
 
     ``device="cuda"`` puts the graph on the CUDA execution provider; a missing provider is
     a :class:`ModelLoadError`. Not yet tested on a GPU: the cache is host memory bound in

@@ -299,8 +299,10 @@ async def test_a_prompt_longer_than_the_context_is_refused(llm: LocalLLM) -> Non
 def test_threads_and_spinning_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWEL_LLM_THREADS", raising=False)
     monkeypatch.delenv("AWEL_LLM_SPINNING", raising=False)
-    assert runtime_defaults() == (None, False)  # every core, no spinning
+    assert runtime_defaults() == (None, True)  # every core, spinning while a step runs
     monkeypatch.setenv("AWEL_LLM_THREADS", "1")
+    monkeypatch.setenv("AWEL_LLM_SPINNING", "off")
+    assert runtime_defaults() == (1, False)
     monkeypatch.setenv("AWEL_LLM_SPINNING", "on")
     assert runtime_defaults() == (1, True)
     monkeypatch.setenv("AWEL_LLM_THREADS", "two")
@@ -315,11 +317,13 @@ def test_threads_and_spinning_come_from_the_environment(monkeypatch: pytest.Monk
         runtime_defaults()
 
 
-def _options(model: LocalLLM) -> tuple[int, str]:
+def _options(model: LocalLLM) -> tuple[int, str, str]:
     options = model._scheduler.decoder.session.get_session_options()
     return (
         options.intra_op_num_threads,
         options.get_session_config_entry("session.intra_op.allow_spinning"),
+        # Spinning or not, it stops when a step returns.
+        options.get_session_config_entry("session.force_spinning_stop"),
     )
 
 
@@ -327,12 +331,12 @@ async def test_the_session_gets_the_threads_and_spinning_asked_for(
     model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWEL_LLM_THREADS", "1")
-    monkeypatch.setenv("AWEL_LLM_SPINNING", "1")
+    monkeypatch.setenv("AWEL_LLM_SPINNING", "0")
     from_env = load_llm(model_dir, name="smollm2", max_batch=1)
-    given = load_llm(model_dir, name="smollm2", max_batch=1, threads=2, spinning=False)
+    given = load_llm(model_dir, name="smollm2", max_batch=1, threads=2, spinning=True)
     try:
-        assert _options(from_env) == (1, "1")
-        assert _options(given) == (2, "0")
+        assert _options(from_env) == (1, "0", "1")
+        assert _options(given) == (2, "1", "1")
         # Either way it answers as the shared model does.
         answer = await from_env.generate(chat(max_new_tokens=6))
         assert answer.text == (await given.generate(chat(max_new_tokens=6))).text
