@@ -55,9 +55,10 @@ REWRITTEN_FROM: dict[str, str] = {"exact": "fp32"}
 def default_llm_precision(device: str) -> str:
     """int8 on CPU (quality close to fp32); fp16 on CUDA.
 
-    ``exact`` measured closer to the dequantised GGUF and faster (``bench/RESULTS.md``) but
-    flips the first token of "What is the capital of France?", a near-tie in fp32 that the
-    int8 build keeps: not the default until that trade is decided.
+    ``exact`` measured closer to the dequantised GGUF and a tenth faster for one stream
+    (``bench/RESULTS.md``), but flips the first token of "What is the capital of France?", a
+    near-tie in fp32 that the int8 build keeps and llama.cpp on the same GGUF flips too; for
+    eight streams it is a little slower. Not the default.
     """
     return "fp16" if device == "cuda" else "int8"
 
