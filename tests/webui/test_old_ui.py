@@ -46,8 +46,11 @@ async def chat_round(ui: Browser) -> None:
     await ui.visit("/", "old-10-before-chat")
     box = ui.page.locator("textarea:visible").first
     await box.fill("What is the capital of France?")
-    async with ui.page.expect_response(lambda r: r.url.endswith("/api/v1/chat/completions")):
+    async with ui.page.expect_response(
+        lambda r: r.url.endswith("/api/v1/chat/completions")
+    ) as posted:
         await box.press("Enter")
+    sent = await posted.value
     await ui.page.wait_for_url("**/chat/?**id=*")
     conv = ui.page.url.split("id=")[1].split("&")[0]
     # The round is stored once the stream ends; then the page shows the stored answer.
@@ -63,7 +66,16 @@ async def chat_round(ui: Browser) -> None:
             answer = messages[-1]["context"]
             break
         await ui.page.wait_for_timeout(500)
-    assert answer.strip(), f"the model's answer was not stored: {messages}"
+    if not answer.strip():
+        # Say what the chat call answered (a stream cut short stores no round).
+        try:
+            body = (await sent.text())[:500]
+        except Exception as error:  # the page may have dropped the body
+            body = f"(body not readable: {error})"
+        raise AssertionError(
+            f"the model's answer was not stored: {messages}; the chat call answered "
+            f"{sent.status}: {body}"
+        )
     first_line = answer.strip().splitlines()[0][:40]
     await ui.page.get_by_text(first_line, exact=False).first.wait_for()
     await ui.screenshot("old-11-chat-answer")
