@@ -5,7 +5,6 @@ and answers in its shape with the values the server's agent_params setting gives
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,14 +15,13 @@ from operators.agents.checks import load_agent_flows
 from operators.agents.hub import DEFAULT_HUB
 from operators.agents.installs import current_agents
 from operators.agents.package import read_package
-from operators.export.cache import find_model
 from operators.knowledge.current import current_knowledge
 from operators.models import ModelSet, install_models
 from operators.storage import Datasource, current_store
 from server import app as server_app
 from server.settings import Settings
 from tests.datasource.conftest import make_sqlite
-from tests.server.model_api_live import DATA_DIR, LiveServer
+from tests.server.model_api_live import DATA_DIR, LiveServer, require_built
 
 TRIGGER = "/api/v1/awel/trigger/agents"
 AGENTS = ["chart_answer", "csv_profiler", "knowledge_summary", "sql_explainer"]
@@ -40,12 +38,7 @@ def test_every_shipped_agent_validates_with_its_defaults() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if find_model(DATA_DIR, "smollm2") is None:
-        pytest.skip(f"smollm2 is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
+    require_built("smollm2")
     tmp = tmp_path_factory.mktemp("agents")
     shop = make_sqlite(tmp / "shop.sqlite")
     models = ModelSet.load(DATA_DIR, names=["smollm2", "all-minilm-l6-v2"])

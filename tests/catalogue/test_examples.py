@@ -7,7 +7,6 @@ guided answers (labels, SQL JSON) are held to their schema."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -16,13 +15,12 @@ import pytest
 from aiohttp import web
 from openai import OpenAI
 
-from operators.export.cache import find_model
 from operators.models import ModelSet, install_models
 from operators.storage import Datasource, current_store
 from server import app as server_app
 from server.settings import Settings
 from tests.datasource.conftest import make_sqlite
-from tests.server.model_api_live import DATA_DIR, ROOT, LiveServer
+from tests.server.model_api_live import DATA_DIR, ROOT, LiveServer, require_built
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -67,12 +65,7 @@ def stand_in() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, stand_in: str) -> Iterator[LiveServer]:
-    if find_model(DATA_DIR, "smollm2") is None:
-        pytest.skip(f"smollm2 is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
+    require_built("smollm2")
     tmp = tmp_path_factory.mktemp("examples")
     # The HTTP example calls api.github.com; here it calls the stand-in instead.
     flows = tmp / "flows"

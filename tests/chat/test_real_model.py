@@ -4,17 +4,15 @@ checked."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from operators.export.cache import find_model
 from operators.models import ModelSet, using_models
 from operators.storage import Datasource
 from tests.datasource.conftest import make_sqlite
-from tests.server.model_api_live import DATA_DIR
+from tests.server.model_api_live import DATA_DIR, require_built
 
 from .conftest import chat, history, ok, plain_texts, serving
 
@@ -30,12 +28,7 @@ async def _load() -> ModelSet:
 
 
 async def test_every_scene_with_the_real_model(tmp_path: Path) -> None:
-    if find_model(DATA_DIR, "smollm2") is None:
-        pytest.skip(f"smollm2 is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
+    require_built("smollm2")
     shop = Datasource(
         db_type="sqlite", db_name="shop", db_path=str(make_sqlite(tmp_path / "shop.sqlite"))
     )

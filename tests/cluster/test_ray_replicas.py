@@ -8,7 +8,6 @@ registered again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.cluster.procs import (
     get_json,
     healthy_ports,
     model_built,
+    wait_until,
 )
 from tests.cluster.test_multiprocess import stream_one
 
@@ -40,21 +40,30 @@ pytestmark = [
 
 
 async def _wait(check: Any, timeout: float, what: str) -> None:
-    for _ in range(int(timeout / 0.1)):
-        with contextlib.suppress(OSError, ValueError):  # not up yet (URLError is an OSError)
-            if await asyncio.to_thread(check):
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout}s")
+    """:func:`wait_until` off the event loop, which keeps serving the replicas' supervisor."""
+    await asyncio.to_thread(wait_until, check, timeout, what)
+
+
+async def _controller(tmp_path: Path) -> tuple[Proc, int]:
+    """A controller started and answering its health check (stopped if it never does)."""
+    port = free_port()
+    controller = Proc(
+        ["controller", "--port", str(port), "--heartbeat-timeout", TIMEOUT],
+        tmp_path / "controller.log",
+    ).start()
+    try:
+        health = f"http://127.0.0.1:{port}/api/health"
+        await _wait(lambda: get_json(health) == {"status": "ok"}, 30, "controller")
+    except BaseException:
+        controller.stop()
+        raise
+    return controller, port
 
 
 async def test_two_replicas_behind_the_controller_one_killed_under_load(tmp_path: Path) -> None:
-    controller_port, api_port, first = free_port(), free_port(), free_port()
+    controller, controller_port = await _controller(tmp_path)
+    api_port, first = free_port(), free_port()
     addr = f"http://127.0.0.1:{controller_port}"
-    controller = Proc(
-        ["controller", "--port", str(controller_port), "--heartbeat-timeout", TIMEOUT],
-        tmp_path / "controller.log",
-    ).start()
     api = Proc(
         [
             *("apiserver", "--port", str(api_port), "--controller-addr", addr),
@@ -64,7 +73,6 @@ async def test_two_replicas_behind_the_controller_one_killed_under_load(tmp_path
     )
     group: ReplicaSet | None = None
     try:
-        await _wait(lambda: get_json(addr + "/api/health") == {"status": "ok"}, 30, "controller")
         settings = Settings.load(
             None,
             host="127.0.0.1",
@@ -127,12 +135,9 @@ async def _load_and_kill(url: str, victim: int) -> list[dict[str, Any]]:
 async def test_awel_start_worker_ray_registers_its_replicas_and_deregisters_on_stop(
     tmp_path: Path, ray_cluster: Any
 ) -> None:
-    controller_port, port = free_port(), free_port()
+    controller, controller_port = await _controller(tmp_path)
+    port = free_port()
     addr = f"http://127.0.0.1:{controller_port}"
-    controller = Proc(
-        ["controller", "--port", str(controller_port), "--heartbeat-timeout", TIMEOUT],
-        tmp_path / "controller.log",
-    ).start()
     worker = Proc(
         [
             *("worker", "--ray", "--replicas", "1", "--ray-address", ray_cluster.address),
@@ -142,7 +147,6 @@ async def test_awel_start_worker_ray_registers_its_replicas_and_deregisters_on_s
         tmp_path / "worker.log",
     )
     try:
-        await _wait(lambda: get_json(addr + "/api/health") == {"status": "ok"}, 30, "controller")
         worker.start()
         await _wait(lambda: healthy_ports(controller_port) == {port}, 90, "replica registered")
         worker.stop()  # SIGTERM: the replica stops its worker, which deregisters

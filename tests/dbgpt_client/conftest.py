@@ -9,7 +9,6 @@ as ``.unreachable``), or when the default model is not built, as the other live 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import subprocess
@@ -22,14 +21,13 @@ import pytest
 
 from operators.agents.installs import current_agents
 from operators.agents.package import read_package
-from operators.export.cache import find_model
 from operators.models import ModelSet, install_models
 from operators.storage import Datasource, current_store
 from server import app as server_app
 from server.settings import Settings
 from tests.agents.kit import agent_files, write_folder
 from tests.datasource.conftest import make_sqlite
-from tests.server.model_api_live import DATA_DIR, ROOT, LiveServer
+from tests.server.model_api_live import DATA_DIR, ROOT, LiveServer, require_built
 
 CLIENT_VENV = ROOT / ".venv-dbgpt-client"
 CLIENT_PYTHON = CLIENT_VENV / "bin" / "python"
@@ -126,12 +124,7 @@ async def _post_chat_flow(url: str) -> str:
 @pytest.fixture(scope="package")
 def dbgpt_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRunner]:
     python = client_python()
-    if find_model(DATA_DIR, MODEL) is None:
-        pytest.skip(f"{MODEL} is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
+    require_built(MODEL)
     tmp = tmp_path_factory.mktemp("dbgpt_client")
     shop = make_sqlite(tmp / "shop.sqlite")
     models = ModelSet.load(DATA_DIR, names=[MODEL, "all-minilm-l6-v2"])

@@ -30,6 +30,21 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("AWEL_TEST_DATA_DIR", ROOT / "data"))
 
 
+def require_built(*names: str) -> None:
+    """Skip unless ``make models`` has built ``names`` in ``DATA_DIR`` (a step outside the
+    test run). The engines that run them are ours: they are imported here, so a broken one
+    fails the test instead of skipping it."""
+    import pytest
+
+    import operators.embed.engine
+    import operators.llm.engine  # noqa: F401
+    from operators.export.cache import find_model
+
+    for name in names:
+        if find_model(DATA_DIR, name) is None:
+            pytest.skip(f"{name} is not built in {DATA_DIR}; run `make models`")
+
+
 class FakeLLM:
     """Answers ``"You said: <last message or prompt>"``, one word per token.
 

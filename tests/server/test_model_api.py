@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import json
 import signal
 from collections.abc import Iterator
@@ -16,11 +15,18 @@ import aiohttp
 import numpy as np
 import pytest
 
-from operators.export.cache import find_model
 from operators.models import ModelSet
 from server.settings import Settings
 
-from .model_api_live import DATA_DIR, FakeEmbedder, FakeLLM, LiveServer, fake_models, model_api
+from .model_api_live import (
+    DATA_DIR,
+    FakeEmbedder,
+    FakeLLM,
+    LiveServer,
+    fake_models,
+    model_api,
+    require_built,
+)
 
 API = "/api/v1"
 
@@ -448,20 +454,9 @@ async def test_the_app_closes_a_model_set_it_loaded(tmp_path: Path) -> None:
 # --- the real default models ------------------------------------------------------------
 
 
-def _built(name: str) -> None:
-    if find_model(DATA_DIR, name) is None:
-        pytest.skip(f"{name} is not built in {DATA_DIR}; run `make models`")
-
-
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    _built("smollm2")
-    _built("all-minilm-l6-v2")
-    for engine in ("operators.llm.engine", "operators.embed.engine"):
-        try:
-            importlib.import_module(engine)
-        except ImportError as exc:
-            pytest.skip(f"a model engine is missing: {exc}")
+    require_built("smollm2", "all-minilm-l6-v2")
     with model_api(tmp_path_factory.mktemp("real"), None, data_dir=DATA_DIR) as live:
         yield live
 

@@ -5,7 +5,6 @@ webserver), the queue draining afterwards, and a client that leaves freeing its 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
 import time
 from collections.abc import Iterator
@@ -16,10 +15,9 @@ import aiohttp
 import pytest
 
 from operators.admission import QueueLimits
-from operators.export.cache import find_model
 from operators.models import current_models
 
-from .model_api_live import DATA_DIR, LiveServer, model_api
+from .model_api_live import DATA_DIR, LiveServer, model_api, require_built
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -30,12 +28,7 @@ STORY = "Write a long story about a dragon who learns to cook."
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if find_model(DATA_DIR, LLM) is None:
-        pytest.skip(f"{LLM} is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the model engine is missing: {exc}")
+    require_built(LLM)
     with model_api(
         tmp_path_factory.mktemp("queue"),
         None,

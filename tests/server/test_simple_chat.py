@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from operators.export.cache import find_model
 from operators.models import ModelSet, using_models
 
 from .conftest import running
-from .model_api_live import DATA_DIR, FakeLLM, fake_models
+from .model_api_live import DATA_DIR, FakeLLM, fake_models, require_built
 
 PATH = "/api/v1/awel/trigger/examples/simple_chat"
 
@@ -85,12 +83,7 @@ async def test_no_model_loaded_gives_error_code_1(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_the_real_default_model_answers(tmp_path: Path) -> None:
-    if find_model(DATA_DIR, "smollm2") is None:
-        pytest.skip(f"smollm2 is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
+    require_built("smollm2")
     models = await _load(DATA_DIR)
     async with using_models(models), running(tmp_path) as client:
         resp = await client.post(

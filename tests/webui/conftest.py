@@ -13,7 +13,6 @@ under ``tests/webui/screenshots/`` (gitignored).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from playwright import async_api as playwright
 
-from operators.export.cache import find_model
 from operators.models import ModelSet, using_models
 from server.ui_install import (
     DEFAULT_VERSION,
@@ -37,7 +35,7 @@ from server.ui_install import (
     installed_uis,
 )
 from tests.server.conftest import running
-from tests.server.model_api_live import DATA_DIR
+from tests.server.model_api_live import DATA_DIR, require_built
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -63,16 +61,6 @@ def installed_ui() -> InstalledUI:
         return fetch_and_install(DEFAULT_VERSION, UI_DIR)
     except DownloadFailed as exc:
         pytest.skip(f"the dbgpt-app wheel cannot be fetched (network?): {exc}")
-
-
-def _models_built() -> None:
-    for name in ("smollm2", "all-minilm-l6-v2"):
-        if find_model(DATA_DIR, name) is None:
-            pytest.skip(f"{name} is not built in {DATA_DIR}; run `make models`")
-    try:
-        importlib.import_module("operators.llm.engine")
-    except ImportError as exc:
-        pytest.skip(f"the LLM engine is missing: {exc}")
 
 
 @dataclass
@@ -138,7 +126,7 @@ class Browser:
 @asynccontextmanager
 async def browsing(tmp_path: Path, ui: InstalledUI, which: str) -> AsyncIterator[Browser]:
     """The app with the real default models and DB-GPT's ``which`` UI, and a page on it."""
-    _models_built()
+    require_built("smollm2", "all-minilm-l6-v2")
     models = await anyio.to_thread.run_sync(
         lambda: ModelSet.load(DATA_DIR, names=["smollm2", "all-minilm-l6-v2"])
     )
